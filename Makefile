@@ -1,0 +1,157 @@
+# anet: one Makefile for the two libraries, the programs, the tests, the demo and install.
+#
+#   make                      build everything into build/ (programs in build/bin/)
+#   make check                the whole test suite (Check suites, then shell tests)
+#   make check SANITIZE=1     the same under ASan + UBSan, built in build-san/
+#   make demo                 the Fashion-MNIST pipeline, pipelines/fashion-mnist.sh
+#   make bench                the benchmarks under bench/ (slow; not tests)
+#   make install PREFIX=/usr/local DESTDIR=
+#
+# Knobs: CUDA=0 (no CUDA backend even if nvcc exists), CUDA=1 (fail without nvcc),
+# CUDA_ARCH=90 (the GPU architecture; default: the local GPU's, else Hopper), WERROR=1,
+# B=dir (the build folder). Missing Debian packages are installed when run as root
+# (mk/configure.sh); otherwise the build names them and stops.
+
+VERSION  := 0.1.0
+PREFIX   ?= /usr/local
+BINDIR   ?= $(PREFIX)/bin
+MANDIR   ?= $(PREFIX)/share/man
+SANITIZE ?= 0
+CUDA     ?= auto
+WERROR   ?= 0
+
+ifeq ($(SANITIZE),1)
+B ?= build-san
+# ASan and the CUDA runtime do not share an address space well; the sanitizer build is CPU-only
+CUDA := 0
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+else
+B ?= build
+SANFLAGS :=
+endif
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wpointer-arith \
+           -Wformat=2 -Wvla -Wundef
+ifeq ($(WERROR),1)
+WARN    += -Werror
+endif
+ALL_CPPFLAGS = -I. -D_GNU_SOURCE -DANET_VERSION='"$(VERSION)"' $(CPPFLAGS)
+ALL_CFLAGS   = -std=c11 -fopenmp $(WARN) $(SANFLAGS) $(CFLAGS) $(DEP_CFLAGS)
+ALL_LDFLAGS  = -fopenmp $(SANFLAGS) $(LDFLAGS)
+
+.DEFAULT_GOAL := all
+.PHONY: all check demo bench install uninstall clean distclean
+
+# mk/configure.sh checks (and, as root, installs) the dependencies and writes this file;
+# make restarts once it exists. It is rewritten when the Makefile or the script changes.
+CONFIG := $(B)/config.mk
+ifeq ($(filter clean distclean,$(MAKECMDGOALS)),)
+-include $(CONFIG)
+endif
+$(CONFIG): Makefile mk/configure.sh
+	@mkdir -p $(B)
+	@echo "configure: $(B)" >&2
+	@CC="$(CC)" sh mk/configure.sh $@ $(CUDA) $(NVCC)
+
+# ---------------------------------------------------------------------------------------------
+# sources
+
+COMMON_SRC  := $(wildcard libcommon/*.c)
+KERNEL_SRC  := $(wildcard kernels/*.c kernels/cpu/*.c)
+REF_SRC     := $(wildcard kernels/ref/*.c)
+CUDA_SRC    := $(wildcard kernels/cuda/*.cu)
+TOOLS       := $(patsubst tools/%.c,%,$(wildcard tools/*.c))
+TESTLIB_SRC := $(wildcard tests/lib/*.c)
+CHECKS      := $(patsubst tests/%.c,%,$(wildcard tests/check_*.c))
+
+obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
+COMMON_OBJ  := $(call obj,$(COMMON_SRC))
+KERNEL_OBJ  := $(call obj,$(KERNEL_SRC))
+REF_OBJ     := $(call obj,$(REF_SRC))
+TESTLIB_OBJ := $(call obj,$(TESTLIB_SRC))
+
+LIBS = $(B)/libcommon.a $(B)/libkernels.a
+LDLIBS = $(DEP_LIBS) -lpthread -lm
+
+ifeq ($(HAVE_CUDA),1)
+# Hopper SASS plus Turing PTX, which the driver compiles for any newer GPU; a local GPU wins.
+CUDA_ARCH ?= $(shell nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -n1 | tr -d .)
+ifeq ($(strip $(CUDA_ARCH)),)
+CUDA_ARCH := 90
+endif
+NVCCFLAGS ?= -O3 -g -lineinfo
+CUDA_GENCODE := -gencode arch=compute_$(CUDA_ARCH),code=sm_$(CUDA_ARCH) -gencode arch=compute_75,code=compute_75
+CUDA_OBJ  := $(patsubst %.cu,$(B)/obj/%.o,$(CUDA_SRC))
+KERNEL_OBJ += $(CUDA_OBJ)
+ALL_CPPFLAGS += -DANET_HAVE_CUDA=1 -DANET_CUDA_ARCH=$(CUDA_ARCH) -I$(CUDA_HOME)/include
+LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++
+endif
+
+BINS   := $(addprefix $(B)/bin/,$(TOOLS))
+TBINS  := $(addprefix $(B)/tests/,$(CHECKS))
+
+all: $(LIBS) $(BINS)
+
+# ---------------------------------------------------------------------------------------------
+# rules
+
+$(B)/obj/%.o: %.c $(CONFIG)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(B)/obj/%.o: %.cu $(CONFIG)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -std=c++17 $(CUDA_GENCODE) $(ALL_CPPFLAGS) -Xcompiler -Wall,-Wextra \
+		-MMD -MP -c $< -o $@
+
+$(B)/libcommon.a: $(COMMON_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(B)/libkernels.a: $(KERNEL_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(B)/bin/%: $(B)/obj/tools/%.o $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) $< $(LIBS) $(LDLIBS) -o $@
+
+$(B)/tests/%: $(B)/obj/tests/%.o $(TESTLIB_OBJ) $(REF_OBJ) $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) $< $(TESTLIB_OBJ) $(REF_OBJ) $(LIBS) $(CHECK_LIBS) $(LDLIBS) -o $@
+
+$(B)/obj/tests/%.o: ALL_CFLAGS += $(CHECK_CFLAGS)
+
+# ---------------------------------------------------------------------------------------------
+# goals
+
+check: all $(TBINS)
+	@sh tests/run.sh $(B) $(TBINS)
+
+demo: all
+	@ANET_BIN=$(B)/bin sh pipelines/fashion-mnist.sh
+
+bench: all
+	@for b in bench/*.sh; do ANET_BIN=$(B)/bin sh "$$b" || exit 1; done
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
+	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)/
+	install -m 644 $(wildcard man/man1/*.1) $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 $(wildcard man/man5/*.5) $(DESTDIR)$(MANDIR)/man5/
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(TOOLS))
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(wildcard man/man1/*.1)))
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(wildcard man/man5/*.5)))
+
+clean:
+	rm -rf $(B)
+
+distclean:
+	rm -rf build build-san
+
+.SECONDARY:
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

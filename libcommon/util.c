@@ -1,0 +1,297 @@
+/* util.c: messages, checked allocation, checked I/O and atomic file writes (see util.h). */
+#include "libcommon/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *prog = "anet";
+
+void set_progname(const char *argv0)
+{
+	const char *slash = argv0 ? strrchr(argv0, '/') : NULL;
+	if (argv0 && *argv0)
+		prog = slash ? slash + 1 : argv0;
+}
+
+const char *progname(void) { return prog; }
+
+void vwarn_msg(const char *fmt, va_list ap)
+{
+	/* one fprintf per message so that lines from threads do not interleave */
+	char buf[2048];
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	fprintf(stderr, "%s: %s\n", prog, buf);
+}
+
+void warn_msg(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vwarn_msg(fmt, ap);
+	va_end(ap);
+}
+
+static void vwarn_errno(int err, const char *fmt, va_list ap)
+{
+	char buf[2048];
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	fprintf(stderr, "%s: %s: %s\n", prog, buf, strerror(err));
+}
+
+void warn_errno(const char *fmt, ...)
+{
+	int err = errno;
+	va_list ap;
+	va_start(ap, fmt);
+	vwarn_errno(err, fmt, ap);
+	va_end(ap);
+}
+
+void die(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vwarn_msg(fmt, ap);
+	va_end(ap);
+	exit(EXIT_RUNTIME);
+}
+
+void die_errno(const char *fmt, ...)
+{
+	int err = errno;
+	va_list ap;
+	va_start(ap, fmt);
+	vwarn_errno(err, fmt, ap);
+	va_end(ap);
+	exit(EXIT_RUNTIME);
+}
+
+static _Noreturn void out_of_memory(size_t n, size_t size)
+{
+	char b[32];
+	if (size && n > SIZE_MAX / size)
+		die("out of memory: %zu x %zu bytes overflows", n, size);
+	die("out of memory (asked for %s)", format_bytes(b, sizeof b, (double)n * (double)size));
+}
+
+void *xmalloc(size_t size)
+{
+	void *p = malloc(size ? size : 1);
+	if (!p)
+		out_of_memory(1, size);
+	return p;
+}
+
+void *xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+	if (!p)
+		out_of_memory(n, size);
+	return p;
+}
+
+void *xmallocarray(size_t n, size_t size)
+{
+	if (size && n > SIZE_MAX / size)
+		out_of_memory(n, size);
+	return xmalloc(n * size);
+}
+
+void *xrealloc(void *p, size_t size)
+{
+	void *q = realloc(p, size ? size : 1);
+	if (!q)
+		out_of_memory(1, size);
+	return q;
+}
+
+void *xreallocarray(void *p, size_t n, size_t size)
+{
+	if (size && n > SIZE_MAX / size)
+		out_of_memory(n, size);
+	return xrealloc(p, n * size);
+}
+
+char *xstrdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	return memcpy(xmalloc(n), s, n);
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		die("xasprintf: bad format '%s'", fmt);
+	char *s = xmalloc((size_t)n + 1);
+	va_start(ap, fmt);
+	vsnprintf(s, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	return s;
+}
+
+int read_exact(FILE *f, void *buf, size_t len, const char *name, const char *what)
+{
+	size_t got = len ? fread(buf, 1, len, f) : 0;
+	if (got == len)
+		return 0;
+	if (ferror(f))
+		warn_errno("%s: reading %s", name, what);
+	else
+		warn_msg("%s: short read in %s (got %zu of %zu bytes)", name, what, got, len);
+	return -1;
+}
+
+int write_all(FILE *f, const void *buf, size_t len, const char *name)
+{
+	if (len && fwrite(buf, 1, len, f) != len) {
+		warn_errno("%s: write error", name);
+		return -1;
+	}
+	return 0;
+}
+
+void *read_file(const char *path, size_t *len, size_t max)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		warn_errno("%s", path);
+		return NULL;
+	}
+	size_t cap = 1 << 16, n = 0;
+	char *buf = xmalloc(cap);
+	for (;;) {
+		if (n + 1 >= cap)
+			buf = xrealloc(buf, cap *= 2);
+		size_t got = fread(buf + n, 1, cap - n - 1, f);
+		n += got;
+		if (n > max) {
+			warn_msg("%s: file too large (over %zu bytes)", path, max);
+			goto fail;
+		}
+		if (got == 0)
+			break;
+	}
+	if (ferror(f)) {
+		warn_errno("%s: read error", path);
+		goto fail;
+	}
+	fclose(f);
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+fail:
+	fclose(f);
+	free(buf);
+	return NULL;
+}
+
+int64_t file_size(FILE *f)
+{
+	struct stat st;
+	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode))
+		return -1;
+	return (int64_t)st.st_size;
+}
+
+int fsync_parent(const char *path)
+{
+	char *dir = xstrdup(path);
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*(slash == dir ? slash + 1 : slash) = '\0';
+	int fd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY);
+	int rc = 0;
+	if (fd < 0 || fsync(fd) != 0)
+		rc = -1;
+	if (fd >= 0)
+		close(fd);
+	free(dir);
+	return rc;
+}
+
+int atomic_open(AtomicFile *af, const char *path)
+{
+	af->path = xstrdup(path);
+	af->tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
+	af->f = fopen(af->tmp, "wb");
+	if (!af->f) {
+		warn_errno("%s", af->tmp);
+		free(af->path);
+		free(af->tmp);
+		af->path = af->tmp = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+int atomic_commit(AtomicFile *af)
+{
+	int rc = 0;
+	if (fflush(af->f) != 0 || ferror(af->f) || fsync(fileno(af->f)) != 0) {
+		warn_errno("%s: write error", af->tmp);
+		rc = -1;
+	}
+	if (fclose(af->f) != 0 && rc == 0) {
+		warn_errno("%s: close", af->tmp);
+		rc = -1;
+	}
+	af->f = NULL;
+	if (rc == 0 && rename(af->tmp, af->path) != 0) {
+		warn_errno("%s: rename to %s", af->tmp, af->path);
+		rc = -1;
+	}
+	if (rc != 0)
+		unlink(af->tmp);
+	else
+		fsync_parent(af->path);
+	free(af->path);
+	free(af->tmp);
+	af->path = af->tmp = NULL;
+	return rc;
+}
+
+void atomic_abort(AtomicFile *af)
+{
+	if (af->f)
+		fclose(af->f);
+	if (af->tmp)
+		unlink(af->tmp);
+	free(af->path);
+	free(af->tmp);
+	af->f = NULL;
+	af->path = af->tmp = NULL;
+}
+
+double now_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+int cpu_count(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : (int)n;
+}
+
+char *format_bytes(char *buf, size_t len, double bytes)
+{
+	static const char *unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+	size_t u = 0;
+	while (bytes >= 1024 && u + 1 < ARRAY_LEN(unit)) {
+		bytes /= 1024;
+		u++;
+	}
+	snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", bytes, unit[u]);
+	return buf;
+}

@@ -1,0 +1,96 @@
+/* util.h: messages in err(3) style, checked allocation, checked I/O and atomic file writes.
+ *
+ * Every anet message reads "prog: context: reason". Library functions that can fail on bad
+ * input print such a message themselves (they know the file name and the offset) and return
+ * -1; the tool that called them decides whether that ends the run. Allocation failure is not
+ * a condition any caller can repair, so the x* allocators end the process.
+ */
+#ifndef ANET_UTIL_H
+#define ANET_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define ANET_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Exit statuses shared by every program: runtime failure and usage error. */
+enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+
+/* The name messages start with; set once from argv[0] by each tool's main(). */
+void set_progname(const char *argv0);
+const char *progname(void);
+
+/* "prog: message\n" on stderr; die() then exits with status 1. The _errno forms append
+ * ": strerror(errno)". */
+_Noreturn void die(const char *fmt, ...) ANET_PRINTF(1, 2);
+_Noreturn void die_errno(const char *fmt, ...) ANET_PRINTF(1, 2);
+void warn_msg(const char *fmt, ...) ANET_PRINTF(1, 2);
+void warn_errno(const char *fmt, ...) ANET_PRINTF(1, 2);
+void vwarn_msg(const char *fmt, va_list ap);
+
+/* Allocation that cannot fail: on exhaustion, say how much was asked for and exit. The
+ * counted forms check n * size for overflow. */
+void *xmalloc(size_t size);
+void *xcalloc(size_t n, size_t size);
+void *xmallocarray(size_t n, size_t size);
+void *xrealloc(void *p, size_t size);
+void *xreallocarray(void *p, size_t n, size_t size);
+char *xstrdup(const char *s);
+char *xasprintf(const char *fmt, ...) ANET_PRINTF(1, 2);
+
+/* Reads exactly len bytes. Returns 0, or -1 after printing "name: short read (got G of L
+ * bytes)" or the system's reason. what names the item being read ("header", "record 12"). */
+int read_exact(FILE *f, void *buf, size_t len, const char *name, const char *what);
+/* Writes len bytes; -1 after printing "name: write error: reason". */
+int write_all(FILE *f, const void *buf, size_t len, const char *name);
+
+/* Reads a whole file into memory (NUL-terminated for convenience; *len excludes the NUL).
+ * Returns NULL after printing the reason; a file above max bytes is refused. */
+void *read_file(const char *path, size_t *len, size_t max);
+
+/* The size of an open stream's file, or -1 for a pipe or on error. */
+int64_t file_size(FILE *f);
+
+/* An output file that appears under its final name only when complete: writes go to
+ * "PATH.tmp.PID", commit flushes, fsyncs, renames over PATH and fsyncs the folder; abort
+ * removes the temporary. Readers therefore see the old file or the new one, never a part. */
+typedef struct {
+	FILE *f;
+	char *path;
+	char *tmp;
+} AtomicFile;
+
+int atomic_open(AtomicFile *af, const char *path);
+int atomic_commit(AtomicFile *af);
+void atomic_abort(AtomicFile *af);
+
+/* fsync the folder holding path, so that a rename into it survives a crash. */
+int fsync_parent(const char *path);
+
+/* Little-endian packing for the file formats (man 5 anet-formats). */
+static inline void put_u16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+static inline void put_u32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
+}
+static inline void put_u64(uint8_t *p, uint64_t v) { put_u32(p, (uint32_t)v); put_u32(p + 4, (uint32_t)(v >> 32)); }
+static inline uint16_t get_u16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static inline uint32_t get_u32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline uint64_t get_u64(const uint8_t *p) { return get_u32(p) | (uint64_t)get_u32(p + 4) << 32; }
+
+/* Seconds on a monotonic clock, for rates and ETAs. */
+double now_seconds(void);
+
+/* Number of online processors (at least 1). */
+int cpu_count(void);
+
+/* "1.2 GiB", "512 KiB", ... into buf; returns buf. */
+char *format_bytes(char *buf, size_t len, double bytes);
+
+#endif

@@ -1,0 +1,73 @@
+/* testutil.c: helpers shared by the Check suites (see testutil.h). */
+#include "tests/lib/testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/rng.h"
+#include "libcommon/util.h"
+
+static size_t compare(const char *what, const float *got, const float *reff, const double *refd, size_t n,
+		      double atol, double rtol)
+{
+	size_t bad = 0;
+	double max_abs = 0, max_rel = 0, max_use = 0;
+	for (size_t i = 0; i < n; i++) {
+		double r = reff ? reff[i] : refd[i], g = got[i];
+		if (!isfinite(r))
+			continue;
+		double d = fabs(g - r), tol = atol + rtol * fabs(r);
+		if (!isfinite(g))
+			d = INFINITY;
+		if (d > max_abs)
+			max_abs = d;
+		if (fabs(r) > 0 && d / fabs(r) > max_rel)
+			max_rel = d / fabs(r);
+		if (d / tol > max_use)
+			max_use = d / tol;
+		if (d > tol) {
+			if (bad < 5)
+				fprintf(stderr, "  %s[%zu]: got %.9g, expected %.9g (diff %.3g, tolerance %.3g)\n", what, i,
+					g, r, d, tol);
+			bad++;
+		}
+	}
+	fprintf(stderr, "  %-28s n=%-9zu max abs %.3g  max rel %.3g  tolerance used %5.1f%%%s\n", what, n, max_abs,
+		max_rel, 100 * max_use, bad ? "  FAILED" : "");
+	return bad;
+}
+
+size_t compare_floats(const char *what, const float *got, const float *ref, size_t n, double atol, double rtol)
+{
+	return compare(what, got, ref, NULL, n, atol, rtol);
+}
+
+size_t compare_doubles(const char *what, const float *got, const double *ref, size_t n, double atol, double rtol)
+{
+	return compare(what, got, NULL, ref, n, atol, rtol);
+}
+
+void fill_uniform(float *x, size_t n, uint64_t tag, float lo, float hi)
+{
+	for (size_t i = 0; i < n; i++)
+		x[i] = lo + (hi - lo) * rng_uniform(0x5EEDu, RNG_STREAM(RNG_TEST, tag), i);
+}
+
+char *make_temp_dir(const char *tag)
+{
+	const char *base = getenv("TMPDIR");
+	char *path = xasprintf("%s/anet-%s.XXXXXX", base && *base ? base : "/tmp", tag);
+	if (!mkdtemp(path))
+		die_errno("mkdtemp %s", path);
+	return path;
+}
+
+void remove_tree(const char *path)
+{
+	char *cmd = xasprintf("rm -rf '%s'", path);
+	if (system(cmd) != 0)
+		warn_msg("could not remove %s", path);
+	free(cmd);
+}

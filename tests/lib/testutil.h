@@ -1,0 +1,24 @@
+/* testutil.h: helpers shared by the Check suites: tolerant comparison, random inputs, temp files. */
+#ifndef ANET_TESTUTIL_H
+#define ANET_TESTUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Compares got against ref element by element: a pair fails when
+ * |got - ref| > atol + rtol * |ref|. Non-finite reference values are skipped; a non-finite
+ * got where ref is finite fails. Prints the first few failures and, always, the maximum
+ * absolute and relative error and the share of the tolerance used, so that slack and creep
+ * are visible in the log. Returns the number of failing elements. */
+size_t compare_floats(const char *what, const float *got, const float *ref, size_t n, double atol, double rtol);
+size_t compare_doubles(const char *what, const float *got, const double *ref, size_t n, double atol, double rtol);
+
+/* Fills x with uniform values in [lo, hi) from the counter RNG, stream RNG_TEST + tag; the
+ * same tag always gives the same numbers. */
+void fill_uniform(float *x, size_t n, uint64_t tag, float lo, float hi);
+
+/* A fresh folder under TMPDIR (or /tmp); the caller removes it with remove_tree. */
+char *make_temp_dir(const char *tag);
+void remove_tree(const char *path);
+
+#endif
