@@ -89,6 +89,13 @@ ALL_CPPFLAGS += -DANET_HAVE_CUDA=1 -DANET_CUDA_ARCH=$(CUDA_ARCH) -I$(CUDA_HOME)/
 LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++
 endif
 
+# anet-viz draws text and bars with cairo; without it the program is left out (configure says so)
+ifneq ($(HAVE_CAIRO),1)
+TOOLS := $(filter-out anet-viz,$(TOOLS))
+endif
+$(B)/obj/tools/anet-viz.o: ALL_CFLAGS += $(CAIRO_CFLAGS)
+$(B)/bin/anet-viz: LDLIBS += $(CAIRO_LIBS)
+
 BINS   := $(addprefix $(B)/bin/,$(TOOLS))
 TBINS  := $(addprefix $(B)/tests/,$(CHECKS))
 

@@ -11,36 +11,49 @@ out=$1
 cuda=${2:-auto}
 nvcc=${3:-}
 
-# pkg-config module -> Debian package that ships it
-deps="libturbojpeg:libturbojpeg0-dev libpng:libpng-dev lmdb:liblmdb-dev zlib:zlib1g-dev
-      openblas:libopenblas-openmp-dev check:check cairo:libcairo2-dev"
+# pkg-config module -> Debian package that ships it. Required ones stop the build when
+# missing; optional ones (cairo: anet-viz's text and bars) only leave their program out.
+required="libturbojpeg:libturbojpeg0-dev libpng:libpng-dev lmdb:liblmdb-dev zlib:zlib1g-dev
+          openblas:libopenblas-openmp-dev check:check"
+optional="cairo:libcairo2-dev"
 
-missing=""
-command -v pkg-config >/dev/null 2>&1 || missing="pkg-config"
-for d in $deps; do
-	mod=${d%%:*}; pkg=${d#*:}
-	if ! command -v pkg-config >/dev/null 2>&1 || ! pkg-config --exists "$mod"; then
-		missing="$missing $pkg"
-	fi
-done
+have() { command -v pkg-config >/dev/null 2>&1 && pkg-config --exists "$1" && pkg-config --libs "$1" >/dev/null 2>&1; }
+missing_of() {
+	m=""
+	for d in $1; do have "${d%%:*}" || m="$m ${d#*:}"; done
+	echo "$m"
+}
+install() {
+	export DEBIAN_FRONTEND=noninteractive
+	# shellcheck disable=SC2086
+	apt-get install -y -q --no-install-recommends "$@" >&2 ||
+		{ apt-get update -q >&2 && apt-get install -y -q --no-install-recommends "$@" >&2; }
+}
+root=0
+[ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && root=1
+
+missing=$(missing_of "$required")
+command -v pkg-config >/dev/null 2>&1 || missing="pkg-config$missing"
 # check's pkg-config file names libsubunit, which Debian packages separately
-if command -v pkg-config >/dev/null 2>&1 && pkg-config --exists check &&
-   ! pkg-config --libs check >/dev/null 2>&1; then
+if pkg-config --exists check 2>/dev/null && ! pkg-config --libs check >/dev/null 2>&1; then
 	missing="$missing libsubunit-dev"
 fi
-
 if [ -n "$missing" ]; then
-	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+	if [ $root = 1 ]; then
 		echo "configure: installing:$missing" >&2
-		export DEBIAN_FRONTEND=noninteractive
 		# shellcheck disable=SC2086
-		apt-get install -y -q --no-install-recommends $missing >&2 ||
-			{ apt-get update -q >&2 && apt-get install -y -q --no-install-recommends $missing >&2; }
+		install $missing || { echo "configure: could not install:$missing" >&2; exit 1; }
 	else
 		echo "configure: missing packages:$missing" >&2
 		echo "configure: install them with: sudo apt-get install$missing" >&2
 		exit 1
 	fi
+fi
+opt_missing=$(missing_of "$optional")
+if [ -n "$opt_missing" ] && [ $root = 1 ]; then
+	echo "configure: installing:$opt_missing" >&2
+	# shellcheck disable=SC2086
+	install $opt_missing || echo "configure: could not install$opt_missing; going on without" >&2
 fi
 
 mark() { if [ "$1" = yes ]; then printf '  \342\234\223 %s\n' "$2"; else printf '  \342\234\227 %s\n' "$2"; fi >&2; }
@@ -50,10 +63,13 @@ if printf '#include <omp.h>\nint main(void){return omp_get_max_threads()<1;}\n' 
    ${CC:-cc} -fopenmp -x c - -o /dev/null 2>/dev/null; then mark yes "OpenMP"; else
 	mark no "OpenMP (the compiler cannot build -fopenmp programs)"; exit 1; fi
 
-for d in $deps; do
+for d in $required; do
 	mod=${d%%:*}
 	mark yes "$mod $(pkg-config --modversion "$mod")"
 done
+have_cairo=0
+if have cairo; then have_cairo=1; mark yes "cairo $(pkg-config --modversion cairo)"; else
+	mark no "cairo (install libcairo2-dev for anet-viz; it is left out)"; fi
 
 # CUDA: built whenever nvcc is found, unless CUDA=0
 have_cuda=0
@@ -80,8 +96,11 @@ tmp=$out.tmp
 	echo "DEP_LIBS := $(pkg-config --libs libturbojpeg libpng lmdb zlib openblas)"
 	echo "CHECK_CFLAGS := $(pkg-config --cflags check)"
 	echo "CHECK_LIBS := $(pkg-config --libs check)"
-	echo "CAIRO_CFLAGS := $(pkg-config --cflags cairo)"
-	echo "CAIRO_LIBS := $(pkg-config --libs cairo)"
+	echo "HAVE_CAIRO := $have_cairo"
+	if [ $have_cairo = 1 ]; then
+		echo "CAIRO_CFLAGS := $(pkg-config --cflags cairo)"
+		echo "CAIRO_LIBS := $(pkg-config --libs cairo)"
+	fi
 	echo "HAVE_CUDA := $have_cuda"
 	if [ "$have_cuda" = 1 ]; then
 		echo "NVCC := $nvcc"
