@@ -65,6 +65,7 @@ CUDA_SRC    := $(wildcard kernels/cuda/*.cu)
 TOOLS       := $(patsubst tools/%.c,%,$(wildcard tools/*.c))
 TESTLIB_SRC := $(wildcard tests/lib/*.c)
 CHECKS      := $(patsubst tests/%.c,%,$(wildcard tests/check_*.c))
+BENCHES     := $(patsubst bench/%.c,%,$(wildcard bench/*.c))
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 COMMON_OBJ  := $(call obj,$(COMMON_SRC))
@@ -98,6 +99,7 @@ $(B)/bin/anet-viz: LDLIBS += $(CAIRO_LIBS)
 
 BINS   := $(addprefix $(B)/bin/,$(TOOLS))
 TBINS  := $(addprefix $(B)/tests/,$(CHECKS))
+BBINS  := $(addprefix $(B)/bench/,$(BENCHES))
 
 all: $(LIBS) $(BINS)
 
@@ -131,6 +133,11 @@ $(B)/tests/%: $(B)/obj/tests/%.o $(TESTLIB_OBJ) $(REF_OBJ) $(LIBS)
 
 $(B)/obj/tests/%.o: ALL_CFLAGS += $(CHECK_CFLAGS)
 
+# benchmark programs (bench/*.c) link like the tools; bench/*.sh scripts drive them
+$(B)/bench/%: $(B)/obj/bench/%.o $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) $< $(LIBS) $(LDLIBS) -o $@
+
 # ---------------------------------------------------------------------------------------------
 # goals
 
@@ -140,8 +147,8 @@ check: all $(TBINS)
 demo: all
 	@ANET_BIN=$(B)/bin sh pipelines/fashion-mnist.sh
 
-bench: all
-	@for b in bench/*.sh; do ANET_BIN=$(B)/bin sh "$$b" || exit 1; done
+bench: all $(BBINS)
+	@for b in bench/*.sh; do ANET_BIN=$(B)/bin ANET_BUILD=$(B) sh "$$b" || exit 1; done
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
