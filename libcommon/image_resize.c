@@ -163,10 +163,48 @@ static inline v4sf load4(const float *p)
 
 static inline void store4(float *p, v4sf v) { memcpy(p, &v, sizeof v); }
 
+/* Three small kernels have SSE2 forms (SSE2 is part of x86-64, so no -march is needed): the
+ * generic vector code for them compiles to a lane at a time. */
+#if defined(__SSE2__)
+#include <emmintrin.h>
+
+/* Pillow's rounding of a fixed-point sum that already holds the +0.5: clamp to 0..255, then
+ * floor (a truncation, the value being >= 0). */
+static inline v4sf round8(v4sf x)
+{
+	__m128 v = _mm_min_ps(_mm_max_ps((__m128)x, _mm_setzero_ps()), _mm_set1_ps(255.0f));
+	return (v4sf)_mm_cvtepi32_ps(_mm_cvttps_epi32(v));
+}
+
+/* Sixteen sums to sixteen bytes: truncate, then the saturating packs clamp to 0..255. */
+static inline void store16_u8(uint8_t *d, v4sf a, v4sf b, v4sf c, v4sf e)
+{
+	__m128i ab = _mm_packs_epi32(_mm_cvttps_epi32((__m128)a), _mm_cvttps_epi32((__m128)b));
+	__m128i ce = _mm_packs_epi32(_mm_cvttps_epi32((__m128)c), _mm_cvttps_epi32((__m128)e));
+	_mm_storeu_si128((__m128i *)(void *)d, _mm_packus_epi16(ab, ce));
+}
+
+/* Four RGB pixels (12 bytes; 16 are read) to four RGB0 float vectors. */
+static inline void widen4_rgb(const uint8_t *s, float *f)
+{
+	const __m128i z = _mm_setzero_si128(), rgb = _mm_set_epi32(0, -1, -1, -1);
+	__m128i b = _mm_loadu_si128((const __m128i *)(const void *)s);
+	__m128i lo = _mm_unpacklo_epi8(b, z), hi = _mm_unpackhi_epi8(b, z);
+	__m128i i0 = _mm_unpacklo_epi16(lo, z), i1 = _mm_unpackhi_epi16(lo, z), i2 = _mm_unpacklo_epi16(hi, z);
+	__m128i p0 = _mm_and_si128(i0, rgb);
+	__m128i p1 = _mm_and_si128(_mm_or_si128(_mm_srli_si128(i0, 12), _mm_slli_si128(i1, 4)), rgb);
+	__m128i p2 = _mm_and_si128(_mm_or_si128(_mm_srli_si128(i1, 8), _mm_slli_si128(i2, 8)), rgb);
+	__m128i p3 = _mm_srli_si128(i2, 4);
+	_mm_storeu_ps(f, _mm_cvtepi32_ps(p0));
+	_mm_storeu_ps(f + 4, _mm_cvtepi32_ps(p1));
+	_mm_storeu_ps(f + 8, _mm_cvtepi32_ps(p2));
+	_mm_storeu_ps(f + 12, _mm_cvtepi32_ps(p3));
+}
+#define HAVE_WIDEN4 1
+
+#else
 typedef int32_t v4si __attribute__((vector_size(16)));
 
-/* Pillow's rounding of a fixed-point sum that already holds the +0.5: floor, then clamp to
- * 0..255 (a sum in (-1, 0) truncates to 0, as its floor would be clamped to). */
 static inline v4sf round8(v4sf x)
 {
 	v4si i = __builtin_convertvector(x, v4si);
@@ -176,15 +214,24 @@ static inline v4sf round8(v4sf x)
 	return __builtin_convertvector(i, v4sf);
 }
 
-/* Four whole numbers 0..255 (as round8 leaves them) into four bytes. */
-static inline void store_u8(uint8_t *d, v4sf v)
+static inline uint8_t clamp_u8(float x)
 {
-	v4si i = __builtin_convertvector(v, v4si);
-	d[0] = (uint8_t)i[0];
-	d[1] = (uint8_t)i[1];
-	d[2] = (uint8_t)i[2];
-	d[3] = (uint8_t)i[3];
+	int v = (int)x;
+	v = v < 0 ? 0 : v;
+	return (uint8_t)(v > 255 ? 255 : v);
 }
+
+static inline void store16_u8(uint8_t *d, v4sf a, v4sf b, v4sf c, v4sf e)
+{
+	for (int i = 0; i < 4; i++) {
+		d[i] = clamp_u8(a[i]);
+		d[4 + i] = clamp_u8(b[i]);
+		d[8 + i] = clamp_u8(c[i]);
+		d[12 + i] = clamp_u8(e[i]);
+	}
+}
+#define HAVE_WIDEN4 0
+#endif
 
 static inline uint8_t to_u8(float x)
 {
@@ -193,26 +240,24 @@ static inline uint8_t to_u8(float x)
 	return (uint8_t)(v > 255 ? 255 : v);
 }
 
-/* Byte to float by table: a load instead of an int-to-float conversion that waits on the
- * register it writes (half the cost of widening a row). */
-#define F4(i) i, i + 1, i + 2, i + 3
-#define F16(i) F4(i), F4(i + 4), F4(i + 8), F4(i + 12)
-#define F64(i) F16(i), F16(i + 16), F16(i + 32), F16(i + 48)
-static const float u8_float[256] = { F64(0), F64(64), F64(128), F64(192) };
-
 /* One source row as floats with pad zero pixels after it (taps past the end weigh 0):
  * 4 floats a pixel for RGB, so that a pixel's channels take one vector multiply-add a tap. */
 static void widen_row(const uint8_t *s, int sw, int ch, int pad, float *f)
 {
 	if (ch == 3) {
-		for (int x = 0; x < sw; x++) {
-			v4sf v = { u8_float[s[3 * x]], u8_float[s[3 * x + 1]], u8_float[s[3 * x + 2]], 0.0f };
+		int x = 0;
+#if HAVE_WIDEN4
+		for (; x + 6 <= sw; x += 4) /* 3x + 16 bytes read stay inside the row */
+			widen4_rgb(s + 3 * x, f + 4 * x);
+#endif
+		for (; x < sw; x++) {
+			v4sf v = { s[3 * x], s[3 * x + 1], s[3 * x + 2], 0.0f };
 			store4(f + 4 * x, v);
 		}
 		memset(f + 4 * (size_t)sw, 0, 4 * (size_t)pad * sizeof *f);
 	} else {
 		for (int x = 0; x < sw; x++)
-			f[x] = u8_float[s[x]];
+			f[x] = s[x];
 		memset(f + sw, 0, (size_t)pad * sizeof *f);
 	}
 }
@@ -297,10 +342,7 @@ static void pass_vertical(const Axis *a, const float *mid, size_t mstride, int b
 				s2 += load4(r + 8) * w[t];
 				s3 += load4(r + 12) * w[t];
 			}
-			store_u8(d + i, round8(s0));
-			store_u8(d + i + 4, round8(s1));
-			store_u8(d + i + 8, round8(s2));
-			store_u8(d + i + 12, round8(s3));
+			store16_u8(d + i, s0, s1, s2, s3);
 		}
 		for (; i < rowlen; i++) {
 			float s = HALF;
