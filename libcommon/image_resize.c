@@ -98,10 +98,12 @@ static void axis_compute(Axis *a, int in, int out_full, int first, int count, in
 	}
 	/* Every output is computed over kmax taps (the missing ones weigh 0), so that outputs
 	 * can be computed side by side; w rows are padded to a multiple of 4 for the gray pass,
-	 * and w4 repeats each weight 4 times for the RGB pass (one vector load a tap). */
+	 * and w4 repeats each weight 4 times for the RGB pass (a pixel's 4 floats times its
+	 * weight: one vector multiply-add a tap, or two taps in an 8-float vector). */
 	a->ksize = (a->kmax + 3) & ~3;
 	a->w = xreallocarray(a->w, (size_t)count * a->ksize, sizeof *a->w);
-	a->w4 = xreallocarray(a->w4, (size_t)count * a->kmax * 4, sizeof *a->w4);
+	a->kmax2 = (a->kmax + 1) & ~1;
+	a->w4 = xreallocarray(a->w4, (size_t)count * a->kmax2 * 4, sizeof *a->w4);
 	for (int i = 0; i < count; i++) {
 		const double *k = tap + (size_t)i * most;
 		for (int t = 0; t < a->ksize; t++) {
@@ -111,9 +113,9 @@ static void axis_compute(Axis *a, int in, int out_full, int first, int count, in
 			int32_t q = (int32_t)(v < 0 ? -0.5 + v * ONE : 0.5 + v * ONE);
 			float w = (float)q / (float)ONE;
 			a->w[(size_t)i * a->ksize + t] = w;
-			if (t < a->kmax)
+			if (t < a->kmax2)
 				for (int j = 0; j < 4; j++)
-					a->w4[((size_t)i * a->kmax + t) * 4 + j] = w;
+					a->w4[((size_t)i * a->kmax2 + t) * 4 + j] = w;
 		}
 	}
 	free(tap);
@@ -262,37 +264,85 @@ static void widen_row(const uint8_t *s, int sw, int ch, int pad, float *f)
 	}
 }
 
-/* RGB outputs [0, ow) of one row; four at a time, so that four independent sums hide the
- * latency of the adds (one sum per pixel would wait on itself every tap). */
-static void row_rgb(const Axis *a, const float *f, float *d)
+typedef float v8sf __attribute__((vector_size(32)));
+/* 8-float vectors pass between static inline functions only, never across a call that the
+ * ABI governs, so GCC's note that their passing convention differs with and without AVX
+ * does not apply */
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+static inline v8sf load8(const float *p)
 {
-	int ow = a->count, km = a->kmax, x = 0;
+	v8sf v;
+	memcpy(&v, p, sizeof v);
+	return v;
+}
+
+/* The two halves of an 8-float sum added: 4 floats. */
+static inline v4sf fold8(const v8sf *s)
+{
+	v4sf lo, hi;
+	memcpy(&lo, s, sizeof lo);
+	memcpy(&hi, (const char *)s + sizeof lo, sizeof hi);
+	return lo + hi;
+}
+
+/* The two passes' inner loops are built twice, for AVX2 (an 8-float vector is one
+ * register) and for any x86-64 (two), and the codec picks one for the CPU it runs on
+ * (codec->avx2): no -march, one binary. The tests run both. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define HAVE_AVX2_PATH 1
+#define AVX2 __attribute__((target("avx2")))
+#else
+#define HAVE_AVX2_PATH 0
+#endif
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+int resample_avx2_available(void)
+{
+#if HAVE_AVX2_PATH
+	return __builtin_cpu_supports("avx2");
+#else
+	return 0;
+#endif
+}
+
+/* RGB outputs [0, ow) of one row. A vector holds one pixel at two neighbouring taps (taps
+ * come in pairs, the last one weighing 0 when their number is odd), and four outputs are
+ * summed side by side, so that independent sums hide the latency of the adds. */
+ALWAYS_INLINE void row_rgb_body(const Axis *a, const float *f, float *d)
+{
+	int ow = a->count, k4 = 4 * a->kmax2, x = 0;
 	const v4sf half = { HALF, HALF, HALF, HALF };
 	for (; x + 4 <= ow; x += 4) {
-		const float *w0 = a->w4 + (size_t)x * km * 4, *w1 = w0 + 4 * km, *w2 = w1 + 4 * km, *w3 = w2 + 4 * km;
+		const float *w0 = a->w4 + (size_t)x * k4, *w1 = w0 + k4, *w2 = w1 + k4, *w3 = w2 + k4;
 		const float *p0 = f + 4 * (size_t)a->start[x], *p1 = f + 4 * (size_t)a->start[x + 1];
 		const float *p2 = f + 4 * (size_t)a->start[x + 2], *p3 = f + 4 * (size_t)a->start[x + 3];
-		v4sf s0 = half, s1 = half, s2 = half, s3 = half;
-		for (int t = 0; t < 4 * km; t += 4) {
-			s0 += load4(p0 + t) * load4(w0 + t);
-			s1 += load4(p1 + t) * load4(w1 + t);
-			s2 += load4(p2 + t) * load4(w2 + t);
-			s3 += load4(p3 + t) * load4(w3 + t);
+		v8sf s0 = { 0 }, s1 = { 0 }, s2 = { 0 }, s3 = { 0 };
+		for (int t = 0; t < k4; t += 8) {
+			s0 += load8(p0 + t) * load8(w0 + t);
+			s1 += load8(p1 + t) * load8(w1 + t);
+			s2 += load8(p2 + t) * load8(w2 + t);
+			s3 += load8(p3 + t) * load8(w3 + t);
 		}
 		/* each store spills one float into the next pixel, which the next store overwrites */
-		store4(d + 3 * x, round8(s0));
-		store4(d + 3 * x + 3, round8(s1));
-		store4(d + 3 * x + 6, round8(s2));
-		store4(d + 3 * x + 9, round8(s3));
+		store4(d + 3 * x, round8(fold8(&s0) + half));
+		store4(d + 3 * x + 3, round8(fold8(&s1) + half));
+		store4(d + 3 * x + 6, round8(fold8(&s2) + half));
+		store4(d + 3 * x + 9, round8(fold8(&s3) + half));
 	}
 	for (; x < ow; x++) {
-		const float *w = a->w4 + (size_t)x * km * 4, *p = f + 4 * (size_t)a->start[x];
-		v4sf s0 = half;
-		for (int t = 0; t < 4 * km; t += 4)
-			s0 += load4(p + t) * load4(w + t);
-		store4(d + 3 * x, round8(s0));
+		const float *w = a->w4 + (size_t)x * k4, *p = f + 4 * (size_t)a->start[x];
+		v8sf s0 = { 0 };
+		for (int t = 0; t < k4; t += 8)
+			s0 += load8(p + t) * load8(w + t);
+		store4(d + 3 * x, round8(fold8(&s0) + half));
 	}
 }
+
+static void row_rgb(const Axis *a, const float *f, float *d) { row_rgb_body(a, f, d); }
+#if HAVE_AVX2_PATH
+AVX2 static void row_rgb_avx2(const Axis *a, const float *f, float *d) { row_rgb_body(a, f, d); }
+#endif
 
 /* Gray outputs: four taps of one output per vector multiply-add (weights padded to kmax4). */
 static void row_gray(const Axis *a, const float *f, float *d)
@@ -310,39 +360,52 @@ static void row_gray(const Axis *a, const float *f, float *d)
 /* Rows [0, rows) of src (stride sstride), resampled across into dst: rows of mstride floats
  * holding whole numbers 0..255, Pillow's uint8 intermediate. */
 static void pass_horizontal(const Axis *a, const uint8_t *src, size_t sstride, int rows, int ch, int sw, float *f,
-			    float *dst, size_t mstride)
+			    float *dst, size_t mstride, int avx2)
 {
+	void (*rgb)(const Axis *, const float *, float *) = row_rgb;
+#if HAVE_AVX2_PATH
+	if (avx2)
+		rgb = row_rgb_avx2;
+#endif
+	(void)avx2;
 	for (int y = 0; y < rows; y++) {
 		widen_row(src + (size_t)y * sstride, sw, ch, a->ksize, f);
 		if (ch == 3)
-			row_rgb(a, f, dst + (size_t)y * mstride);
+			rgb(a, f, dst + (size_t)y * mstride);
 		else
 			row_gray(a, f, dst + (size_t)y * mstride);
 	}
 }
 
 /* Output rows from the intermediate rows (mstride floats apart; row 0 is source row base).
- * Sixteen columns at a time stay in four registers through all the taps, so nothing but
+ * Thirty-two columns at a time stay in four registers through all the taps, so nothing but
  * the intermediate rows (a few kilobytes each, in cache) is read. */
-static void pass_vertical(const Axis *a, const float *mid, size_t mstride, int base, size_t rowlen, uint8_t *dst)
+ALWAYS_INLINE void vertical_body(const Axis *a, const float *mid, size_t mstride, int base, size_t rowlen,
+				  uint8_t *dst)
 {
-	const v4sf half = { HALF, HALF, HALF, HALF };
+	const v8sf half = { HALF, HALF, HALF, HALF, HALF, HALF, HALF, HALF };
 	for (int y = 0; y < a->count; y++) {
 		const float *w = a->w + (size_t)y * a->ksize;
 		const float *rows = mid + (size_t)(a->start[y] - base) * mstride;
 		int n = a->taps[y];
 		uint8_t *d = dst + (size_t)y * rowlen;
 		size_t i = 0;
-		for (; i + 16 <= rowlen; i += 16) {
-			v4sf s0 = half, s1 = half, s2 = half, s3 = half;
+		for (; i + 32 <= rowlen; i += 32) {
+			v8sf s0 = half, s1 = half, s2 = half, s3 = half;
 			const float *r = rows + i;
 			for (int t = 0; t < n; t++, r += mstride) {
-				s0 += load4(r) * w[t];
-				s1 += load4(r + 4) * w[t];
-				s2 += load4(r + 8) * w[t];
-				s3 += load4(r + 12) * w[t];
+				s0 += load8(r) * w[t];
+				s1 += load8(r + 8) * w[t];
+				s2 += load8(r + 16) * w[t];
+				s3 += load8(r + 24) * w[t];
 			}
-			store16_u8(d + i, s0, s1, s2, s3);
+			v4sf q[8];
+			memcpy(q, &s0, 32);
+			memcpy(q + 2, &s1, 32);
+			memcpy(q + 4, &s2, 32);
+			memcpy(q + 6, &s3, 32);
+			store16_u8(d + i, q[0], q[1], q[2], q[3]);
+			store16_u8(d + i + 16, q[4], q[5], q[6], q[7]);
 		}
 		for (; i < rowlen; i++) {
 			float s = HALF;
@@ -352,6 +415,26 @@ static void pass_vertical(const Axis *a, const float *mid, size_t mstride, int b
 			d[i] = to_u8(s);
 		}
 	}
+}
+
+#if HAVE_AVX2_PATH
+AVX2 static void vertical_avx2(const Axis *a, const float *mid, size_t mstride, int base, size_t rowlen, uint8_t *dst)
+{
+	vertical_body(a, mid, mstride, base, rowlen, dst);
+}
+#endif
+
+static void pass_vertical(const Axis *a, const float *mid, size_t mstride, int base, size_t rowlen, uint8_t *dst,
+			  int avx2)
+{
+#if HAVE_AVX2_PATH
+	if (avx2) {
+		vertical_avx2(a, mid, mstride, base, rowlen, dst);
+		return;
+	}
+#endif
+	(void)avx2;
+	vertical_body(a, mid, mstride, base, rowlen, dst);
 }
 
 void image_resample(ImageCodec *c, const Image *src, int rw, int rh, int x0, int y0, int ow, int oh,
@@ -374,14 +457,14 @@ void image_resample(ImageCodec *c, const Image *src, int rw, int rh, int x0, int
 	if (ah) {
 		size_t flen = ((size_t)src->width + ah->ksize) * 4 * sizeof(float);
 		float *f = (float *)(void *)scratch_get(&c->conv_f, flen);
-		pass_horizontal(ah, first, sstride, rows, ch, src->width, f, mid, mstride);
+		pass_horizontal(ah, first, sstride, rows, ch, src->width, f, mid, mstride, c->avx2);
 	} else {
 		for (int y = 0; y < rows; y++)
 			for (size_t i = 0; i < rowlen; i++)
 				mid[(size_t)y * mstride + i] = first[(size_t)y * sstride + (size_t)x0 * ch + i];
 	}
 	if (av) {
-		pass_vertical(av, mid, mstride, row0, rowlen, dst);
+		pass_vertical(av, mid, mstride, row0, rowlen, dst, c->avx2);
 	} else {
 		for (int y = 0; y < oh; y++)
 			for (size_t i = 0; i < rowlen; i++)

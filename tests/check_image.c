@@ -9,6 +9,7 @@
 
 #include "libcommon/idx.h"
 #include "libcommon/image.h"
+#include "libcommon/image_impl.h"
 #include "libcommon/imgprep.h"
 #include "libcommon/inputs.h"
 #include "libcommon/record.h"
@@ -105,6 +106,13 @@ START_TEST(resample_matches_pillow)
 		int size;
 	} cases[] = { { "triangle", 96 }, { "cubic", 96 }, { "lanczos3", 96 }, { "lanczos3", 144 } };
 	ImageCodec *c = codec_new();
+	c->avx2 = _i; /* the AVX2 loops where the CPU has them, and the SSE2 ones everywhere */
+	if (_i && !resample_avx2_available()) {
+		fprintf(stderr, "  (no AVX2 on this CPU: its loops are not tested)\n");
+		codec_free(c);
+		return;
+	}
+	fprintf(stderr, "  %s loops:\n", _i ? "AVX2" : "baseline");
 	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
 		PrepOptions o = options(cases[i].size, 3);
 		ck_assert_int_eq(resize_filter_parse(cases[i].filter, &o.filter), 0);
@@ -135,6 +143,21 @@ START_TEST(jpeg_full_decode_matches_pillow)
 	Image got = prepare(c, "photo-giraffe.jpg", &o, NULL), want = load(c, "ref/photo-giraffe.lanczos3.120.png", 3);
 	int mx;
 	ck_assert_double_le(mad("180x240 JPEG -> 120, lanczos3, no DCT scaling", &got, &want, &mx), 0.01);
+	ck_assert_int_le(mx, 1);
+	image_free(&got);
+	image_free(&want);
+	codec_free(c);
+}
+END_TEST
+
+/* One channel takes its own resampling loops. */
+START_TEST(gray_resample_matches_pillow)
+{
+	ImageCodec *c = codec_new();
+	PrepOptions o = options(96, 1);
+	Image got = prepare(c, "gray.jpg", &o, NULL), want = load(c, "ref/gray.lanczos3.96.png", 1);
+	int mx;
+	ck_assert_double_le(mad("160x120 gray JPEG -> 96, lanczos3", &got, &want, &mx), 0.01);
 	ck_assert_int_le(mx, 1);
 	image_free(&got);
 	image_free(&want);
@@ -662,8 +685,9 @@ static Suite *suite(void)
 	TCase *t = tcase_create("resample");
 	tcase_set_timeout(t, 60);
 	tcase_add_test(t, geometry);
-	tcase_add_test(t, resample_matches_pillow);
+	tcase_add_loop_test(t, resample_matches_pillow, 0, 2);
 	tcase_add_test(t, jpeg_full_decode_matches_pillow);
+	tcase_add_test(t, gray_resample_matches_pillow);
 	tcase_add_test(t, jpeg_dct_scaled_close_to_pillow);
 	suite_add_tcase(s, t);
 	t = tcase_create("formats");

@@ -119,6 +119,7 @@ reference(horses, 144, Image.LANCZOS, 'photo-horses.lanczos3.144.png')   # enlar
 reference(Image.open('photo-giraffe.jpg').convert('RGB'), 120, Image.LANCZOS, 'photo-giraffe.lanczos3.120.png')
 reference(Image.open('photo-dog.jpg').convert('RGB'), 48, Image.LANCZOS, 'photo-dog.lanczos3.48.png')
 reference(Image.open('photo-flower.jpg').convert('RGB'), 100, Image.LANCZOS, 'photo-flower.lanczos3.100.png')
+reference(Image.open('gray.jpg'), 96, Image.LANCZOS, 'gray.lanczos3.96.png')
 EOF
 
 # YCCK: only TurboJPEG writes it (a CMYK image compressed with chroma subsampling)
