@@ -182,8 +182,12 @@ static int finish(ImageCodec *c, const Image *src, const PrepOptions *o, Image *
 		n->color_to_gray = 1;
 	}
 	int ow = s.width, oh = s.height;
-	if (o->size > 0)
+	if (o->size > 0) {
 		ow = oh = o->size;
+		int shorter = s.width < s.height ? s.width : s.height, longer = s.width ^ s.height ^ shorter;
+		if ((uint64_t)longer * (uint64_t)o->size / (uint64_t)shorter > (1u << 30))
+			return image_fail(why, whylen, "aspect ratio too extreme (%dx%d)", s.width, s.height);
+	}
 	size_t opix = (size_t)ow * oh;
 	uint8_t *dst = xmallocarray(opix, (size_t)o->channels);
 	if (o->size > 0) {

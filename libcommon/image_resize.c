@@ -1,20 +1,21 @@
 /* image_resize.c: the antialiased separable resampler, restricted to a crop window.
  *
  * The arithmetic is Pillow's (src/libImaging/Resample.c), so that a test can compare against
- * Pillow and find equality rather than "close": for output pixel i of an axis reduced from
- * in to out samples, scale = in / out, the filter is stretched by max(scale, 1) (this is the
- * antialiasing: a reduction averages every source pixel under the output pixel), centred at
- * (i + 0.5) * scale, its taps normalised to sum 1 and stored in 22-bit fixed point; a
- * horizontal pass rounds to uint8, a vertical pass finishes. Only the outputs inside the crop
- * window are computed, and the horizontal pass runs only over the source rows that the
- * window's vertical taps read: for a 500x375 photo cut to 256x256 that is 256 of 341 columns.
+ * Pillow and find the same pixels: for output i of an axis reduced from in to out samples,
+ * scale = in / out, the filter is stretched by max(scale, 1) (the antialiasing: a reduction
+ * averages every source pixel under the output pixel), centred at (i + 0.5) * scale, its taps
+ * normalised to sum 1 and rounded to 22-bit fixed point; a horizontal pass rounds to 0..255,
+ * a vertical pass finishes. The sums are float (exact weights, rounded products), which
+ * is where the last 0.00004 grey level of difference comes from (see HALF).
  *
- * Cost, per 256x256x3 output from a 500x375 source with Lanczos-3 (support 3 / 0.68 = 4.4
- * source pixels each side, 9 to 10 taps): 375 rows x 768 samples x 9.5 taps = 2.7 M
- * multiply-adds across, 256 x 768 x 9.5 = 1.9 M down. The vertical pass runs over whole
- * rows in 16-sample blocks that the compiler vectorises; the horizontal pass keeps one
- * accumulator per channel. Weight tables are cached in the codec, keyed by geometry, since a
- * data set's photos come in few sizes.
+ * Only the outputs inside the crop window are computed, and the horizontal pass runs only
+ * over the source rows that the window's vertical taps read: a 500x375 photo cut to 256x256
+ * is 256 of 341 columns wide. Cost with Lanczos-3 (support 3 x 1.46 = 4.4 source pixels each
+ * side, 9 or 10 taps): 375 rows x 256 pixels x 10 taps = 0.96 M vector multiply-adds across
+ * (a pixel's R, G, B in one 4-float vector), 256 rows x 768 samples x 10 taps / 4 = 0.49 M
+ * down; at about one a cycle, 0.7 ms at 2.1 GHz with 4-float vectors, about 0.4 ms with
+ * AVX2's 8-float ones, against 0.6 to 1 ms for TurboJPEG to decode the photo. Weight tables
+ * are cached in the codec, keyed by geometry, since a data set's photos come in few sizes.
  */
 #include <math.h>
 #include <stdlib.h>

@@ -5,6 +5,7 @@
  * blank lines and lines starting with '#' are skipped; the label is a non-negative decimal
  * integer. Every line is checked before the first image is read, and each bad line is
  * reported as "LIST:LINE: reason". Relative paths are taken under ROOT when one is given.
+ * LIST "-" is standard input.
  *
  * Class folders (the ILSVRC layout): DIR/<class>/<image>. The byte-sorted names of the
  * subfolders become labels 0..K-1 and travel as the class table; the files in each class are

@@ -645,6 +645,27 @@ START_TEST(list_parsing)
 	ck_assert_ptr_null(inputs_from_list(list, root)); /* lines 2, 3, 5, 6 are reported */
 	free(list);
 	free(root);
+	/* labels are decimal: a leading zero is not octal, and no 0x, sign or space inside */
+	char *dir = make_temp_dir("list"), *p = xasprintf("%s/l.txt", dir);
+	FILE *f = fopen(p, "w");
+	fputs("a b.jpg 010\n", f);
+	fclose(f);
+	in = inputs_from_list(p, NULL);
+	ck_assert_ptr_nonnull(in);
+	ck_assert_int_eq(inputs_next(in, &it), 1);
+	ck_assert_str_eq(it.name, "a b.jpg");
+	ck_assert_int_eq(it.label, 10);
+	inputs_free(in);
+	const char *bad[] = { "a.jpg 0x1\n", "a.jpg +1\n", "a.jpg 1e3\n", "a.jpg 2147483648\n", "a.jpg\n" };
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		f = fopen(p, "w");
+		fputs(bad[i], f);
+		fclose(f);
+		ck_assert_msg(inputs_from_list(p, NULL) == NULL, "accepted %s", bad[i]);
+	}
+	free(p);
+	remove_tree(dir);
+	free(dir);
 }
 END_TEST
 

@@ -87,7 +87,7 @@ grep -q "written" "$T/err" && fail "a malformed list was converted"
 expect_exit 0 imgprep -l "$DATA/list.txt" -r "$DATA" --classes "$DATA/fashion-classes.txt" -s 32 -o "$T/list"
 expect_err "7 written, 0 skipped"
 grep -q "dog with space.jpg" "$T/list" || fail "list: the name with spaces is not in the records"
-imgprep -l /dev/stdin -r "$DATA" --classes "$DATA/fashion-classes.txt" -s 32 <"$DATA/list.txt" >"$T/list-pipe" 2>/dev/null
+cat "$DATA/list.txt" | imgprep -l - -r "$DATA" --classes "$DATA/fashion-classes.txt" -s 32 >"$T/list-pipe" 2>/dev/null
 cmp -s "$T/list" "$T/list-pipe" || fail "list from a pipe differs"
 printf 'photo-dog.jpg 12\n' >"$T/high.txt"
 expect_exit 1 imgprep -l "$T/high.txt" -r "$DATA" --classes "$DATA/fashion-classes.txt" -o "$T/x"
