@@ -1,4 +1,5 @@
 # test_imgprep.sh: imgprep as a program: options, every input kind, bad files, order under -j, exit statuses.
+# shellcheck source=tests/lib/shtest.sh
 . "$ANET_TESTS/lib/shtest.sh"
 
 check_help imgprep
@@ -87,6 +88,8 @@ grep -q "written" "$T/err" && fail "a malformed list was converted"
 expect_exit 0 imgprep -l "$DATA/list.txt" -r "$DATA" --classes "$DATA/fashion-classes.txt" -s 32 -o "$T/list"
 expect_err "7 written, 0 skipped"
 grep -q "dog with space.jpg" "$T/list" || fail "list: the name with spaces is not in the records"
+# a pipe, which cannot be read twice
+# shellcheck disable=SC2002
 cat "$DATA/list.txt" | imgprep -l - -r "$DATA" --classes "$DATA/fashion-classes.txt" -s 32 >"$T/list-pipe" 2>/dev/null
 cmp -s "$T/list" "$T/list-pipe" || fail "list from a pipe differs"
 printf 'photo-dog.jpg 12\n' >"$T/high.txt"
