@@ -397,7 +397,7 @@ int classes_load(const char *path, ClassTable *t)
 	size_t cap = 16, bytes = 0;
 	char *line = NULL;
 	size_t lcap = 0;
-	unsigned long lineno = 0;
+	unsigned long lineno = 0, blank = 0; /* the first blank line not yet followed by a name */
 	t->count = 0;
 	t->names = xmallocarray(cap, sizeof *t->names);
 	int rc = 0;
@@ -408,8 +408,13 @@ int classes_load(const char *path, ClassTable *t)
 			*--e = '\0';
 		while (isspace((unsigned char)*s))
 			s++;
-		if (!*s) {
-			warn_msg("%s:%lu: empty class name (line N names label N-1)", path, lineno);
+		if (!*s) { /* blank lines at the end are harmless; inside, they would shift labels */
+			if (!blank)
+				blank = lineno;
+			continue;
+		}
+		if (blank) {
+			warn_msg("%s:%lu: empty class name (line N names label N-1)", path, blank);
 			rc = -1;
 			break;
 		}

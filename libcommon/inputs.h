@@ -47,8 +47,8 @@ const ClassTable *inputs_classes(const Inputs *in);
 int inputs_next(Inputs *in, InputItem *item);
 void inputs_free(Inputs *in);
 
-/* A class-names file: one name per line (trimmed; blank lines are errors, since labels count
- * lines). -1 after a message naming the file and line. */
+/* A class-names file: one name per line, trimmed (a blank line before the last name is an
+ * error, since labels count lines). -1 after a message naming the file and line. */
 int classes_load(const char *path, ClassTable *t);
 
 #endif

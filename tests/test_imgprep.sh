@@ -92,6 +92,8 @@ grep -q "dog with space.jpg" "$T/list" || fail "list: the name with spaces is no
 # shellcheck disable=SC2002
 cat "$DATA/list.txt" | imgprep -l - -r "$DATA" --classes "$DATA/fashion-classes.txt" -s 32 >"$T/list-pipe" 2>/dev/null
 cmp -s "$T/list" "$T/list-pipe" || fail "list from a pipe differs"
+expect_exit 1 imgprep --classes "$DATA/fashion-classes.txt" "$DATA/tree" -o "$T/x"
+expect_err "does not apply to a class folder"
 printf 'photo-dog.jpg 12\n' >"$T/high.txt"
 expect_exit 1 imgprep -l "$T/high.txt" -r "$DATA" --classes "$DATA/fashion-classes.txt" -o "$T/x"
 expect_err "names 10 classes, but the input has label 12"
