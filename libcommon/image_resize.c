@@ -345,7 +345,7 @@ static void row_rgb(const Axis *a, const float *f, float *d) { row_rgb_body(a, f
 AVX2 static void row_rgb_avx2(const Axis *a, const float *f, float *d) { row_rgb_body(a, f, d); }
 #endif
 
-/* Gray outputs: four taps of one output per vector multiply-add (weights padded to kmax4). */
+/* Gray outputs: four taps of one output per vector multiply-add (ksize is a multiple of 4). */
 static void row_gray(const Axis *a, const float *f, float *d)
 {
 	for (int x = 0; x < a->count; x++) {
@@ -453,7 +453,9 @@ void image_resample(ImageCodec *c, const Image *src, int rw, int rh, int x0, int
 		rows = av->start[oh - 1] + av->taps[oh - 1] - row0;
 	}
 	const uint8_t *first = src->pixels + (size_t)row0 * sstride;
-	size_t mstride = rowlen + 1; /* a vector store of the last RGB pixel spills one float */
+	/* rows of whole 32-byte vectors, with room for the float that the vector store of a row's
+	 * last RGB pixel spills */
+	size_t mstride = (rowlen + 1 + 7) & ~(size_t)7;
 	float *mid = (float *)(void *)scratch_get(&c->tmp, ((size_t)rows * mstride + 4) * sizeof(float));
 	if (ah) {
 		size_t flen = ((size_t)src->width + ah->ksize) * 4 * sizeof(float);
