@@ -187,7 +187,11 @@ static int meta_header(MetaReader *mr, DbInfo *m)
 	if (v != DB_META_VERSION)
 		return meta_fail(mr, "format version %" PRIu64 " is not supported (this anet reads %d)", v,
 				 DB_META_VERSION);
-	if (meta_uint(mr, "count", 1, DB_MAX_RECORDS, &m->count) ||
+	if (meta_uint(mr, "count", 0, DB_MAX_RECORDS, &m->count))
+		return -1;
+	if (m->count == 0)
+		return meta_fail(mr, "count is 0: the database is empty");
+	if (
 	    meta_uint(mr, "height", 1, RECORD_MAX_SIDE, &h) || meta_uint(mr, "width", 1, RECORD_MAX_SIDE, &w) ||
 	    meta_uint(mr, "channels", 1, 3, &c))
 		return -1;
