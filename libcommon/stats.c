@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "libcommon/image.h"
 #include "libcommon/progress.h"
 #include "libcommon/tensorfile.h"
 #include "libcommon/util.h"
@@ -108,17 +109,20 @@ typedef struct {
 	int failed;
 } Worker;
 
-/* The pixels of record r: the payload itself when raw; buf is for the decoded ones. */
-static const uint8_t *record_pixels_of(const Job *job, DbCursor *cur, uint64_t index, uint8_t *buf)
+/* The pixels of record index: the payload itself when raw, else decoded into buf. */
+static const uint8_t *record_pixels_of(const Job *job, DbCursor *cur, ImageCodec *codec, uint64_t index,
+				       uint8_t *buf)
 {
 	RecordView r;
-	(void)buf;
+	char why[256], key[DB_KEY_DIGITS + 1];
 	if (db_get(cur, index, &r))
 		return NULL;
 	if (r.encoding == ENC_RAW)
 		return r.payload;
-	warn_msg("%s: record %" PRIu64 ": %s payloads cannot be decoded yet", db_path(job->db), index,
-		 encoding_name(r.encoding));
+	if (record_pixels(codec, &r, buf, why, sizeof why) == 0)
+		return buf;
+	db_key(key, index);
+	warn_msg("%s: key %s (%.*s): %s", db_path(job->db), key, (int)r.name_len, r.name, why);
 	return NULL;
 }
 
@@ -158,6 +162,7 @@ static void *worker_run(void *arg)
 	Worker *w = arg;
 	Job *job = w->job;
 	DbCursor *cur = db_cursor_new(job->db);
+	ImageCodec *codec = codec_new();
 	uint8_t *buf = xmalloc((size_t)job->h * job->w * job->c);
 	if (!cur)
 		w->failed = 1;
@@ -167,7 +172,7 @@ static void *worker_run(void *arg)
 			break;
 		uint64_t end = first + CHUNK < job->count ? first + CHUNK : job->count;
 		for (uint64_t i = first; i < end && !w->failed; i++) {
-			const uint8_t *px = record_pixels_of(job, cur, i, buf);
+			const uint8_t *px = record_pixels_of(job, cur, codec, i, buf);
 			if (!px) {
 				w->failed = 1;
 				break;
@@ -180,6 +185,7 @@ static void *worker_run(void *arg)
 	if (w->failed)
 		atomic_store(&job->failed, 1);
 	free(buf);
+	codec_free(codec);
 	db_cursor_free(cur);
 	return NULL;
 }

@@ -1,0 +1,96 @@
+#!/bin/sh
+# bench/mkdb.sh: mkdb beside its peers in one run: the imgprep pipeline (mkdb must not slow it),
+# mdb_load loading the same records, and mkdb's peak memory for N and 4N records.
+#
+#   sh bench/mkdb.sh             (make bench runs it with ANET_BIN set)
+#
+# Needs vips (libvips-tools), hyperfine, lmdb-utils, GNU time. Takes about two minutes and
+# ~8 GB of scratch space in TMPDIR; BENCH_RUNS (default 5) sets hyperfine's runs.
+# Run heavy benchmarks one at a time: flock /tmp/anet-heavy.lock sh bench/mkdb.sh
+set -eu
+BIN=${ANET_BIN:-build/bin}
+case $BIN in /*) ;; *) BIN=$(pwd)/$BIN ;; esac
+RUNS=${BENCH_RUNS:-5}
+for t in vips hyperfine mdb_load mdb_dump /usr/bin/time; do
+	command -v "$t" >/dev/null || { echo "bench/mkdb.sh: needs $t" >&2; exit 1; }
+done
+[ -x "$BIN/imgprep" ] && [ -x "$BIN/mkdb" ] || { echo "bench/mkdb.sh: build imgprep and mkdb first (make)" >&2; exit 1; }
+W=$(mktemp -d "${TMPDIR:-/tmp}/anet-bench-mkdb.XXXXXX")
+trap 'rm -rf "$W"' EXIT INT TERM
+PATH=$BIN:$PATH
+
+median() { awk -F, -v row="$2" 'NR == row + 1 { print $4 }' "$1"; }
+size_mb() { du -sk "$1" | awk '{ printf "%.1f", $1 / 1024 }'; }
+
+# 1. ImageNet-like inputs: 500x375 tiles (the typical ILSVRC size) at JPEG quality 90, cut
+#    from the MATE nature wallpapers, one class folder per wallpaper.
+SRC=/usr/share/backgrounds/mate/nature
+for f in "$SRC"/*.jpg; do
+	name=$(basename "$f" .jpg)
+	mkdir -p "$W/jpg/$name"
+	w=$(vipsheader -f width "$f")
+	h=$(vipsheader -f height "$f")
+	y=0
+	while [ $((y + 375)) -le "$h" ]; do
+		x=0
+		while [ $((x + 500)) -le "$w" ]; do
+			vips crop "$f" "$W/jpg/$name/${x}_$y.jpg[Q=90]" $x $y 500 375
+			x=$((x + 250))
+		done
+		y=$((y + 250))
+	done
+done
+n=$(find "$W/jpg" -name '*.jpg' | wc -l)
+echo "inputs: $n JPEG tiles of 500x375 (q90), $(size_mb "$W/jpg") MB, in $(ls "$W/jpg" | wc -l) classes"
+
+# 2. imgprep | mkdb against imgprep > /dev/null: images/s of the pipeline over imgprep's own
+hyperfine -N -w 1 -r "$RUNS" --export-csv "$W/pipe.csv" --style none \
+	-n "imgprep > /dev/null" "sh -c 'imgprep $W/jpg > /dev/null'" \
+	-n "imgprep | mkdb" "sh -c 'imgprep $W/jpg | mkdb -q --force $W/pipe.lmdb'" >/dev/null
+a=$(median "$W/pipe.csv" 1)
+b=$(median "$W/pipe.csv" 2)
+awk -v n="$n" -v a="$a" -v b="$b" 'BEGIN {
+	printf "imgprep > /dev/null: %7.1f images/s (median of runs)\n", n / a
+	printf "imgprep | mkdb:      %7.1f images/s\n", n / b
+	printf "ratio (pipeline / imgprep alone): %.3f   (goal: at least 0.90)\n", a / b }'
+
+# 3. mkdb's write rate against mdb_load on the same records: the JPEG records repeated to
+#    about 300 MB, loaded by mkdb (shuffled and not) and, from mdb_dump's text, by mdb_load
+imgprep "$W/jpg" > "$W/one.rec" 2>/dev/null
+reps=$(( (300 * 1024 * 1024) / $(wc -c < "$W/one.rec") + 1 ))
+i=0
+while [ $i -lt $reps ]; do cat "$W/one.rec"; i=$((i + 1)); done > "$W/all.rec"
+mkdb -q --no-shuffle "$W/ref.lmdb" < "$W/all.rec"
+mdb_dump "$W/ref.lmdb" > "$W/ref.dump"
+mb=$(awk -v b="$(wc -c < "$W/all.rec")" 'BEGIN { printf "%.1f", b / 1048576 }')
+records=$(mkdb --info "$W/ref.lmdb" | awk '/^records:/ { print $2 }')
+hyperfine -N -w 1 -r "$RUNS" --export-csv "$W/load.csv" --style none \
+	-n "mkdb" "sh -c 'mkdb -q --force $W/m.lmdb < $W/all.rec'" \
+	-n "mkdb --no-shuffle" "sh -c 'mkdb -q --force --no-shuffle $W/m.lmdb < $W/all.rec'" \
+	-n "mdb_load" "sh -c 'rm -rf $W/l.lmdb && mkdir $W/l.lmdb && mdb_load -f $W/ref.dump $W/l.lmdb'" >/dev/null
+m=$(median "$W/load.csv" 1)
+s=$(median "$W/load.csv" 2)
+l=$(median "$W/load.csv" 3)
+awk -v mb="$mb" -v r="$records" -v m="$m" -v s="$s" -v l="$l" 'BEGIN {
+	printf "write %s MB (%d records):\n", mb, r
+	printf "  mkdb (shuffled)    %6.3f s  %7.1f MB/s\n", m, mb / m
+	printf "  mkdb --no-shuffle  %6.3f s  %7.1f MB/s\n", s, mb / s
+	printf "  mdb_load           %6.3f s  %7.1f MB/s (from mdb_dump text)\n", l, mb / l
+	printf "ratio mkdb / mdb_load rate: %.2f shuffled, %.2f in order\n", l / m, l / s }'
+echo "sizes on disk: mkdb $(size_mb "$W/m.lmdb") MB (shuffled), mdb_load $(size_mb "$W/l.lmdb") MB"
+rm -rf "$W/m.lmdb" "$W/l.lmdb" "$W/ref.lmdb" "$W/ref.dump" "$W/all.rec"
+
+# 4. peak memory (max RSS) for N and 4N records: raw 256x256x3 records (192 KiB each), N of
+#    them about 1.2 GB, past the point where the transaction size reaches its 64 MiB cap
+imgprep --encode raw "$W/jpg" > "$W/raw.rec" 2>/dev/null
+per=$(wc -c < "$W/raw.rec")
+k=$(( (1200 * 1024 * 1024) / per + 1 ))
+for mult in 1 4; do
+	reps=$((k * mult))
+	i=0
+	while [ $i -lt $reps ]; do cat "$W/raw.rec"; i=$((i + 1)); done |
+		/usr/bin/time -f "%M" -o "$W/rss" mkdb -q --force "$W/rss.lmdb"
+	recs=$(mkdb --info "$W/rss.lmdb" | awk '/^records:/ { print $2 }')
+	echo "peak RSS of mkdb, $recs records ($(size_mb "$W/rss.lmdb") MB): $(awk '{ printf "%.1f", $1 / 1024 }' "$W/rss") MB"
+	rm -rf "$W/rss.lmdb"
+done
