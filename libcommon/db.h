@@ -67,6 +67,10 @@ typedef struct {
 	char created[32];                    /* UTC, "2026-11-27T12:00:00Z" */
 } DbInfo;
 
+/* The key j in [0, i] that record i takes in the inside-out shuffle with seed (the record
+ * there moves to key i). */
+uint64_t db_shuffle_slot(uint64_t seed, uint64_t i);
+
 /* "0000000042" into key (at least DB_KEY_DIGITS + 1 bytes). */
 void db_key(char *key, uint64_t index);
 

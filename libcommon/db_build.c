@@ -316,11 +316,16 @@ static int put(DbBuild *b, uint64_t index, const void *data, size_t len, unsigne
 	return mdb_put(b->txn, b->dbi, &k, &v, flags);
 }
 
+uint64_t db_shuffle_slot(uint64_t seed, uint64_t i)
+{
+	return rng_below(seed, RNG_STREAM(RNG_DB, 0), i, (uint32_t)(i + 1));
+}
+
 /* Record i (rec, len) arrives: the inside-out Fisher-Yates step. Key i is always the largest
  * key so far, so it goes in with MDB_APPEND (no search, full pages). */
 static int shuffle_put(DbBuild *b, uint64_t i, const uint8_t *rec, size_t len)
 {
-	uint64_t j = b->o.shuffle ? rng_below(b->o.seed, RNG_STREAM(RNG_DB, 0), i, (uint32_t)(i + 1)) : i;
+	uint64_t j = b->o.shuffle ? db_shuffle_slot(b->o.seed, i) : i;
 	if (j == i)
 		return put(b, i, rec, len, MDB_APPEND);
 	char key[DB_KEY_DIGITS + 1];

@@ -474,3 +474,35 @@ void stats_print(FILE *out, const Stats *s)
 	fprintf(out, "    X_i = lambda_i, 0-1 scale   (lambda_1 / 255^2 = %.6f; fb.resnet.torch) %7.3f levels\n",
 		l1 / 65025, 0.1 * l1 / 255);
 }
+
+static void print_row(FILE *out, const char *name, const double *v, size_t n)
+{
+	fprintf(out, "%s", name);
+	for (size_t k = 0; k < n; k++)
+		fprintf(out, " %.17g", v[k]);
+	fprintf(out, "\n");
+}
+
+void stats_print_values(FILE *out, const Stats *s)
+{
+	uint32_t c = s->channels;
+	double cov[9], vec[9], sigma[3];
+	for (uint32_t i = 0; i < c; i++) {
+		sigma[i] = sqrt(fmax(s->eigval[i], 0));
+		for (uint32_t j = 0; j < c; j++) {
+			cov[i * c + j] = s->cov[i][j];
+			vec[i * c + j] = s->eigvec[i][j];
+		}
+	}
+	fprintf(out, "source %s\nimages %" PRId64 "\nheight %u\nwidth %u\nchannels %u\npixel_scale %s\n", s->source,
+		s->images, s->height, s->width, c, STATS_PIXEL_SCALE);
+	print_row(out, "mean_channel", s->mean_channel, c);
+	print_row(out, "cov", cov, (size_t)c * c);
+	print_row(out, "eigval", s->eigval, c);
+	print_row(out, "sigma", sigma, c);
+	print_row(out, "eigvec", vec, (size_t)c * c);
+	fprintf(out, "mean");
+	for (size_t k = 0; k < (size_t)s->height * s->width * c; k++)
+		fprintf(out, " %.9g", s->mean[k]);
+	fprintf(out, "\n");
+}

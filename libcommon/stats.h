@@ -56,6 +56,9 @@ void stats_free(Stats *s);
 
 /* The readable table of pcacolor --print. */
 void stats_print(FILE *out, const Stats *s);
+/* pcacolor --print=values: one "name value..." line per quantity, full precision (%.17g),
+ * matrices row-major, the mean image last (man 1 pcacolor). */
+void stats_print_values(FILE *out, const Stats *s);
 
 /* Eigen-decomposition of the symmetric n x n matrix a (n <= 3) by cyclic Jacobi rotations:
  * val descending, vec row i the unit eigenvector of val[i], its largest-magnitude component

@@ -191,29 +191,66 @@ START_TEST(shuffle_determinism)
 }
 END_TEST
 
-/* All 6 orders of 3 records, over 300 seeds: a chi-square test of uniformity (5 degrees of
- * freedom; 20.5 is the 0.1% critical value; deterministic seeds, so never flaky). */
+/* The inside-out shuffle in memory: order[k] = the stream index of the record at key k. */
+static void simulate(uint64_t seed, uint64_t n, uint64_t *order)
+{
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t j = db_shuffle_slot(seed, i);
+		order[i] = order[j];
+		order[j] = i;
+	}
+}
+
+/* The database holds exactly the simulated permutation. */
+START_TEST(shuffle_matches_simulation)
+{
+	enum { N = 200 };
+	DbBuildOptions o = opts(11, 1);
+	char *p = build("sim", N, &o, 1, 1);
+	uint64_t *got = read_order(p, N), want[N];
+	simulate(11, N, want);
+	ck_assert(memcmp(got, want, sizeof want) == 0);
+	free(got);
+	free(p);
+}
+END_TEST
+
+/* All 24 orders of 4 records over 4800 seeds: a chi-square test of uniformity (23 degrees of
+ * freedom, 49.7 is the 0.1% critical value; fixed seeds, so never flaky). Also every key
+ * receives each record equally often, for 10 records. */
 START_TEST(shuffle_uniform)
 {
-	int counts[6] = { 0 };
-	for (uint64_t seed = 1; seed <= 300; seed++) {
-		DbBuildOptions o = opts(seed, 1);
-		char name[32];
-		snprintf(name, sizeof name, "u%llu", (unsigned long long)seed);
-		char *p = build(name, 3, &o, 1, 1);
-		uint64_t *ord = read_order(p, 3);
-		int code = (int)(ord[0] * 2 + (ord[1] > ord[2])); /* first element, then the rest's order */
+	int counts[24] = { 0 };
+	for (uint64_t seed = 1; seed <= 4800; seed++) {
+		uint64_t ord[4];
+		simulate(seed, 4, ord);
+		int code = 0; /* the permutation's rank (Lehmer code) */
+		for (int a = 0; a < 4; a++) {
+			int smaller = 0;
+			for (int b = a + 1; b < 4; b++)
+				smaller += ord[b] < ord[a];
+			code = code * (4 - a) + smaller;
+		}
 		counts[code]++;
-		free(ord);
-		remove_tree(p);
-		free(p);
 	}
 	double chi2 = 0;
-	for (int k = 0; k < 6; k++)
-		chi2 += (counts[k] - 50.0) * (counts[k] - 50.0) / 50.0;
-	printf("shuffle_uniform: counts %d %d %d %d %d %d, chi2 %.2f (limit 20.5)\n", counts[0], counts[1],
-	       counts[2], counts[3], counts[4], counts[5], chi2);
-	ck_assert_double_lt(chi2, 20.5);
+	for (int k = 0; k < 24; k++)
+		chi2 += (counts[k] - 200.0) * (counts[k] - 200.0) / 200.0;
+	printf("shuffle_uniform: 24 orders of 4, chi2 %.2f (limit 49.7)\n", chi2);
+	ck_assert_double_lt(chi2, 49.7);
+	int where[10][10] = { { 0 } };
+	for (uint64_t seed = 1; seed <= 5000; seed++) {
+		uint64_t ord[10];
+		simulate(seed, 10, ord);
+		for (int k = 0; k < 10; k++)
+			where[ord[k]][k]++;
+	}
+	double chi = 0; /* 100 cells, expected 500: 81 degrees of freedom (rows and columns fixed) */
+	for (int r = 0; r < 10; r++)
+		for (int k = 0; k < 10; k++)
+			chi += (where[r][k] - 500.0) * (where[r][k] - 500.0) / 500.0;
+	printf("shuffle_uniform: record x key for 10, chi2 %.2f (limit 125)\n", chi);
+	ck_assert_double_lt(chi, 125); /* 0.1% critical value for 81 degrees of freedom: 124.8 */
 }
 END_TEST
 
@@ -552,6 +589,7 @@ static Suite *db_suite(void)
 	tcase_add_test(tc, round_trip);
 	tcase_add_test(tc, shuffle_determinism);
 	tcase_add_test(tc, shuffle_uniform);
+	tcase_add_test(tc, shuffle_matches_simulation);
 	tcase_add_test(tc, map_growth);
 	tcase_add_test(tc, meta_round_trip);
 	tcase_add_test(tc, meta_strict);

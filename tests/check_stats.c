@@ -9,6 +9,7 @@
 
 #include "kernels/rng.h"
 #include "libcommon/db.h"
+#include "libcommon/image.h"
 #include "libcommon/stats.h"
 #include "libcommon/tensorfile.h"
 #include "libcommon/util.h"
@@ -260,6 +261,55 @@ START_TEST(refuse_bad_record)
 }
 END_TEST
 
+/* JPEG payloads: the statistics equal those of a raw database holding the decoded pixels
+ * (the decode path, bit for bit; the decoder itself is the image library's to test). */
+START_TEST(jpeg_payloads)
+{
+	enum { N = 40, S = 16 };
+	char *jpath = xasprintf("%s/jpeg", dir), *rpath = xasprintf("%s/decoded", dir);
+	DbBuildOptions o;
+	db_build_defaults(&o);
+	o.quiet = 1;
+	DbBuild *jb = db_build_open(jpath, &o), *rb = db_build_open(rpath, &o);
+	ImageCodec *codec = codec_new();
+	uint8_t px[S * S * 3], back[S * S * 3];
+	char why[256];
+	for (uint64_t i = 0; i < N; i++) {
+		for (size_t k = 0; k < sizeof px; k++)
+			px[k] = pixel(i, k, 3);
+		Image im = { S, S, 3, px };
+		uint8_t *jpg;
+		size_t len;
+		ck_assert_int_eq(image_encode_jpeg(codec, &im, 90, &jpg, &len, why, sizeof why), 0);
+		RecordView r = { .label = -1, .height = S, .width = S, .channels = 3, .encoding = ENC_JPEG,
+				 .name_len = 1, .payload_len = (uint32_t)len, .name = "j", .payload = jpg };
+		ck_assert_int_eq(db_build_add(jb, &r, "test"), 0);
+		ck_assert_int_eq(record_pixels(codec, &r, back, why, sizeof why), 0);
+		r.encoding = ENC_RAW;
+		r.payload = back;
+		r.payload_len = sizeof back;
+		ck_assert_int_eq(db_build_add(rb, &r, "test"), 0);
+		free(jpg);
+	}
+	codec_free(codec);
+	ck_assert_int_eq(db_build_finish(jb, NULL), 0);
+	ck_assert_int_eq(db_build_finish(rb, NULL), 0);
+	Db *jd = db_open(jpath), *rd = db_open(rpath);
+	Stats js, rs;
+	ck_assert_int_eq(stats_compute(jd, 3, 1, &js), 0);
+	ck_assert_int_eq(stats_compute(rd, 2, 1, &rs), 0);
+	ck_assert(memcmp(js.mean, rs.mean, sizeof(float) * S * S * 3) == 0);
+	ck_assert(memcmp(js.cov, rs.cov, sizeof js.cov) == 0);
+	ck_assert(memcmp(js.eigval, rs.eigval, sizeof js.eigval) == 0);
+	stats_free(&js);
+	stats_free(&rs);
+	db_close(jd);
+	db_close(rd);
+	free(jpath);
+	free(rpath);
+}
+END_TEST
+
 START_TEST(file_round_trip)
 {
 	char *path = build("f", 20, 4, 5, 3);
@@ -357,6 +407,7 @@ int main(void)
 	tcase_add_test(t, rgb_against_reference);
 	tcase_add_test(t, gray_against_reference);
 	tcase_add_test(t, refuse_bad_record);
+	tcase_add_test(t, jpeg_payloads);
 	tcase_add_test(t, file_round_trip);
 	tcase_add_test(t, default_path);
 	tcase_add_test(t, load_refusals);

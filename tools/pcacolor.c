@@ -14,14 +14,15 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: pcacolor [-o STATS] [--print] [-j N] [--quiet] DB\n"
-		"       pcacolor --print STATS\n"
+		"Usage: pcacolor [-o STATS] [--print[=table|values]] [-j N] [--quiet] DB\n"
+		"       pcacolor --print[=table|values] STATS\n"
 		"Computes, in one pass over the database DB, the mean image, the mean of each channel and\n"
 		"the colour covariance of all pixels with its eigenvalues and eigenvectors (the PCA of the\n"
 		"paper's colour augmentation), and writes them to a statistics file for anet-train.\n"
 		"\n"
 		"  -o, --output STATS   the statistics file (default: DB without .lmdb, plus .stats)\n"
-		"  -p, --print          also print the statistics as a table on standard output; given a\n"
+		"  -p, --print[=FORMAT] also print the statistics on standard output: as a table, or\n"
+		"                       as 'name value...' lines at full precision (values); given a\n"
 		"                       statistics file instead of a database, only print it\n"
 		"  -j, --threads N      decode and sum with N threads (default: the number of CPUs)\n"
 		"  -q, --quiet          no progress on stderr\n"
@@ -37,12 +38,22 @@ static int is_regular_file(const char *path)
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-static int print_file(const char *path)
+enum { PRINT_NONE, PRINT_TABLE, PRINT_VALUES };
+
+static void print_stats(const Stats *s, int print)
+{
+	if (print == PRINT_VALUES)
+		stats_print_values(stdout, s);
+	else
+		stats_print(stdout, s);
+}
+
+static int print_file(const char *path, int print)
 {
 	Stats s;
 	if (stats_load(path, &s))
 		return EXIT_RUNTIME;
-	stats_print(stdout, &s);
+	print_stats(&s, print);
 	stats_free(&s);
 	return fflush(stdout) == 0 ? 0 : EXIT_RUNTIME;
 }
@@ -62,7 +73,7 @@ static int run(const char *db_path, const char *out, int print, int threads, int
 	if (rc == 0 && !quiet)
 		warn_msg("%s: statistics of %lld images written", path, (long long)s.images);
 	if (rc == 0 && print)
-		stats_print(stdout, &s);
+		print_stats(&s, print);
 	free(path);
 	stats_free(&s);
 	if (rc == 0 && fflush(stdout) != 0)
@@ -74,7 +85,7 @@ int main(int argc, char **argv)
 {
 	enum { OPT_VERSION = 256 };
 	static const struct option longopts[] = {
-		{ "output", required_argument, NULL, 'o' }, { "print", no_argument, NULL, 'p' },
+		{ "output", required_argument, NULL, 'o' }, { "print", optional_argument, NULL, 'p' },
 		{ "threads", required_argument, NULL, 'j' }, { "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },          { "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 }
@@ -85,7 +96,14 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "o:pj:qh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'o': out = optarg; break;
-		case 'p': print = 1; break;
+		case 'p':
+			if (!optarg || strcmp(optarg, "table") == 0)
+				print = PRINT_TABLE;
+			else if (strcmp(optarg, "values") == 0)
+				print = PRINT_VALUES;
+			else
+				usage_error("--print: '%s' is neither table nor values", optarg);
+			break;
 		case 'j': threads = (int)opt_int("--threads", optarg, 1, 1024); break;
 		case 'q': quiet = 1; break;
 		case 'h': usage(stdout); return 0;
@@ -103,7 +121,7 @@ int main(int argc, char **argv)
 	if (print && is_regular_file(arg)) {
 		if (out)
 			usage_error("-o with a statistics file: there is nothing to compute");
-		return print_file(arg);
+		return print_file(arg, print);
 	}
 	return run(arg, out, print, threads, quiet);
 }
