@@ -4,14 +4,14 @@
 #
 #   sh bench/mkdb.sh             (make bench runs it with ANET_BIN set)
 #
-# Needs vips (libvips-tools), hyperfine, lmdb-utils, GNU time. Takes about two minutes and
-# ~8 GB of scratch space in TMPDIR; BENCH_RUNS (default 5) sets hyperfine's runs.
+# Needs vips (libvips-tools), lmdb-utils, GNU time. Takes about three minutes and ~8 GB of
+# scratch space in TMPDIR; BENCH_RUNS (default 5) sets the timed rounds (medians are printed).
 # Run heavy benchmarks one at a time: flock /tmp/anet-heavy.lock sh bench/mkdb.sh
 set -eu
 BIN=${ANET_BIN:-build/bin}
 case $BIN in /*) ;; *) BIN=$(pwd)/$BIN ;; esac
 RUNS=${BENCH_RUNS:-5}
-for t in vips hyperfine mdb_load mdb_dump /usr/bin/time; do
+for t in vips mdb_load mdb_dump /usr/bin/time; do
 	command -v "$t" >/dev/null || { echo "bench/mkdb.sh: needs $t" >&2; exit 1; }
 done
 [ -x "$BIN/imgprep" ] && [ -x "$BIN/mkdb" ] || { echo "bench/mkdb.sh: build imgprep and mkdb first (make)" >&2; exit 1; }
@@ -19,8 +19,31 @@ W=$(mktemp -d "${TMPDIR:-/tmp}/anet-bench-mkdb.XXXXXX")
 trap 'rm -rf "$W"' EXIT INT TERM
 PATH=$BIN:$PATH
 
-median() { awk -F, -v row="$2" 'NR == row + 1 { print $4 }' "$1"; }
 size_mb() { du -sk "$1" | awk '{ printf "%.1f", $1 / 1024 }'; }
+# rounds N NAME=CMD...: runs the commands in turn, N rounds (interleaved, so that load from
+# other work on a shared machine hits them alike), after one warm-up round; prints each
+# command's median wall time in seconds, in order
+rounds() {
+	n=$1; shift
+	r=0
+	while [ $r -le "$n" ]; do
+		k=0
+		for c in "$@"; do
+			k=$((k + 1))
+			t0=$(date +%s.%N)
+			sh -c "$c"
+			t1=$(date +%s.%N)
+			[ $r -gt 0 ] && echo "$t0 $t1" | awk '{ print $2 - $1 }' >> "$W/times.$k"
+		done
+		r=$((r + 1))
+	done
+	k=0
+	for c in "$@"; do
+		k=$((k + 1))
+		sort -g "$W/times.$k" | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
+		rm -f "$W/times.$k"
+	done
+}
 
 # 1. ImageNet-like inputs: 500x375 tiles (the typical ILSVRC size) at JPEG quality 90, cut
 #    from the MATE nature wallpapers, one class folder per wallpaper.
@@ -44,13 +67,11 @@ n=$(find "$W/jpg" -name '*.jpg' | wc -l)
 echo "inputs: $n JPEG tiles of 500x375 (q90), $(size_mb "$W/jpg") MB, in $(ls "$W/jpg" | wc -l) classes"
 
 # 2. imgprep | mkdb against imgprep > /dev/null: images/s of the pipeline over imgprep's own
-hyperfine -N -w 1 -r "$RUNS" --export-csv "$W/pipe.csv" --style none \
-	-n "imgprep > /dev/null" "sh -c 'imgprep $W/jpg > /dev/null'" \
-	-n "imgprep | mkdb" "sh -c 'imgprep $W/jpg | mkdb -q --force $W/pipe.lmdb'" >/dev/null
-a=$(median "$W/pipe.csv" 1)
-b=$(median "$W/pipe.csv" 2)
+set -- $(rounds "$RUNS" "imgprep $W/jpg 2>/dev/null > /dev/null" \
+	"imgprep $W/jpg 2>/dev/null | mkdb -q --force $W/pipe.lmdb")
+a=$1 b=$2
 awk -v n="$n" -v a="$a" -v b="$b" 'BEGIN {
-	printf "imgprep > /dev/null: %7.1f images/s (median of runs)\n", n / a
+	printf "imgprep > /dev/null: %7.1f images/s (median of interleaved runs)\n", n / a
 	printf "imgprep | mkdb:      %7.1f images/s\n", n / b
 	printf "ratio (pipeline / imgprep alone): %.3f   (goal: at least 0.90)\n", a / b }'
 
@@ -64,13 +85,10 @@ mkdb -q --no-shuffle "$W/ref.lmdb" < "$W/all.rec"
 mdb_dump "$W/ref.lmdb" > "$W/ref.dump"
 mb=$(awk -v b="$(wc -c < "$W/all.rec")" 'BEGIN { printf "%.1f", b / 1048576 }')
 records=$(mkdb --info "$W/ref.lmdb" | awk '/^records:/ { print $2 }')
-hyperfine -N -w 1 -r "$RUNS" --export-csv "$W/load.csv" --style none \
-	-n "mkdb" "sh -c 'mkdb -q --force $W/m.lmdb < $W/all.rec'" \
-	-n "mkdb --no-shuffle" "sh -c 'mkdb -q --force --no-shuffle $W/m.lmdb < $W/all.rec'" \
-	-n "mdb_load" "sh -c 'rm -rf $W/l.lmdb && mkdir $W/l.lmdb && mdb_load -f $W/ref.dump $W/l.lmdb'" >/dev/null
-m=$(median "$W/load.csv" 1)
-s=$(median "$W/load.csv" 2)
-l=$(median "$W/load.csv" 3)
+set -- $(rounds "$RUNS" "mkdb -q --force $W/m.lmdb < $W/all.rec" \
+	"mkdb -q --force --no-shuffle $W/n.lmdb < $W/all.rec" \
+	"rm -rf $W/l.lmdb && mkdir $W/l.lmdb && mdb_load -f $W/ref.dump $W/l.lmdb 2>/dev/null")
+m=$1 s=$2 l=$3
 awk -v mb="$mb" -v r="$records" -v m="$m" -v s="$s" -v l="$l" 'BEGIN {
 	printf "write %s MB (%d records):\n", mb, r
 	printf "  mkdb (shuffled)    %6.3f s  %7.1f MB/s\n", m, mb / m
@@ -78,7 +96,7 @@ awk -v mb="$mb" -v r="$records" -v m="$m" -v s="$s" -v l="$l" 'BEGIN {
 	printf "  mdb_load           %6.3f s  %7.1f MB/s (from mdb_dump text)\n", l, mb / l
 	printf "ratio mkdb / mdb_load rate: %.2f shuffled, %.2f in order\n", l / m, l / s }'
 echo "sizes on disk: mkdb $(size_mb "$W/m.lmdb") MB (shuffled), mdb_load $(size_mb "$W/l.lmdb") MB"
-rm -rf "$W/m.lmdb" "$W/l.lmdb" "$W/ref.lmdb" "$W/ref.dump" "$W/all.rec"
+rm -rf "$W/m.lmdb" "$W/n.lmdb" "$W/l.lmdb" "$W/ref.lmdb" "$W/ref.dump" "$W/all.rec"
 
 # 4. peak memory (max RSS) for N and 4N records: raw 256x256x3 records (192 KiB each), N of
 #    them about 1.2 GB, past the point where the transaction size reaches its 64 MiB cap

@@ -15,9 +15,12 @@
  * shuffled in one pass with constant memory by the inside-out Fisher-Yates shuffle: record i
  * goes to key j = uniform[0, i] (Philox, RNG_DB stream 0) and the record at key j moves to
  * key i, so every permutation is equally likely and a seed always gives the same one.
- * Transactions are large (64 MiB of input by default) and unsynced until the final sync
- * (a crash only loses DB.tmp); the map starts small and doubles whenever LMDB reports
+ * Transactions hold about 16 MiB of input (--txn-size) and are not synced until the end (a
+ * crash only loses DB.tmp); the map starts small and doubles whenever LMDB reports
  * MDB_MAP_FULL, at a put or at a commit, the transaction being replayed from its input.
+ * Overwriting committed pages makes LMDB copy them, and the copies freed by the last two
+ * transactions can never be reused: when more than 10% of the file ends up free, the
+ * finished database is copied without them (compacted) before the rename.
  *
  * Reading (db_open, db_cursor_*): MDB_RDONLY | MDB_NOTLS, so each thread owns one DbCursor
  * (its own read transaction) and no thread-local reader slot can run out or be reused after
@@ -51,7 +54,7 @@
 #define DB_MAX_RECORDS 4294967295ull
 #define DB_DEFAULT_SEED 1
 #define DB_DEFAULT_MAP_SIZE (64ull << 20)
-#define DB_DEFAULT_TXN_SIZE (64ull << 20)
+#define DB_DEFAULT_TXN_SIZE (16ull << 20)
 
 /* The metadata of a database (man 5 anet-formats, DATABASE). */
 typedef struct {
@@ -113,7 +116,7 @@ int db_get(DbCursor *c, uint64_t index, RecordView *r);
 /* What a signal handler needs to remove a half-built DB.tmp using only async-signal-safe
  * calls (db_scratch_remove): filled by db_build_open, active while this process owns DB.tmp. */
 typedef struct {
-	char tmp[4096], data[4096 + 16], lock[4096 + 16];
+	char tmp[4096], data[4096 + 16], lock[4096 + 16], compact[4096 + 24];
 	volatile sig_atomic_t active;
 } DbScratch;
 

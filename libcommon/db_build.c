@@ -21,13 +21,19 @@
 #include "libcommon/progress.h"
 #include "libcommon/util.h"
 
-/* A write transaction also ends after this many records, which keeps LMDB's dirty-page list
- * (at most 128Ki pages) from overflowing with small records scattered by the shuffle. */
-#define TXN_MAX_RECORDS 32768
-/* Unmap the pages read through the map after this many bytes (see map_drop). */
-#define MAP_DROP_BYTES (4u << 20)
-/* The smallest transaction budget (see txn_budget). */
-#define TXN_MIN_BYTES (4u << 20)
+/* Each record of a transaction may dirty two B-tree leaves (keys i and j) that LMDB copies
+ * into memory, besides the record's own bytes (in the log, at key j and at key i): the memory
+ * a transaction holds is estimated as 3 * its input + 2 pages per record, and a transaction
+ * ends when that reaches 3 * txn_size. */
+#define TXN_LEAVES_PER_RECORD 2
+/* Unmap the pages read through the map after this many bytes, or records (see map_drop). */
+#define MAP_DROP_BYTES (1u << 20)
+#define MAP_DROP_RECORDS 256
+/* Compact the finished file when more than this share of its pages is free (see compact). */
+#define COMPACT_FREE_SHARE 0.1
+/* The compacted copy, in DB.tmp until it replaces data.mdb, and its transactions' size. */
+#define COPY_TXN_BYTES (16u << 20)
+#define COMPACT_NAME "data.mdb.compact"
 
 struct DbBuild {
 	DbBuildOptions o;
@@ -58,6 +64,7 @@ struct DbBuild {
 	/* where data.mdb is mapped, and how much has been read through it since it was dropped */
 	void *map_start;
 	size_t map_len;
+	uint64_t page_size;
 	uint64_t map_read;
 };
 
@@ -73,6 +80,7 @@ void db_scratch_remove(const DbScratch *s)
 		return;
 	unlink(s->data);
 	unlink(s->lock);
+	unlink(s->compact);
 	rmdir(s->tmp);
 }
 
@@ -111,7 +119,7 @@ static int dir_is_env(int dirfd, char *odd, size_t oddlen)
 			continue;
 		if (!strcmp(e->d_name, "data.mdb"))
 			data = 1;
-		else if (strcmp(e->d_name, "lock.mdb")) {
+		else if (strcmp(e->d_name, "lock.mdb") && strcmp(e->d_name, COMPACT_NAME)) {
 			snprintf(odd, oddlen, "holds '%.200s', which is not part of an LMDB database", e->d_name);
 			rc = -1;
 			break;
@@ -129,6 +137,7 @@ static void dir_clear_env(int dirfd)
 {
 	unlinkat(dirfd, "data.mdb", 0);
 	unlinkat(dirfd, "lock.mdb", 0);
+	unlinkat(dirfd, COMPACT_NAME, 0);
 }
 
 /* DB must not exist, or (with force) be a database folder we may replace. */
@@ -266,6 +275,8 @@ static int env_create(DbBuild *b)
 		rc = mdb_env_open(b->env, b->tmp, MDB_NOLOCK | MDB_NOSYNC | MDB_NORDAHEAD, 0666);
 	if (rc)
 		return lmdb_fail(b, "creating the database", rc);
+	MDB_stat st;
+	b->page_size = mdb_env_stat(b->env, &st) == 0 ? st.ms_psize : 4096;
 	map_locate(b);
 	return 0;
 }
@@ -341,7 +352,7 @@ static int shuffle_put(DbBuild *b, uint64_t i, const uint8_t *rec, size_t len)
 		b->moved = xmalloc(v.mv_size);
 	}
 	memcpy(b->moved, v.mv_data, v.mv_size);
-	if ((b->map_read += v.mv_size) >= MAP_DROP_BYTES)
+	if ((b->map_read += v.mv_size) >= MAP_DROP_BYTES || i % MAP_DROP_RECORDS == 0)
 		map_drop(b);
 	rc = put(b, i, b->moved, v.mv_size, MDB_APPEND);
 	return rc ? rc : put(b, j, rec, len, 0);
@@ -403,18 +414,6 @@ static int txn_commit(DbBuild *b)
 	return 0;
 }
 
-/* Input bytes for the current transaction. Pages the shuffle frees become reusable only two
- * commits later, so the last two transactions' moves stay as free pages in the file: a
- * budget of 1/16 of what has been written keeps that under ~15% for a mid-sized database,
- * and the full txn_size (64 MiB) for a big one. */
-static uint64_t txn_budget(const DbBuild *b)
-{
-	uint64_t t = b->bytes / 16;
-	if (t < TXN_MIN_BYTES)
-		t = TXN_MIN_BYTES;
-	return t < b->o.txn_size ? t : b->o.txn_size;
-}
-
 /* Stores record (packed) as number b->count, in the current transaction. */
 static int store(DbBuild *b, const RecordView *r)
 {
@@ -445,7 +444,7 @@ static int store(DbBuild *b, const RecordView *r)
 		return -1;
 	b->count++;
 	b->bytes += len;
-	if (b->log_len >= txn_budget(b) || b->txn_records >= TXN_MAX_RECORDS)
+	if (3 * b->log_len + TXN_LEAVES_PER_RECORD * b->txn_records * b->page_size >= 3 * b->o.txn_size)
 		return txn_commit(b);
 	return 0;
 }
@@ -576,6 +575,7 @@ DbBuild *db_build_open(const char *path, const DbBuildOptions *o)
 		snprintf(o->scratch->tmp, sizeof o->scratch->tmp, "%s", b->tmp);
 		snprintf(o->scratch->data, sizeof o->scratch->data, "%s/data.mdb", b->tmp);
 		snprintf(o->scratch->lock, sizeof o->scratch->lock, "%s/lock.mdb", b->tmp);
+		snprintf(o->scratch->compact, sizeof o->scratch->compact, "%s/" COMPACT_NAME, b->tmp);
 	}
 	if (check_target(b) || take_tmp(b) || env_create(b)) {
 		db_build_abort(b);
@@ -721,6 +721,107 @@ static int publish(DbBuild *b)
 	return 0;
 }
 
+/* The share of data.mdb's pages that are free: the shuffle's overwrites copy pages, and the
+ * old copies from the last two transactions can never be reused. */
+static double free_share(DbBuild *b)
+{
+	MDB_txn *txn;
+	MDB_stat main, freedb;
+	MDB_envinfo info;
+	if (mdb_txn_begin(b->env, NULL, MDB_RDONLY, &txn))
+		return 0;
+	int rc = mdb_stat(txn, b->dbi, &main) || mdb_stat(txn, 0 /* LMDB's free-page DB */, &freedb) ||
+		 mdb_env_info(b->env, &info);
+	mdb_txn_abort(txn);
+	if (rc)
+		return 0;
+	double total = (double)info.me_last_pgno + 1;
+	double used = 2.0 /* meta pages */ + (double)(main.ms_branch_pages + main.ms_leaf_pages + main.ms_overflow_pages) +
+		      (double)(freedb.ms_branch_pages + freedb.ms_leaf_pages + freedb.ms_overflow_pages);
+	return used < total ? (total - used) / total : 0;
+}
+
+/* Puts every entry of the built environment, in key order, into a fresh environment in the
+ * single file copy (MDB_APPEND fills every page, and nothing is freed), unmapping what it has
+ * read as it goes. LMDB's own mdb_env_copyfd2(MDB_CP_COMPACT) would do the copy, but it maps
+ * the whole file into this process on the way, and the RSS would grow with the database. */
+static int copy_compact(DbBuild *b, const char *copy)
+{
+	MDB_env *dst;
+	MDB_txn *rtxn = NULL, *wtxn = NULL;
+	MDB_cursor *cur = NULL;
+	MDB_dbi ddbi;
+	MDB_val k, v;
+	int rc = mdb_env_create(&dst);
+	if (rc == 0)
+		rc = mdb_env_set_mapsize(dst, (size_t)b->map_size);
+	if (rc == 0)
+		rc = mdb_env_open(dst, copy, MDB_NOSUBDIR | MDB_NOLOCK | MDB_NOSYNC, 0666);
+	if (rc == 0)
+		rc = mdb_txn_begin(b->env, NULL, MDB_RDONLY, &rtxn);
+	if (rc == 0)
+		rc = mdb_cursor_open(rtxn, b->dbi, &cur);
+	/* each commit copies the right edge of the tree: few, large transactions */
+	uint64_t n = 0, bytes = 0, txn_bytes = b->o.txn_size > COPY_TXN_BYTES ? b->o.txn_size : COPY_TXN_BYTES;
+	for (int op = MDB_FIRST; rc == 0; op = MDB_NEXT) {
+		if ((rc = mdb_cursor_get(cur, &k, &v, (MDB_cursor_op)op)) != 0)
+			break;
+		if (!wtxn && ((rc = mdb_txn_begin(dst, NULL, 0, &wtxn)) || (rc = mdb_dbi_open(wtxn, NULL, 0, &ddbi))))
+			break;
+		rc = mdb_put(wtxn, ddbi, &k, &v, MDB_APPEND);
+		bytes += v.mv_size;
+		if (++n % MAP_DROP_RECORDS == 0 || bytes >= txn_bytes)
+			map_drop(b);
+		if (rc == 0 && bytes >= txn_bytes) {
+			rc = mdb_txn_commit(wtxn);
+			wtxn = NULL;
+			bytes = 0;
+		}
+	}
+	if (rc == MDB_NOTFOUND) {
+		rc = wtxn ? mdb_txn_commit(wtxn) : 0;
+		wtxn = NULL;
+	}
+	if (wtxn)
+		mdb_txn_abort(wtxn);
+	if (cur)
+		mdb_cursor_close(cur);
+	if (rtxn)
+		mdb_txn_abort(rtxn);
+	map_drop(b);
+	if (rc == 0)
+		rc = mdb_env_sync(dst, 1);
+	mdb_env_close(dst);
+	return rc;
+}
+
+/* Rewrites data.mdb without its free pages (copy_compact) when they are more than
+ * COMPACT_FREE_SHARE of it; closes the environment. */
+static int compact(DbBuild *b)
+{
+	double share = free_share(b);
+	if (share <= COMPACT_FREE_SHARE) {
+		mdb_env_close(b->env);
+		b->env = NULL;
+		return 0;
+	}
+	char *copy = xasprintf("%s/" COMPACT_NAME, b->tmp), *data = xasprintf("%s/data.mdb", b->tmp);
+	int rc = copy_compact(b, copy);
+	if (rc)
+		lmdb_fail(b, "compacting", rc);
+	mdb_env_close(b->env);
+	b->env = NULL;
+	if (rc == 0 && (rc = rename(copy, data)) != 0)
+		warn_errno("%s: renaming to %s", copy, data);
+	if (rc == 0 && b->o.verbose)
+		warn_msg("%s: compacted (%.0f%% of its pages were free)", b->tmp, 100 * share);
+	if (rc)
+		unlink(copy);
+	free(copy);
+	free(data);
+	return rc ? -1 : 0;
+}
+
 /* Commits, writes the metadata (into *m), syncs and renames; b stays allocated. */
 static int build_finish(DbBuild *b, DbInfo *m)
 {
@@ -734,12 +835,10 @@ static int build_finish(DbBuild *b, DbInfo *m)
 	int rc = write_meta(b, m);
 	if (rc == 0 && (rc = mdb_env_sync(b->env, 1)) != 0)
 		lmdb_fail(b, "syncing", rc);
-	if (rc == 0) {
-		mdb_env_close(b->env);
-		b->env = NULL;
-		if (fsync(b->tmpfd) != 0)
-			rc = -1, warn_errno("%s: fsync", b->tmp);
-	}
+	if (rc == 0)
+		rc = compact(b);
+	if (rc == 0 && fsync(b->tmpfd) != 0)
+		rc = -1, warn_errno("%s: fsync", b->tmp);
 	if (rc == 0)
 		rc = publish(b);
 	if (rc)
