@@ -66,9 +66,17 @@ done
 n=$(find "$W/jpg" -name '*.jpg' | wc -l)
 echo "inputs: $n JPEG tiles of 500x375 (q90), $(size_mb "$W/jpg") MB, in $(ls "$W/jpg" | wc -l) classes"
 
-# 2. imgprep | mkdb against imgprep > /dev/null: images/s of the pipeline over imgprep's own
-set -- $(rounds "$RUNS" "imgprep $W/jpg 2>/dev/null > /dev/null" \
-	"imgprep $W/jpg 2>/dev/null | mkdb -q --force $W/pipe.lmdb")
+# 2. imgprep | mkdb against imgprep > /dev/null: images/s of the pipeline over imgprep's own,
+#    on the tiles listed 5 times (a few seconds a run, so that fixed costs do not dominate)
+k=0
+for d in "$W"/jpg/*/; do
+	for f in "$d"*.jpg; do echo "$f $k"; done
+	k=$((k + 1))
+done > "$W/once.txt"
+cat "$W/once.txt" "$W/once.txt" "$W/once.txt" "$W/once.txt" "$W/once.txt" > "$W/list.txt"
+n=$(wc -l < "$W/list.txt")
+set -- $(rounds "$RUNS" "imgprep -l $W/list.txt 2>/dev/null > /dev/null" \
+	"imgprep -l $W/list.txt 2>/dev/null | mkdb -q --force $W/pipe.lmdb")
 a=$1 b=$2
 awk -v n="$n" -v a="$a" -v b="$b" 'BEGIN {
 	printf "imgprep > /dev/null: %7.1f images/s (median of interleaved runs)\n", n / a
@@ -98,17 +106,24 @@ awk -v mb="$mb" -v r="$records" -v m="$m" -v s="$s" -v l="$l" 'BEGIN {
 echo "sizes on disk: mkdb $(size_mb "$W/m.lmdb") MB (shuffled), mdb_load $(size_mb "$W/l.lmdb") MB"
 rm -rf "$W/m.lmdb" "$W/n.lmdb" "$W/l.lmdb" "$W/ref.lmdb" "$W/ref.dump" "$W/all.rec"
 
-# 4. peak memory (max RSS) for N and 4N records: raw 256x256x3 records (192 KiB each), N of
-#    them about 1.2 GB, past the point where the transaction size reaches its 64 MiB cap
-imgprep --encode raw "$W/jpg" > "$W/raw.rec" 2>/dev/null
-per=$(wc -c < "$W/raw.rec")
-k=$(( (1200 * 1024 * 1024) / per + 1 ))
-for mult in 1 4; do
-	reps=$((k * mult))
+# 4. peak memory (max RSS) for N and 4N records, of two kinds: raw 256x256x3 records
+#    (192 KiB, N of them about 300 MB) and raw 28x28x1 records (~830 bytes, N = 60000, the
+#    size of Fashion-MNIST), the stream being the tiles' records repeated
+rss() { # STREAM REPS: peak RSS of mkdb over REPS copies of STREAM
 	i=0
-	while [ $i -lt $reps ]; do cat "$W/raw.rec"; i=$((i + 1)); done |
+	while [ $i -lt "$2" ]; do cat "$1"; i=$((i + 1)); done |
 		/usr/bin/time -f "%M" -o "$W/rss" mkdb -q --force "$W/rss.lmdb"
 	recs=$(mkdb --info "$W/rss.lmdb" | awk '/^records:/ { print $2 }')
-	echo "peak RSS of mkdb, $recs records ($(size_mb "$W/rss.lmdb") MB): $(awk '{ printf "%.1f", $1 / 1024 }' "$W/rss") MB"
+	echo "  $recs records ($(size_mb "$W/rss.lmdb") MB): peak RSS $(awk '{ printf "%.1f", $1 / 1024 }' "$W/rss") MB"
 	rm -rf "$W/rss.lmdb"
-done
+}
+imgprep --encode raw "$W/jpg" > "$W/raw.rec" 2>/dev/null
+imgprep --encode raw -s 28 -c 1 "$W/jpg" > "$W/small.rec" 2>/dev/null
+k=$(( (300 * 1024 * 1024) / $(wc -c < "$W/raw.rec") + 1 ))
+echo "peak memory of mkdb, raw 256x256x3 records:"
+rss "$W/raw.rec" "$k"
+rss "$W/raw.rec" $((4 * k))
+k=$(( 60000 / $(grep -c . "$W/once.txt") + 1 ))
+echo "peak memory of mkdb, raw 28x28x1 records:"
+rss "$W/small.rec" "$k"
+rss "$W/small.rec" $((4 * k))

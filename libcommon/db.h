@@ -15,7 +15,7 @@
  * shuffled in one pass with constant memory by the inside-out Fisher-Yates shuffle: record i
  * goes to key j = uniform[0, i] (Philox, RNG_DB stream 0) and the record at key j moves to
  * key i, so every permutation is equally likely and a seed always gives the same one.
- * Transactions hold about 16 MiB of input (--txn-size) and are not synced until the end (a
+ * Transactions hold about 4 MiB of input (--txn-size) and are not synced until the end (a
  * crash only loses DB.tmp); the map starts small and doubles whenever LMDB reports
  * MDB_MAP_FULL, at a put or at a commit, the transaction being replayed from its input.
  * Overwriting committed pages makes LMDB copy them, and the copies freed by the last two
@@ -54,7 +54,7 @@
 #define DB_MAX_RECORDS 4294967295ull
 #define DB_DEFAULT_SEED 1
 #define DB_DEFAULT_MAP_SIZE (64ull << 20)
-#define DB_DEFAULT_TXN_SIZE (16ull << 20)
+#define DB_DEFAULT_TXN_SIZE (4ull << 20)
 
 /* The metadata of a database (man 5 anet-formats, DATABASE). */
 typedef struct {

@@ -28,7 +28,7 @@
 #define TXN_LEAVES_PER_RECORD 2
 /* Unmap the pages read through the map after this many bytes, or records (see map_drop). */
 #define MAP_DROP_BYTES (1u << 20)
-#define MAP_DROP_RECORDS 256
+#define MAP_DROP_RECORDS 64
 /* Compact the finished file when more than this share of its pages is free (see compact). */
 #define COMPACT_FREE_SHARE 0.1
 /* The compacted copy, in DB.tmp until it replaces data.mdb, and its transactions' size. */
@@ -762,7 +762,7 @@ static int copy_compact(DbBuild *b, const char *copy)
 	if (rc == 0)
 		rc = mdb_cursor_open(rtxn, b->dbi, &cur);
 	/* each commit copies the right edge of the tree: few, large transactions */
-	uint64_t n = 0, bytes = 0, txn_bytes = b->o.txn_size > COPY_TXN_BYTES ? b->o.txn_size : COPY_TXN_BYTES;
+	uint64_t n = 0, bytes = 0, read = 0, txn_bytes = b->o.txn_size > COPY_TXN_BYTES ? b->o.txn_size : COPY_TXN_BYTES;
 	for (int op = MDB_FIRST; rc == 0; op = MDB_NEXT) {
 		if ((rc = mdb_cursor_get(cur, &k, &v, (MDB_cursor_op)op)) != 0)
 			break;
@@ -770,8 +770,10 @@ static int copy_compact(DbBuild *b, const char *copy)
 			break;
 		rc = mdb_put(wtxn, ddbi, &k, &v, MDB_APPEND);
 		bytes += v.mv_size;
-		if (++n % MAP_DROP_RECORDS == 0 || bytes >= txn_bytes)
+		if ((read += v.mv_size) >= MAP_DROP_BYTES || ++n % MAP_DROP_RECORDS == 0) {
 			map_drop(b);
+			read = 0;
+		}
 		if (rc == 0 && bytes >= txn_bytes) {
 			rc = mdb_txn_commit(wtxn);
 			wtxn = NULL;
@@ -806,6 +808,7 @@ static int compact(DbBuild *b)
 		return 0;
 	}
 	char *copy = xasprintf("%s/" COMPACT_NAME, b->tmp), *data = xasprintf("%s/data.mdb", b->tmp);
+	double start = now_seconds();
 	int rc = copy_compact(b, copy);
 	if (rc)
 		lmdb_fail(b, "compacting", rc);
@@ -814,7 +817,8 @@ static int compact(DbBuild *b)
 	if (rc == 0 && (rc = rename(copy, data)) != 0)
 		warn_errno("%s: renaming to %s", copy, data);
 	if (rc == 0 && b->o.verbose)
-		warn_msg("%s: compacted (%.0f%% of its pages were free)", b->tmp, 100 * share);
+		warn_msg("%s: compacted in %.1f s (%.0f%% of its pages were free)", b->tmp, now_seconds() - start,
+			 100 * share);
 	if (rc)
 		unlink(copy);
 	free(copy);

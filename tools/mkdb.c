@@ -23,7 +23,7 @@ static void usage(FILE *f)
 		"  -s, --seed N           shuffle with seed N (default %d; kept in the metadata)\n"
 		"      --no-shuffle       keep the input order\n"
 		"  -m, --map-size BYTES   initial LMDB map size (default 64M; doubled whenever full)\n"
-		"      --txn-size BYTES   input bytes per write transaction (default 16M)\n"
+		"      --txn-size BYTES   input bytes per write transaction (default 4M)\n"
 		"  -f, --force            replace an existing DB, once the new one is complete\n"
 		"  -i, --info             print the metadata of DB and exit\n"
 		"  -q, --quiet            no progress and no summary on stderr\n"
