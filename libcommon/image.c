@@ -18,6 +18,7 @@ ImageCodec *codec_new(void)
 {
 	ImageCodec *c = xcalloc(1, sizeof *c);
 	jpeg_codec_init(c);
+	c->avx2 = resample_avx2_available();
 	return c;
 }
 
@@ -51,7 +52,7 @@ uint8_t *scratch_get(Scratch *s, size_t n)
 	return s->p;
 }
 
-int fail(char *why, size_t whylen, const char *fmt, ...)
+int image_fail(char *why, size_t whylen, const char *fmt, ...)
 {
 	if (why && whylen) {
 		va_list ap;
@@ -136,7 +137,7 @@ static Decoder sniff(const uint8_t *b, size_t len, char *why, size_t whylen)
 {
 	static const uint8_t png_magic[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n' };
 	if (len == 0) {
-		fail(why, whylen, "empty file (0 bytes)");
+		image_fail(why, whylen, "empty file (0 bytes)");
 		return NULL;
 	}
 	if (len >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF)
@@ -157,9 +158,9 @@ static Decoder sniff(const uint8_t *b, size_t len, char *why, size_t whylen)
 	else if (len >= 3 && b[0] == 'P' && strchr("14", b[1]) && b[1])
 		kind = "PBM bitmap";
 	if (kind)
-		fail(why, whylen, "unsupported image format (%s; anet reads JPEG, PNG and PNM)", kind);
+		image_fail(why, whylen, "unsupported image format (%s; anet reads JPEG, PNG and PNM)", kind);
 	else
-		fail(why, whylen, "not an image anet can read (no JPEG, PNG or PNM signature)");
+		image_fail(why, whylen, "not an image anet can read (no JPEG, PNG or PNM signature)");
 	return NULL;
 }
 
@@ -168,9 +169,9 @@ static int finish(ImageCodec *c, const Image *src, const PrepOptions *o, Image *
 		  size_t whylen)
 {
 	if (o->channels != 1 && o->channels != 3)
-		return fail(why, whylen, "cannot prepare %d channels (1 or 3)", o->channels);
+		return image_fail(why, whylen, "cannot prepare %d channels (1 or 3)", o->channels);
 	if (src->width <= 0 || src->height <= 0 || (src->channels != 1 && src->channels != 3))
-		return fail(why, whylen, "bad source image (%dx%d, %d channels)", src->width, src->height, src->channels);
+		return image_fail(why, whylen, "bad source image (%dx%d, %d channels)", src->width, src->height, src->channels);
 	Image s = *src;
 	size_t npix = (size_t)s.width * s.height;
 	if (s.channels == 3 && o->channels == 1) {
@@ -181,8 +182,12 @@ static int finish(ImageCodec *c, const Image *src, const PrepOptions *o, Image *
 		n->color_to_gray = 1;
 	}
 	int ow = s.width, oh = s.height;
-	if (o->size > 0)
+	if (o->size > 0) {
 		ow = oh = o->size;
+		int shorter = s.width < s.height ? s.width : s.height, longer = s.width ^ s.height ^ shorter;
+		if ((uint64_t)longer * (uint64_t)o->size / (uint64_t)shorter > (1u << 30))
+			return image_fail(why, whylen, "aspect ratio too extreme (%dx%d)", s.width, s.height);
+	}
 	size_t opix = (size_t)ow * oh;
 	uint8_t *dst = xmallocarray(opix, (size_t)o->channels);
 	if (o->size > 0) {
@@ -223,7 +228,7 @@ int image_prepare_buffer(ImageCodec *c, const uint8_t *buf, size_t len, const ch
 	if (!decode)
 		return -1;
 	if (o->channels != 1 && o->channels != 3)
-		return fail(why, whylen, "cannot prepare %d channels (1 or 3)", o->channels);
+		return image_fail(why, whylen, "cannot prepare %d channels (1 or 3)", o->channels);
 	Image src;
 	if (decode(c, buf, len, o, &src, n, why, whylen))
 		return -1;
@@ -236,20 +241,20 @@ static int read_whole(ImageCodec *c, const char *path, size_t *len, char *why, s
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return fail(why, whylen, "%s", strerror(errno));
+		return image_fail(why, whylen, "%s", strerror(errno));
 	struct stat st;
 	if (fstat(fd, &st) != 0) {
 		int e = errno;
 		close(fd);
-		return fail(why, whylen, "%s", strerror(e));
+		return image_fail(why, whylen, "%s", strerror(e));
 	}
 	if (S_ISDIR(st.st_mode)) {
 		close(fd);
-		return fail(why, whylen, "%s", strerror(EISDIR));
+		return image_fail(why, whylen, "%s", strerror(EISDIR));
 	}
 	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > PREP_MAX_FILE_BYTES) {
 		close(fd);
-		return fail(why, whylen, "file too large (%lld bytes; the limit is %u)", (long long)st.st_size,
+		return image_fail(why, whylen, "file too large (%lld bytes; the limit is %u)", (long long)st.st_size,
 			    PREP_MAX_FILE_BYTES);
 	}
 	size_t n = 0, cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 1 << 16;
@@ -258,7 +263,7 @@ static int read_whole(ImageCodec *c, const char *path, size_t *len, char *why, s
 		if (n == c->file.cap) {
 			if (n >= PREP_MAX_FILE_BYTES) {
 				close(fd);
-				return fail(why, whylen, "file too large (over %u bytes)", PREP_MAX_FILE_BYTES);
+				return image_fail(why, whylen, "file too large (over %u bytes)", PREP_MAX_FILE_BYTES);
 			}
 			uint8_t *bigger = xmalloc(2 * n);
 			memcpy(bigger, b, n);
@@ -272,7 +277,7 @@ static int read_whole(ImageCodec *c, const char *path, size_t *len, char *why, s
 		if (got < 0) {
 			int e = errno;
 			close(fd);
-			return fail(why, whylen, "read error: %s", strerror(e));
+			return image_fail(why, whylen, "read error: %s", strerror(e));
 		}
 		if (got == 0)
 			break;
@@ -307,7 +312,7 @@ int image_prepare_pixels(ImageCodec *c, const Image *src, const PrepOptions *o, 
 	n->src_channels = src->channels;
 	out->pixels = NULL;
 	if ((uint64_t)src->width * (uint64_t)src->height > o->max_pixels)
-		return fail(why, whylen, "image too large: %dx%d pixels (limit %llu; see --max-pixels)", src->width,
+		return image_fail(why, whylen, "image too large: %dx%d pixels (limit %llu; see --max-pixels)", src->width,
 			    src->height, (unsigned long long)o->max_pixels);
 	return finish(c, src, o, out, n, why, whylen);
 }

@@ -95,7 +95,8 @@ int image_prepare_pixels(ImageCodec *c, const Image *src, const PrepOptions *o, 
 void image_crop_geometry(int w, int h, int size, int *rw, int *rh, int *x0, int *y0);
 
 /* Resamples src to a full size of rw x rh with filter and writes only the window of
- * ow x oh starting at (x0, y0) into dst (ow * oh * src->channels bytes). The arithmetic is
+ * ow x oh starting at (x0, y0), which must lie inside rw x rh, into dst (ow * oh *
+ * src->channels bytes). The arithmetic is
  * Pillow's (weights in 22-bit fixed point, a horizontal pass rounded to uint8, then a
  * vertical pass), so the result equals Pillow's resize(...).crop(...) on the same pixels. */
 void image_resample(ImageCodec *c, const Image *src, int rw, int rh, int x0, int y0, int ow, int oh,

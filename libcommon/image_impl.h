@@ -13,10 +13,11 @@
 typedef struct {
 	int in, out_full, first, count, filter; /* the key this table was computed for */
 	int kmax;                               /* the most taps of any output */
+	int kmax2;                              /* kmax rounded up to a multiple of 2 */
 	int ksize;                              /* kmax rounded up to a multiple of 4 */
 	int *start, *taps;
 	float *w;                               /* ksize weights an output (Pillow's, exactly) */
-	float *w4;                              /* kmax weights an output, each repeated 4 times */
+	float *w4;                              /* kmax2 weights an output, each repeated 4 times */
 	unsigned long used;                     /* for replacing the least recently used */
 } Axis;
 
@@ -40,12 +41,17 @@ struct ImageCodec {
 	Scratch jpg;                /* encoder output */
 	Axis axes[CODEC_AXES];
 	unsigned long clock;
+	int avx2;                   /* the resampler's AVX2 loops (else SSE2 or plain C) */
 };
+
+/* Whether this CPU runs the resampler's AVX2 loops; codec_new sets codec->avx2 from it (the
+ * tests clear it to check the other loops too). */
+int resample_avx2_available(void);
 
 uint8_t *scratch_get(Scratch *s, size_t n);
 
 /* why/whylen formatting; always returns -1. */
-int fail(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int image_fail(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Decoders: fill *img (pixels in c->pix or c->conv, owned by the codec) with the source at
  * its natural channel count (1 or 3, or 1 when want_channels is 1 and the decoder can give

@@ -117,11 +117,11 @@ static int judge_warning(ImageCodec *c, const PrepOptions *o, PrepNotes *n, char
 {
 	const char *msg = tjGetErrorStr2(c->dec);
 	if (tjGetErrorCode(c->dec) != TJERR_WARNING)
-		return fail(why, whylen, "corrupt JPEG: %s", msg);
+		return image_fail(why, whylen, "corrupt JPEG: %s", msg);
 	if (strncmp(msg, "Premature end of JPEG file", 26) == 0)
-		return fail(why, whylen, "truncated JPEG (premature end of file)");
+		return image_fail(why, whylen, "truncated JPEG (premature end of file)");
 	if (o->strict)
-		return fail(why, whylen, "libjpeg warning (refused under --strict): %s", msg);
+		return image_fail(why, whylen, "libjpeg warning (refused under --strict): %s", msg);
 	if (!n->warnings++)
 		snprintf(n->warning, sizeof n->warning, "%s", msg);
 	return 0;
@@ -132,10 +132,10 @@ int jpeg_decode(ImageCodec *c, const uint8_t *buf, size_t len, const PrepOptions
 {
 	int w = 0, h = 0, subsamp = 0, cs = 0;
 	if (len > 0xFFFFFFFFul)
-		return fail(why, whylen, "JPEG file too large");
+		return image_fail(why, whylen, "JPEG file too large");
 	if (tjDecompressHeader3(c->dec, buf, (unsigned long)len, &w, &h, &subsamp, &cs) != 0) {
 		if (w <= 0 || h <= 0 || tjGetErrorCode(c->dec) != TJERR_WARNING)
-			return fail(why, whylen, "not a readable JPEG: %s", tjGetErrorStr2(c->dec));
+			return image_fail(why, whylen, "not a readable JPEG: %s", tjGetErrorStr2(c->dec));
 		if (judge_warning(c, o, n, why, whylen))
 			return -1;
 	}
@@ -144,7 +144,7 @@ int jpeg_decode(ImageCodec *c, const uint8_t *buf, size_t len, const PrepOptions
 	n->src_height = h;
 	n->src_channels = cs == TJCS_GRAY ? 1 : cs == TJCS_CMYK || cs == TJCS_YCCK ? 4 : 3;
 	if ((uint64_t)w * (uint64_t)h > o->max_pixels)
-		return fail(why, whylen, "image too large: %dx%d pixels (limit %llu; see --max-pixels)", w, h,
+		return image_fail(why, whylen, "image too large: %dx%d pixels (limit %llu; see --max-pixels)", w, h,
 			    (unsigned long long)o->max_pixels);
 
 	int num, den;
@@ -194,18 +194,18 @@ int image_encode_jpeg(ImageCodec *c, const Image *im, int quality, uint8_t **out
 		      size_t whylen)
 {
 	if (im->channels != 1 && im->channels != 3)
-		return fail(why, whylen, "cannot encode %d channels as JPEG", im->channels);
+		return image_fail(why, whylen, "cannot encode %d channels as JPEG", im->channels);
 	if (quality < 1 || quality > 100)
-		return fail(why, whylen, "JPEG quality %d is not in 1..100", quality);
+		return image_fail(why, whylen, "JPEG quality %d is not in 1..100", quality);
 	int samp = im->channels == 1 ? TJSAMP_GRAY : TJSAMP_420;
 	unsigned long cap = tjBufSize(im->width, im->height, samp);
 	if (cap == (unsigned long)-1)
-		return fail(why, whylen, "cannot encode a %dx%d JPEG", im->width, im->height);
+		return image_fail(why, whylen, "cannot encode a %dx%d JPEG", im->width, im->height);
 	unsigned char *dst = scratch_get(&c->jpg, cap);
 	unsigned long n = cap;
 	if (tjCompress2(c->enc, im->pixels, im->width, 0, im->height, im->channels == 1 ? TJPF_GRAY : TJPF_RGB, &dst,
 			&n, samp, quality, TJFLAG_NOREALLOC) != 0)
-		return fail(why, whylen, "JPEG encoding failed: %s", tjGetErrorStr2(c->enc));
+		return image_fail(why, whylen, "JPEG encoding failed: %s", tjGetErrorStr2(c->enc));
 	*out = memcpy(xmalloc(n), dst, n);
 	*len = n;
 	return 0;
@@ -215,24 +215,24 @@ int record_pixels(ImageCodec *c, const RecordView *r, uint8_t *dst, char *why, s
 {
 	size_t bytes = (size_t)r->height * r->width * r->channels;
 	if (r->channels != 1 && r->channels != 3)
-		return fail(why, whylen, "record has %u channels", r->channels);
+		return image_fail(why, whylen, "record has %u channels", r->channels);
 	if (r->encoding == ENC_RAW) {
 		if (r->payload_len != bytes)
-			return fail(why, whylen, "raw payload holds %u bytes, header says %zu", r->payload_len, bytes);
+			return image_fail(why, whylen, "raw payload holds %u bytes, header says %zu", r->payload_len, bytes);
 		memcpy(dst, r->payload, bytes);
 		return 0;
 	}
 	if (r->encoding != ENC_JPEG)
-		return fail(why, whylen, "unknown payload encoding %u", r->encoding);
+		return image_fail(why, whylen, "unknown payload encoding %u", r->encoding);
 	int w, h, subsamp, cs;
 	if (tjDecompressHeader3(c->dec, r->payload, r->payload_len, &w, &h, &subsamp, &cs) != 0)
-		return fail(why, whylen, "corrupt JPEG payload: %s", tjGetErrorStr2(c->dec));
+		return image_fail(why, whylen, "corrupt JPEG payload: %s", tjGetErrorStr2(c->dec));
 	int ch = cs == TJCS_GRAY ? 1 : cs == TJCS_CMYK || cs == TJCS_YCCK ? 4 : 3;
 	if ((uint32_t)w != r->width || (uint32_t)h != r->height || (uint32_t)ch != r->channels)
-		return fail(why, whylen, "JPEG payload is %dx%d with %d channels, header says %ux%u with %u", w, h, ch,
+		return image_fail(why, whylen, "JPEG payload is %dx%d with %d channels, header says %ux%u with %u", w, h, ch,
 			    r->width, r->height, r->channels);
 	if (tjDecompress2(c->dec, r->payload, r->payload_len, dst, w, 0, h, ch == 1 ? TJPF_GRAY : TJPF_RGB,
 			  TJFLAG_STOPONWARNING) != 0)
-		return fail(why, whylen, "corrupt JPEG payload: %s", tjGetErrorStr2(c->dec));
+		return image_fail(why, whylen, "corrupt JPEG payload: %s", tjGetErrorStr2(c->dec));
 	return 0;
 }

@@ -70,11 +70,11 @@ static int decode(ImageCodec *c, PngSource *s, png_structp png, png_infop info, 
 	n->src_height = (int)h;
 	n->src_channels = png_get_channels(png, info);
 	if ((uint64_t)w * h > o->max_pixels)
-		return fail(why, whylen, "image too large: %ux%u pixels (limit %llu; see --max-pixels)", w, h,
+		return image_fail(why, whylen, "image too large: %ux%u pixels (limit %llu; see --max-pixels)", w, h,
 			    (unsigned long long)o->max_pixels);
 	int ch = set_transforms(png, info);
 	if ((ch != 1 && ch != 3) || png_get_rowbytes(png, info) != (size_t)w * ch)
-		return fail(why, whylen, "PNG: unexpected layout after conversion (%d channels)", ch);
+		return image_fail(why, whylen, "PNG: unexpected layout after conversion (%d channels)", ch);
 	uint8_t *dst = scratch_get(&c->pix, (size_t)w * h * ch);
 	s->rows = xmallocarray(h, sizeof *s->rows);
 	for (png_uint_32 y = 0; y < h; y++)
@@ -96,12 +96,12 @@ int png_decode(ImageCodec *c, const uint8_t *buf, size_t len, const PrepOptions 
 	png_infop info = png ? png_create_info_struct(png) : NULL;
 	if (!info) {
 		png_destroy_read_struct(&png, NULL, NULL);
-		return fail(why, whylen, "libpng: cannot create a decoder");
+		return image_fail(why, whylen, "libpng: cannot create a decoder");
 	}
 	int rc;
 	/* decode() keeps nothing in locals across the longjmp; s and rc live out here */
 	if (setjmp(png_jmpbuf(png)))
-		rc = fail(why, whylen, "corrupt PNG: %s", s.msg);
+		rc = image_fail(why, whylen, "corrupt PNG: %s", s.msg);
 	else {
 		png_set_read_fn(png, &s, read_mem);
 		png_set_crc_action(png, PNG_CRC_DEFAULT, PNG_CRC_DEFAULT);

@@ -59,28 +59,28 @@ int pnm_decode(ImageCodec *c, const uint8_t *buf, size_t len, const PrepOptions 
 	long w = read_number(&cur, 1L << 30), h = read_number(&cur, 1L << 30), maxval = read_number(&cur, 65535);
 	n->format = "PNM";
 	if (w <= 0 || h <= 0 || maxval <= 0)
-		return fail(why, whylen, "corrupt PNM header (width, height or maxval missing or out of range)");
+		return image_fail(why, whylen, "corrupt PNM header (width, height or maxval missing or out of range)");
 	n->src_width = (int)w;
 	n->src_height = (int)h;
 	n->src_channels = ch;
 	if ((uint64_t)w * (uint64_t)h > o->max_pixels)
-		return fail(why, whylen, "image too large: %ldx%ld pixels (limit %llu; see --max-pixels)", w, h,
+		return image_fail(why, whylen, "image too large: %ldx%ld pixels (limit %llu; see --max-pixels)", w, h,
 			    (unsigned long long)o->max_pixels);
 	size_t samples = (size_t)w * (size_t)h * (size_t)ch, bps = maxval > 255 ? 2 : 1;
 	if (!plain) {
 		/* exactly one whitespace byte separates maxval from the data */
 		if (cur.off >= len || !isspace(buf[cur.off]))
-			return fail(why, whylen, "corrupt PNM header (no space after maxval)");
+			return image_fail(why, whylen, "corrupt PNM header (no space after maxval)");
 		cur.off++;
 		if (len - cur.off < samples * bps)
-			return fail(why, whylen, "truncated PNM (%zu of %zu data bytes)", len - cur.off, samples * bps);
+			return image_fail(why, whylen, "truncated PNM (%zu of %zu data bytes)", len - cur.off, samples * bps);
 	}
 	uint8_t *dst = scratch_get(&c->pix, samples);
 	for (size_t i = 0; i < samples; i++) {
 		long v;
 		if (plain) {
 			if ((v = read_number(&cur, maxval)) < 0)
-				return fail(why, whylen, "truncated or corrupt plain PNM at sample %zu of %zu", i, samples);
+				return image_fail(why, whylen, "truncated or corrupt plain PNM at sample %zu of %zu", i, samples);
 		} else if (bps == 2) {
 			v = (long)buf[cur.off + 2 * i] << 8 | buf[cur.off + 2 * i + 1];
 		} else {

@@ -348,6 +348,10 @@ static int source_open(const ImgprepArgs *a, Source *src)
 		if (t)
 			src->classes = classes_copy(t);
 	}
+	if (a->classes && src->classes.count) {
+		warn_msg("--classes does not apply to a class folder, whose subfolders name the classes");
+		return -1;
+	}
 	if (a->classes) {
 		if (classes_load(a->classes, &src->classes))
 			return -1;

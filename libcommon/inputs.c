@@ -9,7 +9,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "libcommon/opt.h"
 #include "libcommon/util.h"
 
 enum { KIND_LIST, KIND_DIR, KIND_FILES };
@@ -77,6 +76,22 @@ static int split_line(char *line, char **path, char **label, const char **why)
 	return 1;
 }
 
+/* A decimal label 0..INT32_MAX: digits only (no sign, no 0x; "010" is ten, not octal eight). */
+static int parse_label(const char *s, long long *v)
+{
+	*v = 0;
+	if (!*s)
+		return -1;
+	for (; *s; s++) {
+		if (!isdigit((unsigned char)*s))
+			return -1;
+		*v = *v * 10 + (*s - '0');
+		if (*v > INT32_MAX)
+			return -1;
+	}
+	return 0;
+}
+
 /* The next item line of the list: 1, 0 at the end, -1 for a malformed line (*why set). */
 static int list_line(Inputs *in, char **path, int32_t *label, const char **why)
 {
@@ -97,8 +112,8 @@ static int list_line(Inputs *in, char **path, int32_t *label, const char **why)
 		if (rc == 0)
 			continue;
 		long long v;
-		if (parse_int(lab, 0, INT32_MAX, &v)) {
-			snprintf(in->why, sizeof in->why, "label '%.40s' is not a non-negative integer (at most %d)", lab,
+		if (parse_label(lab, &v)) {
+			snprintf(in->why, sizeof in->why, "label '%.40s' is not a decimal number from 0 to %d", lab,
 				 INT32_MAX);
 			*why = in->why;
 			return -1;
@@ -111,13 +126,14 @@ static int list_line(Inputs *in, char **path, int32_t *label, const char **why)
 /* A list that cannot be read twice (a pipe) is copied into memory first. */
 static FILE *open_list(Inputs *in, const char *path)
 {
-	FILE *f = fopen(path, "r");
+	int is_stdin = strcmp(path, "-") == 0;
+	FILE *f = is_stdin ? stdin : fopen(path, "r");
 	if (!f) {
 		warn_errno("%s", path);
 		return NULL;
 	}
 	struct stat st;
-	if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode))
+	if (!is_stdin && fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode))
 		return f;
 	size_t len = 0, cap = 1 << 16;
 	in->mem = xmalloc(cap);
@@ -126,7 +142,8 @@ static FILE *open_list(Inputs *in, const char *path)
 		if ((len += got) == cap)
 			in->mem = xrealloc(in->mem, cap *= 2);
 	int bad = ferror(f);
-	fclose(f);
+	if (!is_stdin)
+		fclose(f);
 	if (bad) {
 		warn_errno("%s: read error", path);
 		return NULL;
@@ -380,7 +397,7 @@ int classes_load(const char *path, ClassTable *t)
 	size_t cap = 16, bytes = 0;
 	char *line = NULL;
 	size_t lcap = 0;
-	unsigned long lineno = 0;
+	unsigned long lineno = 0, blank = 0; /* the first blank line not yet followed by a name */
 	t->count = 0;
 	t->names = xmallocarray(cap, sizeof *t->names);
 	int rc = 0;
@@ -391,8 +408,13 @@ int classes_load(const char *path, ClassTable *t)
 			*--e = '\0';
 		while (isspace((unsigned char)*s))
 			s++;
-		if (!*s) {
-			warn_msg("%s:%lu: empty class name (line N names label N-1)", path, lineno);
+		if (!*s) { /* blank lines at the end are harmless; inside, they would shift labels */
+			if (!blank)
+				blank = lineno;
+			continue;
+		}
+		if (blank) {
+			warn_msg("%s:%lu: empty class name (line N names label N-1)", path, blank);
 			rc = -1;
 			break;
 		}

@@ -5,6 +5,7 @@
  * blank lines and lines starting with '#' are skipped; the label is a non-negative decimal
  * integer. Every line is checked before the first image is read, and each bad line is
  * reported as "LIST:LINE: reason". Relative paths are taken under ROOT when one is given.
+ * LIST "-" is standard input.
  *
  * Class folders (the ILSVRC layout): DIR/<class>/<image>. The byte-sorted names of the
  * subfolders become labels 0..K-1 and travel as the class table; the files in each class are
@@ -46,8 +47,8 @@ const ClassTable *inputs_classes(const Inputs *in);
 int inputs_next(Inputs *in, InputItem *item);
 void inputs_free(Inputs *in);
 
-/* A class-names file: one name per line (trimmed; blank lines are errors, since labels count
- * lines). -1 after a message naming the file and line. */
+/* A class-names file: one name per line, trimmed (a blank line before the last name is an
+ * error, since labels count lines). -1 after a message naming the file and line. */
 int classes_load(const char *path, ClassTable *t);
 
 #endif

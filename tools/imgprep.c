@@ -106,8 +106,9 @@ static void check_inputs(ImgprepArgs *a, int size_given, int channels_given, int
 	}
 	if (encode_given && a->format != OUT_RECORDS)
 		usage_error("--encode applies to records, not to -f ppm");
-	if (a->format == OUT_RECORDS && !a->output && isatty(STDOUT_FILENO))
-		usage_error("refusing to write records to a terminal; redirect standard output or use -o FILE");
+	if (!a->output && isatty(STDOUT_FILENO))
+		usage_error("refusing to write %s to a terminal; redirect standard output or use -o FILE",
+			    a->format == OUT_RECORDS ? "records" : "binary images");
 }
 
 int main(int argc, char **argv)
