@@ -184,9 +184,19 @@ exec 3>&-
 wait "$first" || { cat "$T/err"; fail "the first mkdb failed"; }
 [ "$(count_of "$T/two.lmdb")" = 12 ] || fail "the first mkdb's database is incomplete"
 
-# --- the fixtures of imgprep, when this tree has them
-if [ -d "$DATA" ] && ls "$DATA"/*.jpg >/dev/null 2>&1; then
-	imgprep -s 32 "$DATA"/*.jpg 2>/dev/null | mkdb -q "$T/fix.lmdb" || fail "imgprep | mkdb failed on the fixtures"
-	mkdb --info "$T/fix.lmdb" | grep -q "32x32x3" || fail "fixture database has the wrong shape"
-fi
+# --- imgprep | mkdb on the shared fixtures (tests/data/README): a class tree, a list file
+#     with labels, Fashion-MNIST's IDX files with class names, loose photos (unlabelled)
+imgprep -s 32 "$DATA/tree" 2>/dev/null | mkdb -q "$T/tree.lmdb" || fail "imgprep | mkdb failed on tests/data/tree"
+mkdb --info "$T/tree.lmdb" > "$T/info"
+grep -q "records: *8$" "$T/info" && grep -q "32x32x3" "$T/info" && grep -q "names: apple, banana, cherry" "$T/info" ||
+	{ cat "$T/info"; fail "the fixture tree's database is not 8 images of 32x32x3 in 3 named classes"; }
+imgprep -s 32 -l "$DATA/list.txt" -r "$DATA" 2>/dev/null | mkdb -q "$T/list.lmdb" || fail "imgprep -l | mkdb failed"
+mkdb --info "$T/list.lmdb" | grep -q "0..3 (4 classes), no class names" || fail "the list's labels 0..3 were not kept"
+imgprep --idx "$DATA/fashion-64-images.idx.gz" "$DATA/fashion-64-labels.idx.gz" --classes "$DATA/fashion-classes.txt" \
+	2>/dev/null | mkdb -q "$T/fashion.lmdb" || fail "imgprep --idx | mkdb failed"
+mkdb --info "$T/fashion.lmdb" > "$T/info"
+grep -q "records: *64$" "$T/info" && grep -q "28x28x1" "$T/info" && grep -q "encoding: *raw" "$T/info" &&
+	grep -q "(10 classes), names: T-shirt/top" "$T/info" || { cat "$T/info"; fail "the Fashion-MNIST database is wrong"; }
+imgprep -s 32 "$DATA"/photo-*.jpg 2>/dev/null | mkdb -q "$T/photos.lmdb" || fail "imgprep FILE... | mkdb failed"
+mkdb --info "$T/photos.lmdb" | grep -q "labels: *none" || fail "loose photos should make an unlabelled database"
 echo "test_mkdb: ok"

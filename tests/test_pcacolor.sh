@@ -36,15 +36,18 @@ make_images "$T/gray" gray 20 4
 imgprep -s 24 --encode raw "$T/rgb" > "$T/rgb.rec" 2>/dev/null
 imgprep -s 20 -c 1 --encode raw "$T/gray" > "$T/gray.rec" 2>/dev/null
 imgprep -s 24 "$T/rgb" > "$T/rgbj.rec" 2>/dev/null
-for f in rgb gray rgbj; do # every image made it (the generator stays within 0..255)
+# and the shared Fashion-MNIST fixture: IDX pixels go into raw records unchanged
+imgprep --idx "$DATA/fashion-64-images.idx" "$DATA/fashion-64-labels.idx" > "$T/fashion.rec" 2>/dev/null
+for f in rgb gray rgbj fashion; do # every image made it (the generator stays within 0..255)
 	[ "$(grep -c ANRC "$T/$f.rec")" -ge 12 ] || fail "imgprep skipped generated images ($f)"
 done
 if [ "${ANET_MAKE_REF:-0}" = 1 ]; then
-	/usr/bin/python3 "$ANET_TESTS/ref/pcacolor_ref.py" rgb="$T/rgb.rec" gray="$T/gray.rec" > "$REF"
+	/usr/bin/python3 "$ANET_TESTS/ref/pcacolor_ref.py" rgb="$T/rgb.rec" gray="$T/gray.rec" \
+		fashion="$T/fashion.rec" > "$REF"
 	echo "wrote $REF"
 fi
 [ -s "$REF" ] || fail "$REF is missing (ANET_MAKE_REF=1 writes it)"
-for db in rgb gray rgbj; do
+for db in rgb gray rgbj fashion; do
 	mkdb -q "$T/$db.lmdb" < "$T/$db.rec"
 done
 
@@ -81,7 +84,7 @@ compare() {
 #     eigenvectors carry ~1e-15 / (eigenvalue gap) error: 1e-9 relative (1e-9 absolute for
 #     components near 0) leaves margin for that and nothing else. The mean image is stored
 #     as float32: 1e-7 relative is a float's half ulp plus margin.
-for db in rgb gray; do
+for db in rgb gray fashion; do
 	pcacolor -q -j 2 "$T/$db.lmdb"
 	[ -f "$T/$db.stats" ] || fail "pcacolor did not write the default $db.stats"
 	pcacolor --print=values "$T/$db.stats" > "$T/$db.values"
