@@ -60,7 +60,7 @@ struct DbBuild {
 	ClassTable classes;
 	uint64_t *per_class;     /* records per label */
 	uint32_t per_class_len;
-	uint64_t commits, growths;
+	uint64_t commits;
 	/* where data.mdb is mapped, and how much has been read through it since it was dropped */
 	void *map_start;
 	size_t map_len;
@@ -99,8 +99,9 @@ uint64_t db_build_map_size(const DbBuild *b) { return b->map_size; }
 /* ---------------------------------------------------------------------------------------- */
 /* DB and DB.tmp on disk */
 
-/* 0 if the folder open as dirfd holds data.mdb and nothing but data.mdb and lock.mdb; else -1
- * with *odd naming what it holds instead. */
+/* What the folder open as dirfd holds: 0 an LMDB database (data.mdb, and nothing but that,
+ * lock.mdb and a compaction's copy), 1 none of those files and nothing else, -1 anything
+ * else (named in odd). */
 static int dir_is_env(int dirfd, char *odd, size_t oddlen)
 {
 	int fd = dup(dirfd);
@@ -128,7 +129,7 @@ static int dir_is_env(int dirfd, char *odd, size_t oddlen)
 	closedir(d);
 	if (rc == 0 && !data) {
 		snprintf(odd, oddlen, "holds no data.mdb");
-		rc = -1;
+		rc = 1;
 	}
 	return rc;
 }
@@ -161,6 +162,7 @@ static int check_target(DbBuild *b)
 	int fd = open(b->path, O_RDONLY | O_DIRECTORY);
 	char odd[300];
 	int rc = fd >= 0 ? dir_is_env(fd, odd, sizeof odd) : -1;
+	rc = rc ? -1 : 0;
 	if (fd < 0)
 		snprintf(odd, sizeof odd, "%s", strerror(errno));
 	if (fd >= 0)
@@ -214,7 +216,7 @@ static int take_tmp(DbBuild *b)
 	if (rc == 0) {
 		/* nobody holds its lock: a run was killed (SIGKILL, power loss) while building */
 		char odd[300];
-		if (dir_is_env(b->tmpfd, odd, sizeof odd) && strcmp(odd, "holds no data.mdb")) {
+		if (dir_is_env(b->tmpfd, odd, sizeof odd) < 0) {
 			warn_msg("%s: exists, is not a stale mkdb build (it %s); remove it yourself", b->tmp, odd);
 			return -1;
 		}
@@ -314,7 +316,6 @@ static int map_grow(DbBuild *b)
 		warn_msg("%s: map full at %s, grown to %s", b->tmp, format_bytes(from, sizeof from, (double)b->map_size),
 			 format_bytes(to, sizeof to, (double)size));
 	b->map_size = size;
-	b->growths++;
 	map_locate(b);
 	return 0;
 }
@@ -675,50 +676,69 @@ static int write_meta(DbBuild *b, const DbInfo *m)
 	return rc ? lmdb_fail(b, "writing the metadata", rc) : 0;
 }
 
-/* DB.tmp becomes DB in one step: RENAME_NOREPLACE, or RENAME_EXCHANGE with an old DB that is
- * then removed. Signals are held so that a handler never removes the finished database. */
+/* DB.tmp to DB: renameat2 RENAME_EXCHANGE (replace) or RENAME_NOREPLACE, atomic. Where the
+ * file system has no renameat2 (EINVAL), plain renames: to replace, the old DB moves aside
+ * first (DB is briefly absent); otherwise DB was checked absent just before. */
+static int rename_into_place(DbBuild *b, int replace)
+{
+	unsigned flags = replace ? RENAME_EXCHANGE : RENAME_NOREPLACE;
+	if (renameat2(AT_FDCWD, b->tmp, AT_FDCWD, b->path, flags) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+	if (!replace)
+		return rename(b->tmp, b->path);
+	char *aside = xasprintf("%s.old.%ld", b->path, (long)getpid());
+	int rc = rename(b->path, aside);
+	if (rc == 0 && (rc = rename(b->tmp, b->path)) != 0)
+		rename(aside, b->path);
+	else if (rc == 0)
+		rc = rename(aside, b->tmp); /* where the caller removes it */
+	free(aside);
+	return rc;
+}
+
+/* DB.tmp becomes DB in one step, an old DB (under --force) ending up at DB.tmp to be removed.
+ * Signals are held meanwhile, so that the handler never removes the finished database. */
 static int publish(DbBuild *b)
 {
 	sigset_t all, old;
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
-	int oldfd = -1, rc;
+	int oldfd = -1, rc = 0;
 	struct stat st;
-	if (lstat(b->path, &st) == 0) {
-		if (!b->o.force || check_target(b)) {
-			if (!b->o.force)
-				warn_msg("%s: appeared while mkdb ran; not replaced", b->path);
-			sigprocmask(SIG_SETMASK, &old, NULL);
-			return -1;
-		}
-		/* locked, so that no other mkdb mistakes it for a stale DB.tmp once it is renamed */
+	int replace = lstat(b->path, &st) == 0;
+	if (replace && !b->o.force) {
+		warn_msg("%s: appeared while mkdb ran; not replaced", b->path);
+		rc = -1;
+	} else if (replace && check_target(b)) {
+		rc = -1;
+	} else if (replace) {
+		/* locked, so that no other mkdb takes it for a stale DB.tmp once it is renamed */
 		oldfd = open(b->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (oldfd >= 0 && flock(oldfd, LOCK_EX | LOCK_NB) != 0) {
 			close(oldfd);
 			oldfd = -1;
 		}
-		rc = renameat2(AT_FDCWD, b->tmp, AT_FDCWD, b->path, RENAME_EXCHANGE);
-	} else {
-		rc = renameat2(AT_FDCWD, b->tmp, AT_FDCWD, b->path, RENAME_NOREPLACE);
 	}
-	if (rc != 0) {
+	if (rc == 0 && (rc = rename_into_place(b, replace)) != 0)
 		warn_errno("%s: renaming to %s", b->tmp, b->path);
-		if (oldfd >= 0)
-			close(oldfd);
-		sigprocmask(SIG_SETMASK, &old, NULL);
-		return -1;
+	if (rc == 0) {
+		scratch_set(b, 0);
+		close(b->tmpfd);
+		b->tmpfd = -1;
 	}
-	scratch_set(b, 0);
-	close(b->tmpfd);
-	b->tmpfd = -1;
 	sigprocmask(SIG_SETMASK, &old, NULL);
-	fsync_parent(b->path);
-	if (oldfd >= 0) { /* the old database now sits at DB.tmp */
-		dir_clear_env(oldfd);
-		rmdir(b->tmp);
+	if (rc == 0)
+		fsync_parent(b->path);
+	if (oldfd >= 0) {
+		if (rc == 0) { /* the old database now sits at DB.tmp */
+			dir_clear_env(oldfd);
+			rmdir(b->tmp);
+		}
 		close(oldfd);
 	}
-	return 0;
+	return rc;
 }
 
 /* The share of data.mdb's pages that are free: the shuffle's overwrites copy pages, and the
