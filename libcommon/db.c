@@ -293,14 +293,6 @@ int db_mapped_range(int fd, void **start, size_t *len)
 	return found;
 }
 
-void db_unmap_pages(int fd)
-{
-	void *start;
-	size_t len;
-	/* the mapping is shared and backed by the file: the pages stay in the page cache */
-	if (db_mapped_range(fd, &start, &len) == 0)
-		madvise(start, len, MADV_DONTNEED);
-}
 
 /* ---------------------------------------------------------------------------------------- */
 /* reading */
@@ -310,6 +302,8 @@ struct Db {
 	MDB_dbi dbi;
 	char *path;
 	DbInfo info;
+	void *map_start; /* where data.mdb is mapped (NULL if unknown): see db_drop_pages */
+	size_t map_len;
 };
 
 struct DbCursor {
@@ -439,12 +433,14 @@ Db *db_open(const char *path)
 		db_close(db);
 		return NULL;
 	}
-	int dead = 0;
+	int dead = 0, fd;
 	mdb_reader_check(db->env, &dead);
 	if (db_read_meta(db)) {
 		db_close(db);
 		return NULL;
 	}
+	if (mdb_env_get_fd(db->env, &fd) != 0 || db_mapped_range(fd, &db->map_start, &db->map_len) != 0)
+		db->map_start = NULL;
 	return db;
 }
 
@@ -473,9 +469,10 @@ uint64_t db_disk_size(const Db *db)
 
 void db_drop_pages(Db *db)
 {
-	int fd;
-	if (mdb_env_get_fd(db->env, &fd) == 0)
-		db_unmap_pages(fd);
+	/* the mapping is shared, read-only and backed by the file: the pages stay in the page
+	 * cache, and a thread reading a record meanwhile faults them back in */
+	if (db->map_start)
+		madvise(db->map_start, db->map_len, MADV_DONTNEED);
 }
 
 DbCursor *db_cursor_new(Db *db)

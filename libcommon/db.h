@@ -98,8 +98,9 @@ const DbInfo *db_info(const Db *db);
 const char *db_path(const Db *db);
 /* Bytes data.mdb takes on disk. */
 uint64_t db_disk_size(const Db *db);
-/* Unmaps the pages this process has read (see Memory above). Safe while other threads read:
- * their records stay valid and are mapped again from the page cache when touched. */
+/* Unmaps the pages this process has read (see Memory above): one madvise, cheap enough to call
+ * after every few records. Safe while other threads read: their records stay valid and are
+ * mapped again from the page cache when touched. */
 void db_drop_pages(Db *db);
 
 /* One per thread: a read transaction of its own. NULL after printing the reason. */
@@ -165,9 +166,7 @@ void db_scratch_remove(const DbScratch *s);
 void db_print_info(FILE *out, const Db *db);
 
 /* Shared by the reader and the builder: the address range where this process maps the file
- * open as fd (from /proc/self/maps; LMDB does not say), and dropping its pages from this
- * process's mapping. -1 / nothing done where it cannot be found. */
+ * open as fd (from /proc/self/maps; LMDB does not say); -1 where it cannot be found. */
 int db_mapped_range(int fd, void **start, size_t *len);
-void db_unmap_pages(int fd);
 
 #endif

@@ -19,6 +19,10 @@ typedef unsigned __int128 u128;
 
 /* Images a worker takes at a time: consecutive keys, so that each thread reads in order. */
 #define CHUNK 64
+/* A worker unmaps what it has read after about this many bytes or images (db_drop_pages): each
+ * fault can map a whole large folio of the file, so small records need the count. */
+#define DROP_BYTES (2u << 20)
+#define DROP_RECORDS 64
 
 /* ---------------------------------------------------------------------------------------- */
 /* the eigen-decomposition */
@@ -165,6 +169,7 @@ static void *worker_run(void *arg)
 	DbCursor *cur = db_cursor_new(job->db);
 	ImageCodec *codec = codec_new();
 	uint8_t *buf = xmalloc((size_t)job->h * job->w * job->c);
+	uint64_t read = 0, record_bytes = (uint64_t)job->h * job->w * job->c; /* at most, for jpeg */
 	if (!cur)
 		w->failed = 1;
 	while (!w->failed && !atomic_load(&job->failed)) {
@@ -180,6 +185,10 @@ static void *worker_run(void *arg)
 			}
 			accumulate(w, px);
 			w->images++;
+			if ((read += record_bytes) >= DROP_BYTES || w->images % DROP_RECORDS == 0) { /* RSS: db.h */
+				db_drop_pages(job->db);
+				read = 0;
+			}
 		}
 		atomic_fetch_add(&job->done, end - first);
 	}
@@ -191,21 +200,16 @@ static void *worker_run(void *arg)
 	return NULL;
 }
 
-/* Waits for the workers, reporting progress and letting the map's pages go (db.h). */
+/* Waits for the workers, reporting progress. */
 static void watch(Job *job, int quiet)
 {
 	Progress *p = quiet ? NULL : progress_start(db_path(job->db), job->count, "images");
-	double last_drop = now_seconds();
 	uint64_t done;
 	while ((done = atomic_load(&job->done)) < job->count && !atomic_load(&job->failed)) {
 		struct timespec ts = { 0, 50 * 1000 * 1000 };
 		nanosleep(&ts, NULL);
 		if (p)
 			progress_update(p, done, NULL);
-		if (now_seconds() - last_drop > 1) {
-			db_drop_pages(job->db);
-			last_drop = now_seconds();
-		}
 	}
 	if (p)
 		progress_end(p, atomic_load(&job->done), NULL);
