@@ -98,9 +98,10 @@ const DbInfo *db_info(const Db *db);
 const char *db_path(const Db *db);
 /* Bytes data.mdb takes on disk. */
 uint64_t db_disk_size(const Db *db);
-/* Unmaps the pages this process has read (see Memory above): one madvise, cheap enough to call
- * after every few records. Safe while other threads read: their records stay valid and are
- * mapped again from the page cache when touched. */
+/* Unmaps the pages this process has read (see Memory above), in one madvise. Safe while other
+ * threads read: their records stay valid and are mapped again from the page cache when
+ * touched. Each call makes every reading thread fault again, so call it from one thread a few
+ * times a second (pcacolor: every 100 ms), not per record. */
 void db_drop_pages(Db *db);
 
 /* One per thread: a read transaction of its own. NULL after printing the reason. */
