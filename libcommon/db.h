@@ -100,8 +100,9 @@ const char *db_path(const Db *db);
 uint64_t db_disk_size(const Db *db);
 /* Unmaps the pages this process has read (see Memory above), in one madvise. Safe while other
  * threads read: their records stay valid and are mapped again from the page cache when
- * touched. Each call makes every reading thread fault again, so call it from one thread a few
- * times a second (pcacolor: every 100 ms), not per record. */
+ * touched. Each call makes every reading thread fault its pages in again (and the records of a
+ * shuffled database are scattered over the file), so call it from one thread every second or
+ * two (pcacolor: every 2 s), not per record. */
 void db_drop_pages(Db *db);
 
 /* One per thread: a read transaction of its own. NULL after printing the reason. */
