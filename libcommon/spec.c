@@ -634,6 +634,7 @@ void spec_memory(const Spec *s, int batch, int threads, SpecMemory *m)
 	}
 	m->workspace = col * f * (threads > 0 ? threads : 1);
 	m->total = m->params + m->grads + m->momentum + m->activations + m->gradients + m->workspace;
+	m->inference = m->params + m->activations + m->workspace;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -685,7 +686,8 @@ static void print_memory(const Spec *s, int batch, int threads, FILE *out)
 	char what[64];
 	snprintf(what, sizeof what, "workspace (est., %d thr.)", threads > 0 ? threads : 1);
 	fprintf(out, "  %-26s %12s\n", what, format_bytes(b, sizeof b, m.workspace));
-	fprintf(out, "  %-26s %12s\n", "total", format_bytes(b, sizeof b, m.total));
+	fprintf(out, "  %-26s %12s\n", "total for training", format_bytes(b, sizeof b, m.total));
+	fprintf(out, "  %-26s %12s\n", "total for inference", format_bytes(b, sizeof b, m.inference));
 }
 
 void spec_print_summary(const Spec *s, int batch, int threads, double momentum, double decay, FILE *out)

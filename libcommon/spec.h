@@ -136,7 +136,8 @@ typedef struct {
 	double activations;  /* every layer's output for n images, lrn scale, pool argmax, input */
 	double gradients;    /* two buffers of the largest activation */
 	double workspace;    /* the backend's own scratch (im2col), estimated: see spec.c */
-	double total;
+	double total;        /* for training */
+	double inference;    /* a net made for evaluation: no gradients, momentum, gradient buffers */
 } SpecMemory;
 
 void spec_memory(const Spec *s, int batch, int threads, SpecMemory *m);

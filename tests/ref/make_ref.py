@@ -48,7 +48,7 @@ class TensorWriter:
         self.entries = []
 
     def add(self, name, array):
-        a = np.ascontiguousarray(array)
+        a = np.array(array, order="C")  # (ascontiguousarray would make scalars 1-d)
         code = DT[a.dtype.type]
         self.entries.append((name, code, a.shape, a.astype(a.dtype.newbyteorder("<")).tobytes()))
 
