@@ -1,6 +1,7 @@
 /* nettime.c: anet-train --time: speed of a network on synthetic data (see nettime.h). */
 #include "libcommon/nettime.h"
 
+#include <omp.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 
@@ -35,7 +36,8 @@ static int synthetic_batch(Net *net, int n, uint64_t seed, int32_t *labels)
 	size_t count = (size_t)n * (size_t)dims_count(s->layers[0].out);
 	float *x = xmallocarray(count, sizeof *x);
 	uint64_t stream = RNG_STREAM(RNG_TEST, 1);
-#pragma omp parallel for schedule(static)
+	int threads = net_ctx(net)->threads > 0 ? net_ctx(net)->threads : omp_get_max_threads();
+#pragma omp parallel for schedule(static) num_threads(threads)
 	for (size_t i = 0; i < count; i++)
 		x[i] = 50.0f * rng_normal(seed, stream, i);
 	for (int i = 0; i < n; i++)
