@@ -606,6 +606,37 @@ START_TEST(init_is_thread_independent)
 }
 END_TEST
 
+/* --bias-init: the biases the spec makes non-zero start at the override, the others stay 0,
+ * and the weights do not change. */
+START_TEST(bias_override)
+{
+	Spec *s = small_spec();
+	Ctx *ctx = open_cpu(0);
+	Net *a = net_create(ctx, s, 1, NET_EVAL), *b = net_create(ctx, s, 1, NET_EVAL);
+	NetInit paper = { .seed = 3 }, caffe = { .seed = 3, .override_bias = 1, .bias = 0.1f };
+	ck_assert_int_eq(net_init(a, &paper), 0);
+	ck_assert_int_eq(net_init(b, &caffe), 0);
+	for (int t = 0; t < s->nparams; t++) {
+		const SpecParam *p = &s->params[t];
+		float *x = download(a, net_param(a, t), (size_t)p->count), *y = download(b, net_param(b, t), (size_t)p->count);
+		float spec_bias = s->layers[p->layer].bias;
+		if (!p->is_bias)
+			ck_assert_int_eq(memcmp(x, y, (size_t)p->count * sizeof *x), 0);
+		else
+			for (int64_t e = 0; e < p->count; e++) {
+				ck_assert_float_eq(x[e], spec_bias);
+				ck_assert_float_eq(y[e], spec_bias != 0 ? 0.1f : 0.0f);
+			}
+		free(x);
+		free(y);
+	}
+	net_free(a);
+	net_free(b);
+	ctx_close(ctx);
+	spec_free(s);
+}
+END_TEST
+
 /* A backend that counts what the driver asks of it. */
 static const Backend *real_be;
 static int n_alloc, n_upload, n_download, n_conv_bdata, n_fc_bdata, n_relu;
@@ -896,6 +927,7 @@ static Suite *suite(void)
 	tcase_set_timeout(t, 60);
 	tcase_add_test(t, training_is_deterministic);
 	tcase_add_test(t, init_is_thread_independent);
+	tcase_add_test(t, bias_override);
 	tcase_add_test(t, step_allocates_nothing);
 	tcase_add_test(t, weights_round_trip);
 	tcase_add_test(t, weights_errors);

@@ -40,4 +40,27 @@ expect_err "batch"
 expect_exit 2 anet-train
 expect_err "give --summary or --time"
 expect_exit 2 anet-train --summary somedb
+
+# --time on a small net: the report's lines, on the CPU
+cat >"$T/small.net" <<'NET'
+input size=32 channels=3
+conv out=8 kernel=5 stride=2 pad=2 groups=1 bias=0.1
+relu
+lrn
+pool
+conv out=8 kernel=3 pad=1 groups=2
+relu
+fc out=16 bias=1
+relu
+dropout
+fc out=classes
+softmax
+NET
+anet-train --net "$T/small.net" --classes 5 --time --device cpu --batch 4 --iters 2 -j 1 >"$T/time" 2>"$T/err" ||
+	{ cat "$T/err"; fail "--time failed"; }
+grep -q "^train: [0-9.]* img/s" "$T/time" || fail "--time printed no training speed"
+grep -q "^inference: [0-9.]* img/s" "$T/time" || fail "--time printed no inference speed"
+grep -q "^peak memory: [0-9.]* MiB" "$T/time" || fail "--time printed no peak memory"
+grep -q "^conv2 .*conv" "$T/time" || fail "--time printed no per-layer table"
+grep -q "^update .*sgd" "$T/time" || fail "--time printed no update time"
 echo ok
