@@ -411,11 +411,11 @@ static void forward_block(const ConvShape *s, const Tiling *t, const Block *b, c
 		const float *Ug = U + (size_t)g * XI * t->Kg * t->Cg;
 		for (int xi = 0; xi < XI; xi++)
 			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, t->Kg, (int)cols, t->Cg, 1.0f,
-				    Ug + (size_t)xi * t->Kg * t->Cg, t->Cg, V + xi * cols, (int)ld, 0.0f, Mo + xi * cols,
-				    (int)ld);
+				    Ug + (size_t)xi * t->Kg * t->Cg, t->Cg, V + xi * cols, (int)ld, 0.0f,
+				    Mo + xi * t->Kg * cols, (int)cols);
 		for (int k = 0; k < t->Kg; k++) {
 			int kk = g * t->Kg + k;
-			output_block(s, t, b, Mo + (size_t)k * ld, cols, y + (size_t)kk * pq, ystride,
+			output_block(s, t, b, Mo + (size_t)k * cols, (size_t)t->Kg * cols, y + (size_t)kk * pq, ystride,
 				     bias ? bias[kk] : 0.0f, relu, scratch + f->z, scratch + f->o);
 		}
 	}
