@@ -219,6 +219,8 @@ int cpu_conv_forward(Ctx *ctx, const ConvShape *s, const float *x, const float *
 	Dims d;
 	if (check_shape(ctx, s, &d) != 0)
 		return -1;
+	if (cpu_winograd_fits(s))
+		return cpu_winograd_forward(ctx, s, x, w, b, y, relu);
 	int T = s->N < cpu_threads(ctx) ? 1 : cpu_threads(ctx);
 	int nb = chunk_images(&d, ((size_t)s->N + T - 1) / T);
 	size_t L = (size_t)nb * d.pq, outoff = cpu_pad(d.crs * L), per = outoff + cpu_pad((size_t)s->K * L);
@@ -269,6 +271,8 @@ int cpu_conv_backward_data(Ctx *ctx, const ConvShape *s, const float *dy, const 
 	Dims d;
 	if (check_shape(ctx, s, &d) != 0)
 		return -1;
+	if (cpu_winograd_fits(s))
+		return cpu_winograd_backward_data(ctx, s, dy, w, dx);
 	int T = s->N < cpu_threads(ctx) ? 1 : cpu_threads(ctx);
 	int nb = chunk_images(&d, ((size_t)s->N + T - 1) / T);
 	size_t L = (size_t)nb * d.pq, dygoff = cpu_pad(d.crs * L), per = dygoff + cpu_pad((size_t)s->K * L);
@@ -339,6 +343,8 @@ int cpu_conv_backward_filter(Ctx *ctx, const ConvShape *s, const float *x, const
 	Dims d;
 	if (check_shape(ctx, s, &d) != 0)
 		return -1;
+	if (cpu_winograd_fits(s))
+		return cpu_winograd_backward_filter(ctx, s, x, dy, dw, db);
 	int T = cpu_threads(ctx), N = s->N, K = s->K;
 	size_t wsize = (size_t)K * d.crs_g;
 	if (N < T)
