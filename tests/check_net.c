@@ -196,9 +196,12 @@ START_TEST(small_net_matches_pytorch)
 	ck_assert_double_eq_tol(loss_of(net, labels, n), losses[0], 1e-5 * losses[0]);
 	ck_assert_int_eq(net_backward(net), 0);
 	/* gradients go through the LRN's derivative and long sums; the small entries of a tensor
-	 * carry the rounding of its large ones, hence an absolute floor of 1e-5 of the tensor's
-	 * largest entry (measured: within 4e-7 of it) and 1e-4 relative */
-	ck_assert_uint_eq(check_params(net, &tf, "grad.", 1, 1e-5, 1e-4), 0);
+	 * carry the rounding of its large ones, hence an absolute floor relative to the tensor's
+	 * largest entry. Direct sums are within 4e-7 of it; the CPU backend's Winograd
+	 * convolutions (3x3, 5x5, and conv1 folded to 3x3) round about 10x more, within 4e-6:
+	 * 3e-5 of the largest entry and 3e-4 relative keep a margin and still catch a wrong
+	 * derivative, which is off by far more */
+	ck_assert_uint_eq(check_params(net, &tf, "grad.", 1, 3e-5, 3e-4), 0);
 	ck_assert_int_eq(net_update(net, (float)lr), 0);
 
 	for (int step = 1; step < (int)nl; step++) {
@@ -207,10 +210,12 @@ START_TEST(small_net_matches_pytorch)
 		ck_assert_msg(fabs(loss - losses[step]) <= 1e-4 * losses[step], "step %d: loss %.9g, PyTorch %.9g",
 			      step, loss, losses[step]);
 	}
-	/* the weights after 3 steps, to float precision of w; then their change from the initial
-	 * weights (both sides start from the same ones, see check_init_sample), which is about
-	 * 3 lr dw: 1e-3 relative is well below what a wrong momentum, decay or sign would do */
-	ck_assert_uint_eq(check_params(net, &tf, "step3.", 0, 1e-5, 1e-5), 0);
+	/* the weights after 3 steps: 1e-5 of each tensor's largest weight, and 3e-4 relative for
+	 * the tensors that start at 0 (biases), which hold nothing but the update and so carry
+	 * the gradients' error; then their change from the initial weights (both sides start
+	 * from the same ones, see check_init_sample), which is about 3 lr dw: 1e-3 relative is
+	 * well below what a wrong momentum, decay or sign would do */
+	ck_assert_uint_eq(check_params(net, &tf, "step3.", 0, 1e-5, 3e-4), 0);
 	ck_assert_uint_eq(check_deltas(net, &tf, w0, 1e-3, 1e-3), 0);
 
 	free(w0);
