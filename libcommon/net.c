@@ -184,6 +184,8 @@ float *net_input(Net *net) { return net->layers[0].y; }
 int32_t *net_labels(Net *net) { return net->labels; }
 double net_device_bytes(const Net *net) { return net->bytes; }
 
+void net_set_seed(Net *net, uint64_t seed) { net->seed = seed; }
+
 void net_set_hyper(Net *net, float momentum, float decay)
 {
 	net->momentum = momentum;

@@ -63,8 +63,11 @@ const Spec *net_spec(const Net *net);
 Ctx *net_ctx(const Net *net);
 int net_max_batch(const Net *net);
 
-/* Draws the initial weights (see above), sets the biases, zeroes the momentum. */
+/* Draws the initial weights (see above), sets the biases, zeroes the momentum, and keeps the
+ * seed for the dropout masks. */
 int net_init(Net *net, const NetInit *init);
+/* The dropout seed of a net whose weights came from a file (a resumed run sets the run's). */
+void net_set_seed(Net *net, uint64_t seed);
 
 /* The input batch, max_batch x C x H x W floats on the device (write it with ctx_upload, the
  * backend's upload_async or augment), and the labels, max_batch int32 on the device. */
