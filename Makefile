@@ -76,6 +76,9 @@ TESTLIB_OBJ := $(call obj,$(TESTLIB_SRC))
 LIBS = $(B)/libcommon.a $(B)/libkernels.a
 LDLIBS = $(DEP_LIBS) -lpthread -lm
 
+ifeq ($(CUDA_SRC),)
+HAVE_CUDA := 0
+endif
 ifeq ($(HAVE_CUDA),1)
 # Hopper SASS plus Turing PTX, which the driver compiles for any newer GPU; a local GPU wins.
 CUDA_ARCH ?= $(shell nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -n1 | tr -d .)
