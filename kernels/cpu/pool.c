@@ -1,0 +1,106 @@
+/* pool.c: overlapping max pooling (§3.4: 3x3 windows every 2 pixels), forward and backward.
+ *
+ * x[N][C][H][W] -> y[N][C][P][Q], no padding, P = (H - size) / stride + 1. The forward saves
+ * the winner of each window as its index h*W + w in the plane; the first maximum in row-major
+ * order wins a tie, and a NaN wins over any number (as PyTorch), so NaNs propagate. The
+ * backward adds each dy to its winner's place; windows overlap, so one input can collect
+ * several. Planes are independent: the threads split them, and each plane's sums happen in
+ * a fixed order.
+ */
+#include "kernels/cpu/cpu.h"
+
+#include <string.h>
+
+static int check_shape(Ctx *ctx, const PoolShape *s)
+{
+	PoolShape t = *s;
+	const char *why = NULL;
+	if (pool_shape(&t, &why) != 0)
+		return CTX_FAIL(ctx, "pooling: %s", why);
+	if (t.P != s->P || t.Q != s->Q)
+		return CTX_FAIL(ctx, "pooling: output %dx%d does not match the geometry (%dx%d)", s->P, s->Q, t.P, t.Q);
+	return 0;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define SIMD_CLONES
+#endif
+
+enum { QBLOCK = 64 }; /* output columns handled together */
+
+/* One plane. Each output row is done for a run of columns at once: the window's taps are
+ * visited in row-major order and each tap updates the running maxima of all columns, a
+ * compare and two selects that vectorise, where a branch per compare would be mispredicted
+ * half the time on real data. Strictly greater replaces, so the first maximum stays. */
+SIMD_CLONES
+static void pool_plane(const PoolShape *s, const float *x, float *y, int32_t *arg)
+{
+	const int W = s->W, k = s->size, st = s->stride;
+	float m[QBLOCK];
+	int32_t a[QBLOCK];
+	for (int p = 0; p < s->P; p++)
+		for (int q0 = 0; q0 < s->Q; q0 += QBLOCK) {
+			int nq = s->Q - q0 < QBLOCK ? s->Q - q0 : QBLOCK;
+			int h0 = p * st, w0 = q0 * st;
+			const float *first = x + (size_t)h0 * W + w0;
+#pragma omp simd
+			for (int q = 0; q < nq; q++) {
+				m[q] = first[q * st];
+				a[q] = h0 * W + w0 + q * st;
+			}
+			for (int i = 0; i < k; i++)
+				for (int j = 0; j < k; j++) {
+					const float *row = x + (size_t)(h0 + i) * W + w0 + j;
+					int32_t at = (h0 + i) * W + w0 + j;
+#pragma omp simd
+					for (int q = 0; q < nq; q++) {
+						float v = row[q * st];
+						int win = v > m[q] || (v != v && m[q] == m[q]); /* a NaN wins */
+						m[q] = win ? v : m[q];
+						a[q] = win ? at + q * st : a[q];
+					}
+				}
+			for (int q = 0; q < nq; q++) {
+				y[p * s->Q + q0 + q] = m[q];
+				arg[p * s->Q + q0 + q] = a[q];
+			}
+		}
+}
+
+int cpu_pool_forward(Ctx *ctx, const PoolShape *s, const float *x, float *y, int32_t *argmax)
+{
+	if (check_shape(ctx, s) != 0)
+		return -1;
+	size_t planes = (size_t)s->N * s->C, hw = (size_t)s->H * s->W, pq = (size_t)s->P * s->Q;
+#pragma omp parallel for schedule(static) num_threads(cpu_threads(ctx))
+	for (size_t i = 0; i < planes; i++)
+		pool_plane(s, x + i * hw, y + i * pq, argmax + i * pq);
+	return 0;
+}
+
+int cpu_pool_backward(Ctx *ctx, const PoolShape *s, const float *dy, const int32_t *argmax, float *dx)
+{
+	if (check_shape(ctx, s) != 0)
+		return -1;
+	size_t planes = (size_t)s->N * s->C, hw = (size_t)s->H * s->W, pq = (size_t)s->P * s->Q;
+	int bad = 0;
+#pragma omp parallel for schedule(static) num_threads(cpu_threads(ctx)) reduction(| : bad)
+	for (size_t i = 0; i < planes; i++) {
+		float *d = dx + i * hw;
+		const float *g = dy + i * pq;
+		const int32_t *a = argmax + i * pq;
+		memset(d, 0, sizeof(float) * hw);
+		for (size_t j = 0; j < pq; j++) {
+			if ((uint32_t)a[j] >= hw) {
+				bad = 1;
+				continue;
+			}
+			d[a[j]] += g[j];
+		}
+	}
+	if (bad)
+		return CTX_FAIL(ctx, "pooling backward: an argmax index lies outside its %dx%d plane", s->H, s->W);
+	return 0;
+}

@@ -1,0 +1,23 @@
+/* sgd.c: the paper's update (§5): v = momentum*v - decay*lr*w - lr*dw; w = w + v.
+ *
+ * Weight decay sits inside the velocity and is scaled by the learning rate, as in the paper
+ * (PyTorch's SGD adds decay*w to the gradient instead; the two agree only while lr is
+ * constant). One pass over w, dw and v; memory-bound, so plain vectorised loops.
+ */
+#include "kernels/cpu/cpu.h"
+
+#include <math.h>
+
+int cpu_sgd_update(Ctx *ctx, size_t n, float *w, const float *dw, float *v, float lr, float momentum, float decay)
+{
+	if (!isfinite(lr) || !isfinite(momentum) || !isfinite(decay))
+		return CTX_FAIL(ctx, "sgd: learning rate, momentum and decay must be finite");
+	const float wd = decay * lr;
+#pragma omp parallel for simd schedule(static) num_threads(cpu_threads(ctx)) if (n > 65536)
+	for (size_t i = 0; i < n; i++) {
+		float vi = momentum * v[i] - wd * w[i] - lr * dw[i];
+		v[i] = vi;
+		w[i] += vi;
+	}
+	return 0;
+}
