@@ -112,7 +112,7 @@ __global__ void cnhw_to_nchw_bias_kernel(const float *__restrict__ yt, const flo
 		if (b)
 			v += b[k];
 		if (relu)
-			v = v > 0.0f ? v : 0.0f;
+			v = v < 0.0f ? 0.0f : v;
 		y[t] = v;
 	}
 }

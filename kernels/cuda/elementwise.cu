@@ -24,7 +24,7 @@ __global__ void relu_forward_kernel(const float *x, float *y, size_t n)
 {
 	GRID_LOOP(size_t, i, n) {
 		float v = x[i];
-		y[i] = v > 0.0f ? v : 0.0f;
+		y[i] = v < 0.0f ? 0.0f : v;
 	}
 }
 

@@ -17,7 +17,7 @@ __global__ void bias_act_kernel(float *y, const float *b, int O, size_t total, i
 		if (b)
 			v += b[i % (size_t)O];
 		if (relu)
-			v = v > 0.0f ? v : 0.0f;
+			v = v < 0.0f ? 0.0f : v;
 		y[i] = v;
 	}
 }

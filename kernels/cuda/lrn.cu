@@ -16,6 +16,8 @@
  */
 #include "kernels/cuda/cuda.h"
 
+#include <math.h>
+
 template <typename I>
 __global__ void lrn_forward_kernel(const float *__restrict__ x, int C, I HW, I total, int half, float alpha,
 				   float beta, float k, float *__restrict__ y, float *__restrict__ scale)
@@ -62,9 +64,9 @@ static int lrn_check(Ctx *ctx, const char *op, const LrnShape *s)
 	if (s->N < 1 || s->C < 1 || s->H < 1 || s->W < 1 || s->size < 1)
 		return CTX_FAIL(ctx, "%s: sizes must be positive (N=%d C=%d H=%d W=%d size=%d)", op, s->N, s->C, s->H,
 				s->W, s->size);
-	if (!(s->k > 0) || !(s->alpha >= 0) || !(s->beta >= 0))
-		return CTX_FAIL(ctx, "%s: need k > 0, alpha >= 0, beta >= 0 (k=%g alpha=%g beta=%g)", op, s->k,
-				s->alpha, s->beta);
+	if (!isfinite(s->alpha) || !isfinite(s->beta) || !isfinite(s->k))
+		return CTX_FAIL(ctx, "%s: alpha, beta and k must be finite (k=%g alpha=%g beta=%g)", op, s->k, s->alpha,
+				s->beta);
 	return 0;
 }
 

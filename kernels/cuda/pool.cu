@@ -2,8 +2,9 @@
  *
  * Layout: x[N][C][H][W] -> y[N][C][P][Q], P = (H - size) / stride + 1 (no padding, floor),
  * argmax[N][C][P][Q] = h*W + w of the window's winner within its plane. The winner is the
- * first maximum in row-major window order (a strictly greater value replaces it), as on the
- * CPU, so ties pick the same pixel on both backends.
+ * first maximum in row-major window order (a strictly greater value replaces it; a NaN
+ * replaces a number, so it propagates), as on the CPU, so ties pick the same pixel on both
+ * backends.
  *
  * Backward is a gather rather than a scatter: overlapping windows (size > stride) can pick
  * the same input pixel, so each dx thread visits the few windows that contain its pixel
@@ -28,7 +29,7 @@ __global__ void pool_forward_kernel(const float *__restrict__ x, int H, int W, i
 			for (int s = 0; s < size; s++) {
 				int i = (h0 + r) * W + w0 + s;
 				float v = xp[i];
-				if (v > m) {
+				if (v > m || (v != v && m == m)) { /* a NaN wins, as on the CPU */
 					m = v;
 					best = i;
 				}
