@@ -1,7 +1,7 @@
 /* gpu_alexnet.c: the paper's AlexNet through the kernels.h ops: train/infer img/s, per-layer times, a TF32 study.
  *
  *   gpu_alexnet [--device cuda|cpu] [--batch N] [--iters N] [--warmup N] [--tf32] [--layers]
- *               [--augment] [--study STEPS]
+ *               [--augment] [--study STEPS [--lr X]]
  *
  * The net is the paper's (§3.5), as anet builds it: 224x224 input, conv1 11x11/4 pad 2 96,
  * LRN, pool 3/2, conv2 5x5 256 in 2 groups, LRN, pool, conv3 3x3 384, conv4 3x3 384 g2,
@@ -15,7 +15,8 @@
  * buffer, then the augment op (crop, flip, mean) into the input.
  *
  * --study STEPS trains the same net for STEPS steps on a learnable synthetic task (10
- * classes, each a coarse random colour pattern plus per-pixel noise) and prints the loss
+ * classes, each a coarse random colour pattern plus per-pixel noise; the last layer starts
+ * small, so the loss starts at ln 10) and prints the loss
  * curve; run it with and without --tf32 to see whether TF32 changes training.
  *
  * Output ends with machine-readable lines: "anet train img/s: X", "anet infer img/s: X".
@@ -155,11 +156,12 @@ static void drop(Model *m, const char *name)
 	l->out_n = (size_t)m->N * C * H * W;
 }
 
-/* Host values for a parameter: uniform with variance 2/fan_in (weights), 0 (biases). */
-static void init_param(Model *m, float *dev, size_t n, size_t fan_in, uint64_t tag, int bias)
+/* Host values for a parameter: uniform with variance 2/fan_in (weights; gain times that
+ * deviation), 0 (biases). */
+static void init_param(Model *m, float *dev, size_t n, size_t fan_in, uint64_t tag, int bias, float gain)
 {
 	float *h = xmalloc(n * sizeof(float));
-	float a = bias ? 0.0f : (float)sqrt(6.0 / (double)fan_in);
+	float a = bias ? 0.0f : gain * (float)sqrt(6.0 / (double)fan_in);
 #pragma omp parallel for schedule(static)
 	for (size_t i = 0; i < n; i++)
 		h[i] = a * (2.0f * rng_uniform(0xBE7C4ull, RNG_STREAM(RNG_INIT, tag), i) - 1.0f);
@@ -211,8 +213,11 @@ static void build(Model *m, Ctx *ctx, int N, int classes)
 			l->b = dalloc(m, l->bn * sizeof(float));
 			l->db = dalloc(m, l->bn * sizeof(float));
 			l->vb = dalloc(m, l->bn * sizeof(float));
-			init_param(m, l->w, l->wn, l->wn / l->bn, 2 * (uint64_t)i, 0);
-			init_param(m, l->b, l->bn, 1, 2 * (uint64_t)i + 1, 1);
+			/* the last layer starts small, so the first logits are near 0 and the loss
+			 * near ln(classes): no large first steps */
+			float gain = i == m->nl - 1 ? 0.01f : 1.0f;
+			init_param(m, l->w, l->wn, l->wn / l->bn, 2 * (uint64_t)i, 0, gain);
+			init_param(m, l->b, l->bn, 1, 2 * (uint64_t)i + 1, 1, 1);
 			CHECK(m, ctx->be->fill(ctx, l->vw, l->wn, 0));
 			CHECK(m, ctx->be->fill(ctx, l->vb, l->bn, 0));
 		}
@@ -482,16 +487,17 @@ static void task_init(Model *m, Task *t)
 {
 	size_t img = (size_t)3 * 224 * 224;
 	float *h = xmalloc(64 * img * sizeof(float));
-	for (int c = 0; c < 10; c++) /* 7x7 blocks of 32x32 pixels, random level per block */
+	for (int c = 0; c < 10; c++) /* 7x7 blocks of 32x32 pixels, a random level in [-2, 2) each */
 		for (size_t i = 0; i < img; i++) {
 			int ch = (int)(i / (224 * 224)), y = (int)(i / 224 % 224), x = (int)(i % 224);
-			h[c * img + i] = 2.0f * rng_uniform(77, RNG_STREAM(RNG_TEST, 1), (uint64_t)(((c * 3 + ch) * 7 + y / 32) * 7 + x / 32)) - 1.0f;
+			uint64_t block = (uint64_t)(((c * 3 + ch) * 7 + y / 32) * 7 + x / 32);
+			h[c * img + i] = 4.0f * rng_uniform(77, RNG_STREAM(RNG_TEST, 1), block) - 2.0f;
 		}
 	t->templ = dalloc(m, 10 * img * sizeof(float));
 	CHECK(m, ctx_upload(m->ctx, t->templ, h, 10 * img * sizeof(float)));
 #pragma omp parallel for schedule(static)
 	for (size_t i = 0; i < 64 * img; i++)
-		h[i] = 2.0f * rng_uniform(77, RNG_STREAM(RNG_TEST, 2), i) - 1.0f;
+		h[i] = rng_uniform(77, RNG_STREAM(RNG_TEST, 2), i) - 0.5f; /* noise in [-0.5, 0.5) */
 	t->noise = dalloc(m, 64 * img * sizeof(float));
 	CHECK(m, ctx_upload(m->ctx, t->noise, h, 64 * img * sizeof(float)));
 	free(h);
@@ -521,7 +527,7 @@ static void task_batch(Model *m, Task *t, uint64_t step)
 	CHECK(m, c->be->gemm(c, GEMM_N, GEMM_N, N, img, 64, 1.0f, t->select, 64, t->noise, img, 1.0f, m->x, img));
 }
 
-static void study(Model *m, int steps)
+static void study(Model *m, int steps, float lr)
 {
 	Task t;
 	task_init(m, &t);
@@ -541,14 +547,29 @@ static void study(Model *m, int steps)
 		loss /= m->N;
 		if (!isfinite(loss))
 			die("study: the loss is not finite at step %d", s);
-		if (s % 25 == 0 || s == steps - 1)
+		if (s % (steps >= 100 ? 25 : 5) == 0 || s == steps - 1)
 			printf("study %d %.5f\n", s, loss);
 		if (s >= steps - tail_n)
 			tail += loss;
 		backward(m, (uint64_t)s, 0);
-		update(m, 0.01f);
+		update(m, lr);
 	}
 	printf("study: mean loss over the last %d steps: %.5f\n", tail_n, tail / tail_n);
+	/* held-out batches (steps never trained on), dropout off */
+	int right = 0, total = 0;
+	for (int b = 0; b < 4; b++) {
+		task_batch(m, &t, 1000000u + (uint64_t)b);
+		forward(m, 0, 0, 0);
+		CHECK(m, ctx_download(m->ctx, probs, m->probs, (size_t)m->N * m->classes * sizeof(float)));
+		for (int i = 0; i < m->N; i++, total++) {
+			const float *p = probs + (size_t)i * m->classes;
+			int best = 0;
+			for (int k = 1; k < m->classes; k++)
+				best = p[k] > p[best] ? k : best;
+			right += best == t.h_labels[i];
+		}
+	}
+	printf("study: held-out accuracy: %.4f (%d of %d)\n", (double)right / total, right, total);
 	free(probs);
 	ctx_free(m->ctx, t.templ);
 	ctx_free(m->ctx, t.noise);
@@ -562,7 +583,7 @@ static void study(Model *m, int steps)
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: gpu_alexnet [--device cuda|cpu] [--batch N] [--iters N] [--warmup N] [--tf32] [--layers]\n"
-		   "                   [--augment] [--study STEPS]\n"
+		   "                   [--augment] [--study STEPS [--lr X]]\n"
 		   "Times the paper's AlexNet (224x224, FP32 unless --tf32) through the kernels.h ops.\n");
 }
 
@@ -571,6 +592,7 @@ int main(int argc, char **argv)
 	set_progname(argv[0]);
 	CtxOptions o = { .device = "cuda" };
 	int N = 128, iters = 30, warmup = 5, layers = 0, feed = 0, steps = 0;
+	float lr = 0.001f; /* --study's; 0.01 with this init overshoots in the first steps */
 	static const struct option lo[] = { { "device", required_argument, 0, 'd' },
 					    { "batch", required_argument, 0, 'b' },
 					    { "iters", required_argument, 0, 'i' },
@@ -579,6 +601,7 @@ int main(int argc, char **argv)
 					    { "layers", no_argument, 0, 'l' },
 					    { "augment", no_argument, 0, 'a' },
 					    { "study", required_argument, 0, 's' },
+					    { "lr", required_argument, 0, 'r' },
 					    { "help", no_argument, 0, 'h' },
 					    { 0, 0, 0, 0 } };
 	int c;
@@ -592,6 +615,7 @@ int main(int argc, char **argv)
 		case 'l': layers = 1; break;
 		case 'a': feed = 1; break;
 		case 's': steps = (int)opt_int("--study", optarg, 1, 1000000); break;
+		case 'r': lr = (float)opt_double("--lr", optarg, 0, 10); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return EXIT_USAGE;
 		}
@@ -611,7 +635,7 @@ int main(int argc, char **argv)
 	CHECK(&m, ctx_upload(ctx, m.labels, lab, (size_t)N * sizeof(int32_t)));
 	free(lab);
 	if (steps) {
-		study(&m, steps);
+		study(&m, steps, lr);
 	} else {
 		float *h = xmalloc(m.in_n * sizeof(float));
 #pragma omp parallel for schedule(static)

@@ -84,7 +84,7 @@ sed 's/^/    /' "$OUT/machine.txt"
 # 1. build (with the carried sysroot when there is one)
 sys=$top/.device-sysroot
 if [ -d "$sys/include" ]; then
-	shim=$top/.device-build
+	shim=$top/$B/device # inside the build folder, which git ignores
 	mkdir -p "$shim/bin" "$shim/lib"
 	# the sysroot's libz.so points at the packing machine's absolute path; link the local one
 	for z in /lib/x86_64-linux-gnu/libz.so.1 /usr/lib/x86_64-linux-gnu/libz.so.1 /usr/lib64/libz.so.1 /lib64/libz.so.1; do
@@ -163,13 +163,16 @@ note "benchmark" "$(status)"
 # 4. TF32 study: the same 300 training steps with FP32 and with TF32 GEMMs
 if [ $gpu = 1 ] && [ -x $B/bench/gpu_alexnet ]; then
 	stage study-fp32 60 $B/bench/gpu_alexnet --study 300
-	s32=$rc
+	r32=$(status)
 	stage study-tf32 60 $B/bench/gpu_alexnet --study 300 --tf32
-	paste "$OUT/study-fp32.log" "$OUT/study-tf32.log" 2>/dev/null | grep '^study [0-9]' | awk '{ printf "    step %4d  loss fp32 %.4f  tf32 %.4f\n", $2, $3, $6 }'
+	paste "$OUT/study-fp32.log" "$OUT/study-tf32.log" 2>/dev/null | grep '^study [0-9]' |
+		awk '{ printf "    step %4d  loss fp32 %.4f  tf32 %.4f\n", $2, $3, $6 }'
 	f=$(sed -n 's/^study: mean loss over the last [0-9]* steps: //p' "$OUT/study-fp32.log")
 	t=$(sed -n 's/^study: mean loss over the last [0-9]* steps: //p' "$OUT/study-tf32.log")
-	[ $s32 = 0 ] && [ $rc = 0 ] && rc=0
-	note "TF32 study (final mean loss)" "fp32 ${f:--}  tf32 ${t:--}"
+	fa=$(sed -n 's/^study: held-out accuracy: \([0-9.]*\).*/\1/p' "$OUT/study-fp32.log")
+	ta=$(sed -n 's/^study: held-out accuracy: \([0-9.]*\).*/\1/p' "$OUT/study-tf32.log")
+	note "TF32 study: loss of last 60 steps" "fp32 ${f:--} ($r32), tf32 ${t:--} ($(status))"
+	note "TF32 study: held-out accuracy" "fp32 ${fa:--}, tf32 ${ta:--}"
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -182,15 +185,17 @@ else
 fi
 
 # ---------------------------------------------------------------------------------------------
-# 6. anet-train's own timing and data loader, when the trainer offers them
+# 6. anet-train's own timing (the network driver on the same kernels), when the trainer offers it
 if [ $gpu = 1 ] && [ -x $B/bin/anet-train ] && $B/bin/anet-train --help 2>/dev/null | grep -q -- '--time'; then
-	stage anet-train-time 90 $B/bin/anet-train --net alexnet --time --device cuda --batch 128
-	note "anet-train --time" "$(status): $(grep -iE 'img/s' "$OUT/anet-train-time.log" | tail -n 2 | tr '\n' ' ')"
-	tail -n 25 "$OUT/anet-train-time.log" | sed 's/^/    /'
+	stage anet-train-time 90 $B/bin/anet-train --net alexnet --time --device cuda --batch 128 --iters 20
+	tr=$(sed -n 's/^train: \([0-9.]*\) img\/s.*/\1/p' "$OUT/anet-train-time.log")
+	inf=$(sed -n 's/^inference: \([0-9.]*\) img\/s.*/\1/p' "$OUT/anet-train-time.log")
+	note "anet-train --time (net driver)" "$(status): train ${tr:--} img/s, inference ${inf:--} img/s"
+	tail -n 28 "$OUT/anet-train-time.log" | sed 's/^/    /'
 else
-	note "anet-train --time" "not available in this build (TODO: lead)"
+	note "anet-train --time (net driver)" "not available in this build"
 fi
-note "data loader img/s" "TODO (lead): anet-train has no loader benchmark in this build"
+note "data loader img/s" "TODO (lead): anet-train offers no loader benchmark in this build"
 
 # ---------------------------------------------------------------------------------------------
 # 7. how the conv chunk size matters: the workspace limit at 256 MiB instead of 1 GiB
