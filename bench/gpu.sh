@@ -42,6 +42,8 @@ run() { # run NAME CMD...: log to $out/NAME.log, say how it ended
 run anet-fp32 "$alex" --batch "$batch" --iters "$iters" --warmup 5 --layers --augment
 run anet-tf32 "$alex" --batch "$batch" --iters "$iters" --warmup 5 --tf32
 run pytorch "$py" "$here/gpu_pytorch.py" --batch "$batch" --iters "$iters" --warmup 10
+# which kernels cuDNN picked and what they cost, for the comparison's breakdown (log only)
+run pytorch-profile "$py" "$here/gpu_pytorch.py" --batch "$batch" --warmup 5 --profile
 
 af=$out/anet-fp32.log at=$out/anet-tf32.log pt=$out/pytorch.log
 sed -n '/^layer /,/^total /p' "$af"

@@ -68,6 +68,28 @@ def timed(step, dev, warmup, iters):
     return statistics.median(times), min(times), max(times)
 
 
+def profile(train_step, dev, a):
+    """Which kernels cuDNN and cuBLAS chose, and what each costs: the comparison's breakdown."""
+    from torch.profiler import ProfilerActivity, profile as prof
+    set_precision("fp32")
+    for _ in range(a.warmup):
+        train_step()
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev.type == "cuda" else [])
+    with prof(activities=acts) as p:
+        for _ in range(3):
+            train_step()
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+    # torch 2.4 renamed cuda_* to device_*; kernels show best by their own (self) time
+    keys = ["self_device_time_total", "self_cuda_time_total"] if dev.type == "cuda" else ["self_cpu_time_total"]
+    for key in keys:
+        try:
+            print(p.key_averages().table(sort_by=key, row_limit=30, max_name_column_width=90), flush=True)
+            return
+        except (AttributeError, KeyError, ValueError, RuntimeError) as e:
+            print(f"(profiler: sorting by {key} failed: {e})", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--batch", type=int, default=128)
@@ -75,6 +97,8 @@ def main():
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--precision", default="fp32,tf32")
     ap.add_argument("--device", default="cuda")
+    ap.add_argument("--profile", action="store_true",
+                    help="instead of timing, profile 3 FP32 training steps and print the GPU kernels by time")
     a = ap.parse_args()
     dev = torch.device(a.device)
     torch.manual_seed(0)
@@ -99,6 +123,9 @@ def main():
         with torch.inference_mode():
             model(x)
 
+    if a.profile:
+        profile(train_step, dev, a)
+        return
     for p in a.precision.split(","):
         set_precision(p)
         model.train()

@@ -143,7 +143,8 @@ note "build" "$(status)"
 if [ -x $B/tests/check_cuda ]; then
 	stage check_cuda 150 env CK_VERBOSITY=normal $B/tests/check_cuda
 	note "check_cuda (GPU vs CPU ops)" "$(status): $(grep -E '^[0-9]+%: Checks' "$OUT/check_cuda.log" | tail -n 1)$(grep -m1 'skipped' "$OUT/check_cuda.log")"
-	grep -E 'FAILED|DIFFERENT|differ|whole network|bit-identical$|two GPU runs|huge alloc' "$OUT/check_cuda.log" | head -n 30 | sed 's/^/    /'
+	grep -E 'FAILED|DIFFERENT|differ|whole network|two GPU runs|driver step|GPU:' "$OUT/check_cuda.log" | head -n 24 |
+		cut -c1-180 | sed 's/^/    /'
 else
 	note "check_cuda (GPU vs CPU ops)" "not built"
 fi
@@ -191,7 +192,7 @@ if [ $gpu = 1 ] && [ -x $B/bin/anet-train ] && $B/bin/anet-train --help 2>/dev/n
 	tr=$(sed -n 's/^train: \([0-9.]*\) img\/s.*/\1/p' "$OUT/anet-train-time.log")
 	inf=$(sed -n 's/^inference: \([0-9.]*\) img\/s.*/\1/p' "$OUT/anet-train-time.log")
 	note "anet-train --time (net driver)" "$(status): train ${tr:--} img/s, inference ${inf:--} img/s"
-	tail -n 28 "$OUT/anet-train-time.log" | sed 's/^/    /'
+	tail -n 24 "$OUT/anet-train-time.log" | sed 's/^/    /'
 else
 	note "anet-train --time (net driver)" "not available in this build"
 fi
@@ -205,7 +206,18 @@ if [ $gpu = 1 ] && [ -x $B/bench/gpu_alexnet ]; then
 fi
 
 # ---------------------------------------------------------------------------------------------
-# 8. compute-sanitizer memcheck over the elementwise, pooling and LRN cases (if time is left)
+# 8. where anet's step goes, kernel by kernel (Nsight Systems, when the toolkit has it); the
+# report itself stays outside $OUT (tens of MB), the statistics go to the log
+nsys=$(command -v nsys || ls /usr/local/cuda/bin/nsys 2>/dev/null || true)
+if [ $gpu = 1 ] && [ -n "$nsys" ] && [ -x $B/bench/gpu_alexnet ]; then
+	stage nsys 75 "$nsys" profile --stats=true --force-overwrite=true -o /tmp/anet-nsys \
+		$B/bench/gpu_alexnet --iters 5 --warmup 2
+	awk '/cuda_gpu_kern_sum/ { f = 1 } f && n < 24 { print; n++ }' "$OUT/nsys.log" | cut -c1-170 | sed 's/^/    /'
+	note "nsys kernel summary" "$(status) (in $OUT/nsys.log)"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# 9. compute-sanitizer memcheck over the elementwise, pooling and LRN cases (if time is left)
 san=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
 if [ $gpu = 1 ] && [ -x "$san" ] && [ -x $B/tests/check_cuda ]; then
 	stage memcheck 60 env CK_RUN_CASE=layers "$san" --tool memcheck --leak-check no --error-exitcode 3 $B/tests/check_cuda
