@@ -30,13 +30,14 @@ fi
 # value KEY FILE: the number after "KEY: " in FILE, or "-"
 value() { v=$(sed -n "s|^$1: ||p" "$2" 2>/dev/null | tail -n 1); echo "${v:--}"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
+failed=0
 run() { # run NAME CMD...: log to $out/NAME.log, say how it ended
 	name=$1; shift
 	start=$(date +%s)
 	"$@" >"$out/$name.log" 2>&1
 	rc=$?
 	echo "gpu bench: $name: exit $rc after $(( $(date +%s) - start ))s (log $out/$name.log)"
-	[ $rc = 0 ] || tail -n 15 "$out/$name.log" | sed 's/^/    /'
+	[ $rc = 0 ] || { failed=$((failed + 1)); tail -n 15 "$out/$name.log" | sed 's/^/    /'; }
 }
 
 run anet-fp32 "$alex" --batch "$batch" --iters "$iters" --warmup 5 --layers --augment
@@ -62,3 +63,4 @@ p_tr32=$(value "pytorch tf32 train img/s" "$pt") p_in32=$(value "pytorch tf32 in
 	printf '%-28s %12s %12s %8s\n' "infer TF32" "$a_in32" "$p_in32" "$(ratio "$a_in32" "$p_in32")"
 	printf '%-28s %12s %12s %8s\n' "train FP32 + upload/augment" "$a_aug" "" ""
 } | tee "$out/table.txt"
+[ $failed = 0 ] || { echo "gpu bench: $failed of the runs failed"; exit 1; }

@@ -134,14 +134,21 @@ done
 # shellcheck disable=SC2086
 stage build 300 make -j"$jobs" WERROR=0 $targets
 build_rc=$rc
-grep -E 'warning|error' "$OUT/build.log" | grep -v '^make' | head -n 20 >"$OUT/build-warnings.txt"
-[ -s "$OUT/build-warnings.txt" ] && { say "compiler messages:"; sed 's/^/    /' "$OUT/build-warnings.txt"; }
+grep -E 'warning|error' "$OUT/build.log" | grep -v -e '^make' -e '^cc ' -e '^/.*nvcc ' | sort -u >"$OUT/build-warnings.txt"
+if [ $build_rc = 0 ] && [ -s "$OUT/build-warnings.txt" ]; then
+	say "compiler messages (all in $OUT/build-warnings.txt):"
+	head -n 12 "$OUT/build-warnings.txt" | cut -c1-180 | sed 's/^/    /'
+fi
 note "build" "$(status)"
 
 # ---------------------------------------------------------------------------------------------
 # 2. the CUDA op suite (every op against the CPU backend, the small net, determinism)
 if [ -x $B/tests/check_cuda ]; then
 	stage check_cuda 150 env CK_VERBOSITY=normal $B/tests/check_cuda
+	if [ $gpu = 1 ] && grep -q 'skipped' "$OUT/check_cuda.log"; then
+		rc=1 # nvidia-smi sees a GPU that the CUDA runtime cannot open: a failure here
+		say "check_cuda: FAILED: $(grep -m1 'skipped' "$OUT/check_cuda.log")"
+	fi
 	note "check_cuda (GPU vs CPU ops)" "$(status): $(grep -E '^[0-9]+%: Checks' "$OUT/check_cuda.log" | tail -n 1)$(grep -m1 'skipped' "$OUT/check_cuda.log")"
 	grep -E 'FAILED|DIFFERENT|differ|whole network|two GPU runs|driver step|GPU:' "$OUT/check_cuda.log" | head -n 24 |
 		cut -c1-180 | sed 's/^/    /'
@@ -153,7 +160,6 @@ fi
 # 3. the benchmark (anet and PyTorch, FP32 and TF32)
 if [ $gpu = 1 ] && [ -x $B/bench/gpu_alexnet ]; then
 	stage bench 240 env ANET_BUILD=$B sh bench/gpu.sh
-	[ -f "$OUT/bench/table.txt" ] && sed 's/^/    /' "$OUT/bench/table.txt"
 	sed -n '/^layer /,/^total /p' "$OUT/bench/anet-fp32.log" 2>/dev/null | sed 's/^/    /'
 else
 	rc=125

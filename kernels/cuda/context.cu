@@ -118,6 +118,12 @@ static int cuda_open(Ctx *ctx, int device)
 	cudaError_t e = cudaGetDeviceCount(&n);
 	if (e != cudaSuccess || n == 0) {
 		(void)cudaGetLastError();
+		int rt = 0;
+		cudaRuntimeGetVersion(&rt);
+		if (e == cudaErrorInsufficientDriver)
+			return CTX_FAIL(ctx, "no CUDA device: the NVIDIA driver is missing or older than the CUDA %d.%d "
+					     "runtime this program was built with",
+					rt / 1000, rt % 1000 / 10);
 		return CTX_FAIL(ctx, "no CUDA device (%s)",
 				e != cudaSuccess ? cudaGetErrorString(e) : "the driver lists none");
 	}
