@@ -73,7 +73,7 @@ if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then 
 	nvcc=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
 	echo "nvcc: $("$nvcc" --version 2>/dev/null | sed -n 's/.*release \([0-9.]*\), \(V[0-9.]*\).*/\1 (\2)/p')"
 	echo "cc: $(cc --version 2>/dev/null | head -n 1)"
-	echo "make: $(make --version 2>/dev/null | head -n 1)"
+	echo "make: $(make --version 2>/dev/null | head -n 1); $(ldd --version 2>/dev/null | head -n 1)"
 	echo "pkg-config: $(command -v pkg-config || echo none)"
 	echo "python3: $(python3 -c 'import torch; print("torch", torch.__version__, "CUDA", torch.version.cuda, "cuDNN", torch.backends.cudnn.version())' 2>&1 | tail -n 1)"
 	echo "git: $(git rev-parse --short HEAD 2>/dev/null || echo '?') $(git status --porcelain 2>/dev/null | grep -c . || true) changed files"
@@ -85,16 +85,28 @@ sed 's/^/    /' "$OUT/machine.txt"
 sys=$top/.device-sysroot
 if [ -d "$sys/include" ]; then
 	shim=$top/$B/device # inside the build folder, which git ignores
-	mkdir -p "$shim/bin" "$shim/lib"
+	# the sysroot's libraries as links, with two exceptions (below); binaries find them through
+	# an RPATH (not RUNPATH, which would not serve OpenBLAS's own libgfortran)
+	lib=$shim/lib
+	rm -rf "$shim"
+	mkdir -p "$shim/bin" "$lib"
+	# the local compiler's libgomp, when it has one, is newer and serves older callers; the
+	# sysroot's (Debian gcc 12) would shadow it through the rpath
+	gomp=$(cc -print-file-name=libgomp.so.1 2>/dev/null)
+	for f in "$sys"/lib/*.so* "$sys"/lib/*.a; do
+		[ -e "$f" ] || [ -L "$f" ] || continue
+		case $(basename "$f") in libgomp*) [ -e "$gomp" ] && [ "$gomp" != libgomp.so.1 ] && continue ;; esac
+		ln -sf "$f" "$lib/$(basename "$f")"
+	done
 	# the sysroot's libz.so points at the packing machine's absolute path; link the local one
 	for z in /lib/x86_64-linux-gnu/libz.so.1 /usr/lib/x86_64-linux-gnu/libz.so.1 /usr/lib64/libz.so.1 /lib64/libz.so.1; do
-		if [ -e "$z" ]; then ln -sf "$z" "$shim/lib/libz.so"; break; fi
+		if [ -e "$z" ]; then ln -sf "$z" "$lib/libz.so"; break; fi
 	done
 	cat >"$shim/bin/pkg-config" <<EOF
 #!/bin/sh
 # pkg-config stand-in for the device build: answers from $sys for the modules anet needs.
 sys=$sys
-link="-L$shim/lib -L\$sys/lib -Wl,-rpath,\$sys/lib"
+link="-L$lib -Wl,-rpath,$lib -Wl,--disable-new-dtags"
 mode=; mods=
 for a; do case \$a in --exists|--libs|--cflags|--modversion) mode=\$a;; --*) ;; *) mods="\$mods \$a";; esac; done
 out=
@@ -122,7 +134,7 @@ EOF
 	chmod +x "$shim/bin/pkg-config" "$shim/bin/apt-get"
 	rm -f "$B/config.mk" # configure again, through the stand-in
 	export PATH="$shim/bin:$PATH"
-	say "building with the sysroot $sys (pkg-config stand-in in $shim/bin)"
+	say "building with the sysroot $sys (pkg-config stand-in in $shim/bin, libraries linked in $lib)"
 else
 	say "no .device-sysroot: building with the system's packages"
 fi

@@ -78,6 +78,7 @@ static int open_streams(Ctx *ctx, Impl *im)
 	CUDA_CHECK(ctx, cudaStreamCreateWithFlags(&im->stream, cudaStreamNonBlocking));
 	CUDA_CHECK(ctx, cudaStreamCreateWithFlags(&im->copy_stream, cudaStreamNonBlocking));
 	CUDA_CHECK(ctx, cudaEventCreateWithFlags(&im->copy_done, cudaEventDisableTiming));
+	CUDA_CHECK(ctx, cudaEventCreateWithFlags(&im->queued_mark, cudaEventDisableTiming));
 	CUBLAS_CHECK(ctx, cublasCreate(&im->blas));
 	CUBLAS_CHECK(ctx, cublasSetStream(im->blas, im->stream));
 	/* FP32 unless TF32 was asked for; deterministic runs keep the prescribed precision. */
@@ -103,6 +104,8 @@ static void cuda_close(Ctx *ctx)
 	free(im->views_host);
 	if (im->copy_done)
 		cudaEventDestroy(im->copy_done);
+	if (im->queued_mark)
+		cudaEventDestroy(im->queued_mark);
 	if (im->copy_stream)
 		cudaStreamDestroy(im->copy_stream);
 	if (im->stream)
@@ -303,14 +306,19 @@ static int cuda_download(Ctx *ctx, void *dst, const void *src, size_t bytes)
 }
 
 /* The copy runs on the copy stream; the compute stream waits for it before anything queued
- * later. dst must not be in use by work already queued (callers double-buffer: upload the
- * next batch into the buffer the current step does not read). */
+ * later. The copy itself first waits for the compute work queued before the previous
+ * upload_async: with two input buffers used in turn (upload the next batch while this one
+ * computes) that is the last work reading the buffer being overwritten, so double buffering
+ * is safe and still overlaps one step. A single buffer would need a sync first. */
 static int cuda_upload_async(Ctx *ctx, void *dst, const void *src, size_t bytes)
 {
 	CUDA_ENTER(ctx);
 	if (!bytes)
 		return 0;
 	Impl *im = impl_of(ctx);
+	/* a never-recorded event is waited on as already complete */
+	CUDA_CHECK(ctx, cudaStreamWaitEvent(im->copy_stream, im->queued_mark, 0));
+	CUDA_CHECK(ctx, cudaEventRecord(im->queued_mark, im->stream));
 	CUDA_CHECK(ctx, cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, im->copy_stream));
 	CUDA_CHECK(ctx, cudaEventRecord(im->copy_done, im->copy_stream));
 	CUDA_CHECK(ctx, cudaStreamWaitEvent(im->stream, im->copy_done, 0));

@@ -38,6 +38,7 @@ typedef struct {
 	cudaStream_t stream;      /* every kernel and cuBLAS call */
 	cudaStream_t copy_stream; /* upload_async's transfers */
 	cudaEvent_t copy_done;    /* recorded on copy_stream, waited on by stream */
+	cudaEvent_t queued_mark;  /* on stream at the last upload_async: its copy's WAR guard */
 	cublasHandle_t blas;
 	int sm_count;
 	/* Scratch for im2col columns, transposed gradients and split-K partial sums; grown on
