@@ -12,7 +12,9 @@
 # Every stage runs whatever happened before it, has its own time limit inside a total budget
 # (GPU_BUDGET seconds, default 450, so the whole script ends well under 8 minutes), writes its
 # full log to $OUT/NAME.log, and prints one status line (and the tail of the log when it
-# fails). The last lines are the summary table.
+# fails). The last lines are the summary table. STAGES="build check_cuda ..." runs only the
+# named stages (build check_cuda bench study-fp32 study-tf32 check_ops anet-train-time ws256
+# nsys memcheck), for a quick second run on a warm machine, whose build is then incremental.
 set -u
 top=$(pwd)
 OUT=${OUT:-/tmp/gpu-out}
@@ -34,11 +36,16 @@ note() { printf '%-34s %s\n' "$1" "$2" >>"$summary"; }
 stage() {
 	name=$1 limit=$2
 	shift 2
+	case " ${STAGES:-$name} " in
+	*" $name "*) ;;
+	*) say "$name: skipped (not in STAGES)"; rc=125; : >"$OUT/$name.log"; return ;;
+	esac
 	room=$(( $(left) - 5 ))
 	[ "$room" -lt "$limit" ] && limit=$room
 	if [ "$limit" -lt 10 ]; then
 		say "$name: skipped (the time budget is spent)"
 		rc=125
+		: >"$OUT/$name.log"
 		return
 	fi
 	s=$(date +%s)
@@ -132,7 +139,8 @@ EOF
 	printf '#!/bin/sh\necho "apt-get: not on the device (no network); the sysroot provides the libraries" >&2\nexit 1\n' \
 		>"$shim/bin/apt-get"
 	chmod +x "$shim/bin/pkg-config" "$shim/bin/apt-get"
-	rm -f "$B/config.mk" # configure again, through the stand-in
+	# configure again through the stand-in, unless a previous run here already did
+	grep -q -- "-L$lib " "$B/config.mk" 2>/dev/null || rm -f "$B/config.mk"
 	export PATH="$shim/bin:$PATH"
 	say "building with the sysroot $sys (pkg-config stand-in in $shim/bin, libraries linked in $lib)"
 else
