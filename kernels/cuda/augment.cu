@@ -21,7 +21,7 @@
 #include <string.h>
 
 template <typename I>
-__global__ void augment_kernel(const uint8_t *__restrict__ src, const float *__restrict__ mean,
+static __global__ void augment_kernel(const uint8_t *__restrict__ src, const float *__restrict__ mean,
 			       const View *__restrict__ views, int H, int W, int C, int ch, int cw, float scale, I total,
 			       float *__restrict__ out)
 {

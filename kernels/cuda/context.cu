@@ -32,7 +32,7 @@
 #define WORKSPACE_LIMIT ((size_t)1 << 30)
 
 /* A kernel whose attributes tell whether this build has code for the device. */
-__global__ void probe_kernel(int *p)
+static __global__ void probe_kernel(int *p)
 {
 	if (p)
 		*p = 0;

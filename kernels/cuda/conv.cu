@@ -48,7 +48,7 @@ typedef struct {
 
 /* One thread per (channel, column): writes the R*S rows of col for that input channel. */
 template <typename I>
-__global__ void im2col_kernel(const float *__restrict__ x, int C, int H, int W, int R, int S, int stride, int pad,
+static __global__ void im2col_kernel(const float *__restrict__ x, int C, int H, int W, int R, int S, int stride, int pad,
 			      int Q, I PQ, I L, float *__restrict__ col)
 {
 	GRID_LOOP(I, t, (I)C * L) {
@@ -72,7 +72,7 @@ __global__ void im2col_kernel(const float *__restrict__ x, int C, int H, int W, 
 /* One thread per dx element: the sum over the (p, q) windows that cover it, read from dcol.
  * Window p covers row h when r = h + pad - p*stride lies in [0, R). */
 template <typename I>
-__global__ void col2im_kernel(const float *__restrict__ dcol, int C, int H, int W, int R, int S, int stride,
+static __global__ void col2im_kernel(const float *__restrict__ dcol, int C, int H, int W, int R, int S, int stride,
 			      int pad, int P, int Q, I L, I total, float *__restrict__ dx)
 {
 	GRID_LOOP(I, t, total) {
@@ -101,7 +101,7 @@ __global__ void col2im_kernel(const float *__restrict__ dcol, int C, int H, int 
 /* y[n][k][pq] = act(yt[k][n*PQ + pq] + b[k]): channel-major GEMM output to NCHW, one thread
  * per y element (reads and writes both run along pq). */
 template <typename I>
-__global__ void cnhw_to_nchw_bias_kernel(const float *__restrict__ yt, const float *__restrict__ b, int K, I PQ,
+static __global__ void cnhw_to_nchw_bias_kernel(const float *__restrict__ yt, const float *__restrict__ b, int K, I PQ,
 					 I L, int relu, float *__restrict__ y)
 {
 	GRID_LOOP(I, t, (I)K * L) {
@@ -119,7 +119,7 @@ __global__ void cnhw_to_nchw_bias_kernel(const float *__restrict__ yt, const flo
 
 /* dyt[k][n*PQ + pq] = dy[n][k][pq]: the inverse layout change, for the backward GEMMs. */
 template <typename I>
-__global__ void nchw_to_cnhw_kernel(const float *__restrict__ dy, int K, I PQ, I L, float *__restrict__ dyt)
+static __global__ void nchw_to_cnhw_kernel(const float *__restrict__ dy, int K, I PQ, I L, float *__restrict__ dyt)
 {
 	GRID_LOOP(I, t, (I)K * L) {
 		I rest = t / PQ, pq = t - rest * PQ;
@@ -130,7 +130,7 @@ __global__ void nchw_to_cnhw_kernel(const float *__restrict__ dy, int K, I PQ, I
 }
 
 /* out[k] (+)= sum of row k of a[rows][L]: one block per row, a fixed-shape tree. */
-__global__ void row_sum_kernel(const float *__restrict__ a, size_t L, int accumulate, float *__restrict__ out)
+static __global__ void row_sum_kernel(const float *__restrict__ a, size_t L, int accumulate, float *__restrict__ out)
 {
 	__shared__ float part[CUDA_THREADS];
 	const float *row = a + (size_t)blockIdx.x * L;
@@ -149,7 +149,7 @@ __global__ void row_sum_kernel(const float *__restrict__ a, size_t L, int accumu
 }
 
 /* dw[i] (+)= sum over slices s of part[s][i], s in order. */
-__global__ void slice_sum_kernel(const float *__restrict__ part, int slices, size_t n, int accumulate,
+static __global__ void slice_sum_kernel(const float *__restrict__ part, int slices, size_t n, int accumulate,
 				 float *__restrict__ dw)
 {
 	GRID_LOOP(size_t, i, n) {

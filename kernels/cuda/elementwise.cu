@@ -15,12 +15,12 @@
  */
 #include "kernels/cuda/cuda.h"
 
-__global__ void fill_kernel(float *x, size_t n, float value)
+static __global__ void fill_kernel(float *x, size_t n, float value)
 {
 	GRID_LOOP(size_t, i, n) x[i] = value;
 }
 
-__global__ void relu_forward_kernel(const float *x, float *y, size_t n)
+static __global__ void relu_forward_kernel(const float *x, float *y, size_t n)
 {
 	GRID_LOOP(size_t, i, n) {
 		float v = x[i];
@@ -28,13 +28,13 @@ __global__ void relu_forward_kernel(const float *x, float *y, size_t n)
 	}
 }
 
-__global__ void relu_backward_kernel(const float *y, const float *dy, float *dx, size_t n)
+static __global__ void relu_backward_kernel(const float *y, const float *dy, float *dx, size_t n)
 {
 	GRID_LOOP(size_t, i, n) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
 }
 
 /* forward and backward alike: out = keep(i) ? in * scale : 0 */
-__global__ void dropout_kernel(const float *in, float *out, size_t n, float p, float scale, uint64_t seed,
+static __global__ void dropout_kernel(const float *in, float *out, size_t n, float p, float scale, uint64_t seed,
 			       uint64_t stream)
 {
 	GRID_LOOP(size_t, i, n) {
@@ -43,7 +43,7 @@ __global__ void dropout_kernel(const float *in, float *out, size_t n, float p, f
 	}
 }
 
-__global__ void sgd_kernel(float *w, const float *dw, float *v, size_t n, float lr, float momentum, float decay)
+static __global__ void sgd_kernel(float *w, const float *dw, float *v, size_t n, float lr, float momentum, float decay)
 {
 	GRID_LOOP(size_t, i, n) {
 		float wi = w[i];

@@ -10,7 +10,7 @@
 #include "kernels/cuda/cuda.h"
 
 /* y[n][o] = act(y[n][o] + b[o]) in place */
-__global__ void bias_act_kernel(float *y, const float *b, int O, size_t total, int relu)
+static __global__ void bias_act_kernel(float *y, const float *b, int O, size_t total, int relu)
 {
 	GRID_LOOP(size_t, i, total) {
 		float v = y[i];
@@ -22,7 +22,7 @@ __global__ void bias_act_kernel(float *y, const float *b, int O, size_t total, i
 	}
 }
 
-__global__ void column_sum_kernel(const float *dy, int N, int O, float *db)
+static __global__ void column_sum_kernel(const float *dy, int N, int O, float *db)
 {
 	int o = blockIdx.x * blockDim.x + threadIdx.x;
 	if (o >= O)

@@ -19,7 +19,7 @@
 #include <math.h>
 
 template <typename I>
-__global__ void lrn_forward_kernel(const float *__restrict__ x, int C, I HW, I total, int half, float alpha,
+static __global__ void lrn_forward_kernel(const float *__restrict__ x, int C, I HW, I total, int half, float alpha,
 				   float beta, float k, float *__restrict__ y, float *__restrict__ scale)
 {
 	GRID_LOOP(I, t, total) {
@@ -40,7 +40,7 @@ __global__ void lrn_forward_kernel(const float *__restrict__ x, int C, I HW, I t
 }
 
 template <typename I>
-__global__ void lrn_backward_kernel(const float *__restrict__ x, const float *__restrict__ y,
+static __global__ void lrn_backward_kernel(const float *__restrict__ x, const float *__restrict__ y,
 				    const float *__restrict__ scale, const float *__restrict__ dy, int C, I HW, I total,
 				    int half, float alpha, float beta, float *__restrict__ dx)
 {

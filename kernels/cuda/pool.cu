@@ -14,7 +14,7 @@
 #include "kernels/cuda/cuda.h"
 
 template <typename I>
-__global__ void pool_forward_kernel(const float *__restrict__ x, int H, int W, int size, int stride, int P, int Q,
+static __global__ void pool_forward_kernel(const float *__restrict__ x, int H, int W, int size, int stride, int P, int Q,
 				    I total, float *__restrict__ y, int32_t *__restrict__ argmax)
 {
 	GRID_LOOP(I, t, total) {
@@ -40,7 +40,7 @@ __global__ void pool_forward_kernel(const float *__restrict__ x, int H, int W, i
 }
 
 template <typename I>
-__global__ void pool_backward_kernel(const float *__restrict__ dy, const int32_t *__restrict__ argmax, int H, int W,
+static __global__ void pool_backward_kernel(const float *__restrict__ dy, const int32_t *__restrict__ argmax, int H, int W,
 				     int size, int stride, int P, int Q, I total, float *__restrict__ dx)
 {
 	GRID_LOOP(I, t, total) {

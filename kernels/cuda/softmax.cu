@@ -15,7 +15,7 @@
 #include <math.h>
 
 /* Reduces v over the block (max or sum); every thread gets the result. */
-__device__ float block_reduce(float v, float *sh, int is_max)
+static __device__ float block_reduce(float v, float *sh, int is_max)
 {
 	sh[threadIdx.x] = v;
 	__syncthreads();
@@ -31,7 +31,7 @@ __device__ float block_reduce(float v, float *sh, int is_max)
 	return r;
 }
 
-__global__ void softmax_kernel(const float *__restrict__ logits, int K, float *__restrict__ probs)
+static __global__ void softmax_kernel(const float *__restrict__ logits, int K, float *__restrict__ probs)
 {
 	__shared__ float sh[CUDA_THREADS];
 	const float *x = logits + (size_t)blockIdx.x * K;
@@ -49,7 +49,7 @@ __global__ void softmax_kernel(const float *__restrict__ logits, int K, float *_
 		p[k] = expf(x[k] - m) * inv;
 }
 
-__global__ void xent_backward_kernel(const float *probs, const int32_t *labels, int N, int K, float *dlogits)
+static __global__ void xent_backward_kernel(const float *probs, const int32_t *labels, int N, int K, float *dlogits)
 {
 	size_t total = (size_t)N * K;
 	float invN = 1.0f / (float)N;
