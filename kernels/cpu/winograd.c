@@ -38,6 +38,8 @@
 #include "kernels/cpu/cpu.h"
 
 #include <cblas.h>
+#include <limits.h>
+#include <math.h>
 #include <omp.h>
 #include <string.h>
 
@@ -96,6 +98,9 @@ static int plain_fits(const ConvShape *s)
 int cpu_winograd_fits(const ConvShape *s)
 {
 	ConvShape f;
+	/* the gathers address LANES images with 32-bit offsets */
+	if ((double)s->C * s->H * s->W * LANES > INT_MAX || (double)s->K * s->P * s->Q * LANES > INT_MAX)
+		return 0;
 	if (s->stride == 1)
 		return plain_fits(s);
 	/* the folded kernel is padded up to whole strides: not worth it when that more than
@@ -311,6 +316,7 @@ static int div_up(int a, int b) { return a >= 0 ? (a + b - 1) / b : -(-a / b); }
 /* dst[r][j][i] = the source's value at (row0 + r, j - col0) for image i: `rows` rows of `width`
  * columns, nb lanes. With sum, the values are also added up (row by row in float, the rows in
  * double, in a fixed order). */
+SIMD_CLONES
 static void gather_rows(const Source *src, int row0, int col0, int rows, int width, int nb, float *dst, double *sum)
 {
 	const int st = src->step;
@@ -328,13 +334,16 @@ static void gather_rows(const Source *src, int row0, int col0, int rows, int wid
 		memset(d, 0, sizeof(float) * (size_t)lo * nb);
 		memset(d + (size_t)hi * nb, 0, sizeof(float) * (size_t)(width - hi) * nb);
 		const float *row = src->base + (size_t)h * src->W + (st * (lo - col0) + src->dw);
+		const size_t is = src->istride;
 		float part = 0.0f;
-		for (int j = lo; j < hi; j++, row += st)
+		for (int j = lo; j < hi; j++, row += st) {
+			float *dj = d + (size_t)j * nb;
 			for (int i = 0; i < nb; i++) {
-				float v = row[(size_t)i * src->istride];
-				d[(size_t)j * nb + i] = v;
+				float v = row[(size_t)i * is];
+				dj[i] = v;
 				part += v;
 			}
+		}
 		if (sum)
 			*sum += part;
 	}
@@ -386,12 +395,14 @@ static void grad_block(const ConvShape *s, const Tiling *t, const Block *b, cons
 
 /* One output channel of the block's images: Y = A^T M A per tile (M[xi] at Mo + xi*xs + col),
  * plus the bias, then the ReLU, into y (image 0's plane, the others istride after it).
- * z: ALPHA*m*tq*nb floats of scratch, o: m*m*tq*nb. */
+ * z: ALPHA*m*tq*nb floats of scratch, o: m*m*tq*nb; qidx[q] = ((q % m)*tq + q/m)*nb, the
+ * place of output column q in a row of o. */
 SIMD_CLONES
 static void output_block(const ConvShape *s, const Tiling *t, const Block *b, const float *Mo, size_t xs, float *y,
-			 size_t istride, float bias, int relu, float *z, float *o)
+			 size_t istride, float bias, int relu, float *z, float *o, const int32_t *qidx)
 {
 	const int nb = b->nb, m = t->m, tq = t->tq;
+	const float floor = relu ? 0.0f : -INFINITY; /* v < -inf never holds, and a NaN stays */
 	const size_t zrow = (size_t)tq * nb, zx = (size_t)m * zrow; /* z[x1][j][tx][i] */
 	for (int ty = b->ty0; ty < b->ty1; ty++) {
 		for (int x1 = 0; x1 < ALPHA; x1++)
@@ -400,17 +411,17 @@ static void output_block(const ConvShape *s, const Tiling *t, const Block *b, co
 				at_lanes(m, Mo + (size_t)x1 * ALPHA * xs + col, xs, z + x1 * zx + (size_t)tx * nb, zrow, nb);
 			}
 		at_lanes(m, z, zx, o, zx, (int)zx); /* o[i2][j][tx][i] */
-		/* o[i2][j][tx][i] to y[i][ty*m + i2][tx*m + j]: one image at a time, so the stores run
-		 * along the output rows */
+		/* o[i2][j][tx][i] to y[i][ty*m + i2][q = tx*m + j]: one image at a time, so that the
+		 * stores run along the output rows (the loads gather) */
 		for (int i = 0; i < nb; i++)
 			for (int i2 = 0; i2 < m && ty * m + i2 < s->P; i2++) {
 				float *dst = y + (size_t)i * istride + (size_t)(ty * m + i2) * s->Q;
 				const float *src = o + i2 * zx + i;
-				for (int tx = 0; tx < tq; tx++)
-					for (int j = 0; j < m && tx * m + j < s->Q; j++) {
-						float v = src[((size_t)j * tq + tx) * nb] + bias;
-						dst[tx * m + j] = relu && v < 0.0f ? 0.0f : v;
-					}
+#pragma omp simd
+				for (int q = 0; q < s->Q; q++) {
+					float v = src[qidx[q]] + bias;
+					dst[q] = v < floor ? floor : v;
+				}
 			}
 	}
 }
@@ -448,7 +459,7 @@ static void transform_filters(Ctx *ctx, const ConvShape *s, const float *w, int 
 
 /* Per-thread scratch of the forward pass, offsets in floats. */
 typedef struct {
-	size_t V, M, xt, t1, z, o, per;
+	size_t V, M, xt, t1, z, o, qidx, per;
 } FwdScratch;
 
 static FwdScratch fwd_scratch(const Tiling *t, size_t cols)
@@ -460,7 +471,8 @@ static FwdScratch fwd_scratch(const Tiling *t, size_t cols)
 	f.t1 = f.xt + cpu_pad((size_t)(t->rows * t->m + t->r - 1) * t->wp * LANES);
 	f.z = f.t1 + cpu_pad((size_t)ALPHA * t->wp * LANES);
 	f.o = f.z + cpu_pad((size_t)ALPHA * t->m * t->tq * LANES);
-	f.per = f.o + cpu_pad((size_t)t->m * t->m * t->tq * LANES);
+	f.qidx = f.o + cpu_pad((size_t)t->m * t->m * t->tq * LANES);
+	f.per = f.qidx + cpu_pad((size_t)t->tq * t->m); /* int32s */
 	return f;
 }
 
@@ -493,10 +505,13 @@ static void forward_block(const ConvShape *s, const ConvShape *fold, const Tilin
 			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, t->Kg, (int)cols, t->Cg, 1.0f,
 				    Ug + (size_t)xi * t->Kg * t->Cg, t->Cg, V + xi * cols, (int)ld, 0.0f,
 				    Mo + xi * t->Kg * cols, (int)cols);
+		int32_t *qidx = (int32_t *)(scratch + f->qidx);
+		for (int q = 0; q < s->Q; q++)
+			qidx[q] = ((q % t->m) * t->tq + q / t->m) * b->nb;
 		for (int k = 0; k < t->Kg; k++) {
 			int kk = g * t->Kg + k;
 			output_block(s, t, b, Mo + (size_t)k * cols, (size_t)t->Kg * cols, y + (size_t)kk * pq, ystride,
-				     bias ? bias[kk] : 0.0f, relu, scratch + f->z, scratch + f->o);
+				     bias ? bias[kk] : 0.0f, relu, scratch + f->z, scratch + f->o, qidx);
 		}
 	}
 }
