@@ -38,7 +38,6 @@
 #include "kernels/cpu/cpu.h"
 
 #include <cblas.h>
-#include <limits.h>
 #include <math.h>
 #include <omp.h>
 #include <string.h>
@@ -98,9 +97,6 @@ static int plain_fits(const ConvShape *s)
 int cpu_winograd_fits(const ConvShape *s)
 {
 	ConvShape f;
-	/* the gathers address LANES images with 32-bit offsets */
-	if ((double)s->C * s->H * s->W * LANES > INT_MAX || (double)s->K * s->P * s->Q * LANES > INT_MAX)
-		return 0;
 	if (s->stride == 1)
 		return plain_fits(s);
 	/* the folded kernel is padded up to whole strides: not worth it when that more than
