@@ -53,7 +53,7 @@ enum {
 	XI = ALPHA * ALPHA, /* entries of a transformed tile: one product each */
 	LANES = 16,         /* images transformed together: one AVX-512 vector */
 	TARGET_COLS = 256,  /* columns per product */
-	MAX_TILES = 1024    /* tiles across a plane: a sanity bound for the scratch sizes */
+	MAX_SIDE = 1024     /* largest plane side taken: keeps the scratch sizes sane */
 };
 
 /* Tiling of one convolution (stride 1, square kernel r, m x m output tiles). */
@@ -91,7 +91,7 @@ static int plain_fits(const ConvShape *s)
 	/* too few channels to amortise the transforms (a first layer on grey images, say) */
 	if ((s->C / s->G) * s->R * s->R < 64 || s->K / s->G < 8)
 		return 0;
-	return s->P <= MAX_TILES && s->Q <= MAX_TILES && s->H <= MAX_TILES && s->W <= MAX_TILES;
+	return s->P <= MAX_SIDE && s->Q <= MAX_SIDE && s->H <= MAX_SIDE && s->W <= MAX_SIDE;
 }
 
 int cpu_winograd_fits(const ConvShape *s)
