@@ -1,4 +1,8 @@
-/* conv.c: grouped convolution forward, backward-data and backward-filter as im2col + GEMM.
+/* conv.c: grouped convolution forward, backward-data and backward-filter; im2col + GEMM, or Winograd.
+ *
+ * Convolutions that Winograd's algorithm suits (stride-1 3x3 and 5x5, and strided kernels
+ * spanning 3 or 5 strides such as AlexNet's 11x11 stride 4; see winograd.c) go there: 2.5 to
+ * 4 times fewer multiplies. The rest are im2col + GEMM, here.
  *
  * Layouts: x[N][C][H][W], w[K][C/G][R][S], y[N][K][P][Q] (kernels.h). For one image,
  * im2col writes the column matrix col[C*R*S][P*Q] (row (c,r,s), column (p,q) holds the input
@@ -219,6 +223,8 @@ int cpu_conv_forward(Ctx *ctx, const ConvShape *s, const float *x, const float *
 	Dims d;
 	if (check_shape(ctx, s, &d) != 0)
 		return -1;
+	if (cpu_winograd_fits(s))
+		return cpu_winograd_forward(ctx, s, x, w, b, y, relu);
 	int T = s->N < cpu_threads(ctx) ? 1 : cpu_threads(ctx);
 	int nb = chunk_images(&d, ((size_t)s->N + T - 1) / T);
 	size_t L = (size_t)nb * d.pq, outoff = cpu_pad(d.crs * L), per = outoff + cpu_pad((size_t)s->K * L);
@@ -269,6 +275,8 @@ int cpu_conv_backward_data(Ctx *ctx, const ConvShape *s, const float *dy, const 
 	Dims d;
 	if (check_shape(ctx, s, &d) != 0)
 		return -1;
+	if (cpu_winograd_fits(s))
+		return cpu_winograd_backward_data(ctx, s, dy, w, dx);
 	int T = s->N < cpu_threads(ctx) ? 1 : cpu_threads(ctx);
 	int nb = chunk_images(&d, ((size_t)s->N + T - 1) / T);
 	size_t L = (size_t)nb * d.pq, dygoff = cpu_pad(d.crs * L), per = dygoff + cpu_pad((size_t)s->K * L);
@@ -339,6 +347,8 @@ int cpu_conv_backward_filter(Ctx *ctx, const ConvShape *s, const float *x, const
 	Dims d;
 	if (check_shape(ctx, s, &d) != 0)
 		return -1;
+	if (cpu_winograd_fits(s))
+		return cpu_winograd_backward_filter(ctx, s, x, dy, dw, db);
 	int T = cpu_threads(ctx), N = s->N, K = s->K;
 	size_t wsize = (size_t)K * d.crs_g;
 	if (N < T)

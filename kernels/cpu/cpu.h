@@ -51,6 +51,15 @@ int cpu_conv_forward(Ctx *ctx, const ConvShape *s, const float *x, const float *
 int cpu_conv_backward_data(Ctx *ctx, const ConvShape *s, const float *dy, const float *w, float *dx);
 int cpu_conv_backward_filter(Ctx *ctx, const ConvShape *s, const float *x, const float *dy, float *dw, float *db);
 
+/* The Winograd path for stride-1 3x3 and 5x5 convolutions (winograd.c), which conv.c takes
+ * when cpu_winograd_fits says so. */
+int cpu_winograd_fits(const ConvShape *s);
+int cpu_winograd_forward(Ctx *ctx, const ConvShape *s, const float *x, const float *w, const float *b, float *y,
+			 int relu);
+int cpu_winograd_backward_data(Ctx *ctx, const ConvShape *s, const float *dy, const float *w, float *dx);
+int cpu_winograd_backward_filter(Ctx *ctx, const ConvShape *s, const float *x, const float *dy, float *dw,
+				 float *db);
+
 int cpu_pool_forward(Ctx *ctx, const PoolShape *s, const float *x, float *y, int32_t *argmax);
 int cpu_pool_backward(Ctx *ctx, const PoolShape *s, const float *dy, const int32_t *argmax, float *dx);
 

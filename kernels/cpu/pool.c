@@ -5,7 +5,7 @@
  * order wins a tie, and a NaN wins over any number (as PyTorch), so NaNs propagate. The
  * backward adds each dy to its winner's place; windows overlap, so one input can collect
  * several. Planes are independent: the threads split them, and each plane's sums happen in
- * a fixed order.
+ * a fixed order. (A NaN wins a window, as in PyTorch, so it propagates.)
  */
 #include "kernels/cpu/cpu.h"
 
@@ -28,45 +28,52 @@ static int check_shape(Ctx *ctx, const PoolShape *s)
 #define SIMD_CLONES
 #endif
 
-enum { QBLOCK = 64 }; /* output columns handled together */
+/* One plane. Each output row is done for all its columns at once: the window's taps are
+ * visited in row-major order and each tap updates the running maxima of the whole row (kept
+ * in y and arg themselves), a compare and two selects that vectorise, where a branch per
+ * compare would be mispredicted half the time on real data. Strictly greater replaces, so
+ * the first maximum stays. The stride is a constant in the common cases (AlexNet's 2, and
+ * 1), so that the strided loads become shuffles rather than gathers. */
+#define POOL_PLANE(NAME, STRIDE)                                                                  \
+	SIMD_CLONES static void NAME(const PoolShape *s, const float *x, float *y, int32_t *arg)   \
+	{                                                                                         \
+		const int W = s->W, Q = s->Q, k = s->size, st = (STRIDE);                         \
+		for (int p = 0; p < s->P; p++) {                                                  \
+			float *m = y + (size_t)p * Q;                                             \
+			int32_t *a = arg + (size_t)p * Q;                                         \
+			const int h0 = p * st;                                                    \
+			const float *first = x + (size_t)h0 * W;                                  \
+			_Pragma("omp simd") for (int q = 0; q < Q; q++)                           \
+			{                                                                         \
+				m[q] = first[q * st];                                             \
+				a[q] = h0 * W + q * st;                                           \
+			}                                                                         \
+			for (int i = 0; i < k; i++)                                               \
+				for (int j = 0; j < k; j++) {                                     \
+					const float *row = x + (size_t)(h0 + i) * W + j;          \
+					const int32_t at = (h0 + i) * W + j;                      \
+					_Pragma("omp simd") for (int q = 0; q < Q; q++)           \
+					{                                                         \
+						float v = row[q * st];                            \
+						int win = (v > m[q]) | (v != v);                  \
+						m[q] = win ? v : m[q];                            \
+						a[q] = win ? at + q * st : a[q];                  \
+					}                                                         \
+				}                                                                 \
+		}                                                                                 \
+	}
+POOL_PLANE(pool_plane_s2, 2)
+POOL_PLANE(pool_plane_s1, 1)
+POOL_PLANE(pool_plane_any, s->stride)
 
-/* One plane. Each output row is done for a run of columns at once: the window's taps are
- * visited in row-major order and each tap updates the running maxima of all columns, a
- * compare and two selects that vectorise, where a branch per compare would be mispredicted
- * half the time on real data. Strictly greater replaces, so the first maximum stays. */
-SIMD_CLONES
 static void pool_plane(const PoolShape *s, const float *x, float *y, int32_t *arg)
 {
-	const int W = s->W, k = s->size, st = s->stride;
-	float m[QBLOCK];
-	int32_t a[QBLOCK];
-	for (int p = 0; p < s->P; p++)
-		for (int q0 = 0; q0 < s->Q; q0 += QBLOCK) {
-			int nq = s->Q - q0 < QBLOCK ? s->Q - q0 : QBLOCK;
-			int h0 = p * st, w0 = q0 * st;
-			const float *first = x + (size_t)h0 * W + w0;
-#pragma omp simd
-			for (int q = 0; q < nq; q++) {
-				m[q] = first[q * st];
-				a[q] = h0 * W + w0 + q * st;
-			}
-			for (int i = 0; i < k; i++)
-				for (int j = 0; j < k; j++) {
-					const float *row = x + (size_t)(h0 + i) * W + w0 + j;
-					int32_t at = (h0 + i) * W + w0 + j;
-#pragma omp simd
-					for (int q = 0; q < nq; q++) {
-						float v = row[q * st];
-						int win = v > m[q] || (v != v && m[q] == m[q]); /* a NaN wins */
-						m[q] = win ? v : m[q];
-						a[q] = win ? at + q * st : a[q];
-					}
-				}
-			for (int q = 0; q < nq; q++) {
-				y[p * s->Q + q0 + q] = m[q];
-				arg[p * s->Q + q0 + q] = a[q];
-			}
-		}
+	if (s->stride == 2)
+		pool_plane_s2(s, x, y, arg);
+	else if (s->stride == 1)
+		pool_plane_s1(s, x, y, arg);
+	else
+		pool_plane_any(s, x, y, arg);
 }
 
 int cpu_pool_forward(Ctx *ctx, const PoolShape *s, const float *x, float *y, int32_t *argmax)
