@@ -4,6 +4,7 @@
 #include <float.h>
 #include <inttypes.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -198,11 +199,12 @@ static float *param_ptr(const Net *net, float *base, int index)
 }
 
 /* One weight tensor from the counter RNG: a pure function of (seed, index, element), so the
- * threads may split it any way. */
-static void draw_weights(float *w, int64_t count, float std, uint64_t seed, int index)
+ * threads (as many as the context's) may split it any way. */
+static void draw_weights(const Ctx *c, float *w, int64_t count, float std, uint64_t seed, int index)
 {
 	uint64_t stream = RNG_STREAM(RNG_INIT, (uint64_t)index);
-#pragma omp parallel for schedule(static)
+	int threads = c->threads > 0 ? c->threads : omp_get_max_threads();
+#pragma omp parallel for schedule(static) num_threads(threads)
 	for (int64_t e = 0; e < count; e++)
 		w[e] = std * rng_normal(seed, stream, (uint64_t)e);
 }
@@ -231,7 +233,7 @@ int net_init(Net *net, const NetInit *init)
 			for (int64_t e = 0; e < p->count; e++)
 				host[e] = b;
 		} else {
-			draw_weights(host, p->count, l->init, init->seed, t);
+			draw_weights(c, host, p->count, l->init, init->seed, t);
 		}
 		rc = ctx_upload(c, param_ptr(net, net->params, t), host, (size_t)p->count * sizeof(float));
 	}

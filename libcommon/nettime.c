@@ -1,7 +1,9 @@
 /* nettime.c: anet-train --time: speed of a network on synthetic data (see nettime.h). */
 #include "libcommon/nettime.h"
 
+#include <omp.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 
 #include "kernels/rng.h"
@@ -35,7 +37,8 @@ static int synthetic_batch(Net *net, int n, uint64_t seed, int32_t *labels)
 	size_t count = (size_t)n * (size_t)dims_count(s->layers[0].out);
 	float *x = xmallocarray(count, sizeof *x);
 	uint64_t stream = RNG_STREAM(RNG_TEST, 1);
-#pragma omp parallel for schedule(static)
+	int threads = net_ctx(net)->threads > 0 ? net_ctx(net)->threads : omp_get_max_threads();
+#pragma omp parallel for schedule(static) num_threads(threads)
 	for (size_t i = 0; i < count; i++)
 		x[i] = 50.0f * rng_normal(seed, stream, i);
 	for (int i = 0; i < n; i++)
@@ -49,63 +52,90 @@ static int synthetic_batch(Net *net, int n, uint64_t seed, int32_t *labels)
 	return net_set_labels(net, labels, n);
 }
 
-/* iters timed runs of a training step (train) or an inference pass; medians into *t. */
-static int timed(Net *net, int n, int iters, int train, uint64_t *step, double *t)
+/* Per-layer seconds of every timed run: [iter][layer] for the training forward and backward
+ * passes and the inference pass, and the update of each step. */
+typedef struct {
+	int iters, layers;
+	double *fwd, *bwd, *inf, *update, *step, *pass;
+} Times;
+
+static void times_alloc(Times *t, int iters, int layers)
 {
-	double *v = xmallocarray((size_t)iters, sizeof *v);
-	int rc = 0;
-	for (int i = 0; i < iters && rc == 0; i++) {
+	size_t n = (size_t)iters * (size_t)layers;
+	t->iters = iters;
+	t->layers = layers;
+	t->fwd = xcalloc(n, sizeof(double));
+	t->bwd = xcalloc(n, sizeof(double));
+	t->inf = xcalloc(n, sizeof(double));
+	t->update = xcalloc((size_t)iters, sizeof(double));
+	t->step = xcalloc((size_t)iters, sizeof(double));
+	t->pass = xcalloc((size_t)iters, sizeof(double));
+}
+
+static void times_free(Times *t)
+{
+	free(t->fwd);
+	free(t->bwd);
+	free(t->inf);
+	free(t->update);
+	free(t->step);
+	free(t->pass);
+}
+
+/* The median over the iterations of column layer of a [iter][layer] table. */
+static double column_median(const double *v, const Times *t, int layer)
+{
+	double *c = xmallocarray((size_t)t->iters, sizeof *c);
+	for (int i = 0; i < t->iters; i++)
+		c[i] = v[(size_t)i * (size_t)t->layers + (size_t)layer];
+	double m = median(c, t->iters);
+	free(c);
+	return m;
+}
+
+/* The timed training steps, then the timed inference passes, each layer timed. */
+static int timed_runs(Net *net, int n, uint64_t *step, Times *t)
+{
+	int L = t->layers, rc = 0;
+	for (int i = 0; i < t->iters && rc == 0; i++) {
 		double t0 = now_seconds();
-		if (train)
-			rc = net_train_step(net, n, (*step)++, 0.001f, NULL, NULL);
-		else
-			rc = net_forward(net, n, NET_EVAL, 0) != 0 || !net_probs(net) ? -1 : 0;
-		v[i] = now_seconds() - t0;
+		rc = net_train_step(net, n, (*step)++, 0.001f, NULL, NULL);
+		t->step[i] = now_seconds() - t0;
+		for (int l = 0; l < L; l++)
+			net_profile_layer(net, l, &t->fwd[i * L + l], &t->bwd[i * L + l]);
+		t->update[i] = net_profile_update(net);
 	}
-	*t = median(v, iters);
-	free(v);
+	for (int i = 0; i < t->iters && rc == 0; i++) {
+		double t0 = now_seconds(), unused;
+		rc = net_forward(net, n, NET_EVAL, 0) != 0 || !net_probs(net) ? -1 : 0;
+		t->pass[i] = now_seconds() - t0;
+		for (int l = 0; l < L; l++)
+			net_profile_layer(net, l, &t->inf[i * L + l], &unused);
+	}
 	return rc;
 }
 
-static void print_layers(Net *net, const double *fwd_train, const double *bwd, const double *fwd_eval, FILE *out)
+static void print_layers(Net *net, const Times *t, FILE *out)
 {
 	const Spec *s = net_spec(net);
 	double tf = 0, tb = 0, te = 0;
-	fprintf(out, "\n%-10s %-8s %12s %12s %12s\n", "layer", "type", "forward ms", "backward ms", "infer ms");
-	for (int i = 0; i < s->nlayers; i++) {
+	fprintf(out, "\n%-10s %-8s %12s %12s %12s   (medians; a fused relu's forward is its layer's)\n", "layer",
+		"type", "forward ms", "backward ms", "infer ms");
+	for (int i = 1; i < s->nlayers; i++) {
 		const SpecLayer *l = &s->layers[i];
-		if (l->type == LAYER_INPUT || (l->type == LAYER_RELU && l->fused))
-			continue;
-		fprintf(out, "%-10s %-8s %12.2f %12.2f %12.2f\n", l->name, layer_type_name(l->type),
-			fwd_train[i] * 1e3, bwd[i] * 1e3, fwd_eval[i] * 1e3);
-		tf += fwd_train[i];
-		tb += bwd[i];
-		te += fwd_eval[i];
+		double f = column_median(t->fwd, t, i), b = column_median(t->bwd, t, i), e = column_median(t->inf, t, i);
+		fprintf(out, "%-10s %-8s %12.2f %12.2f %12.2f\n", l->name, layer_type_name(l->type), f * 1e3, b * 1e3,
+			e * 1e3);
+		tf += f;
+		tb += b;
+		te += e;
 	}
-	double up = net_profile_update(net);
+	double *u = xmallocarray((size_t)t->iters, sizeof *u);
+	memcpy(u, t->update, (size_t)t->iters * sizeof *u);
+	double up = median(u, t->iters);
+	free(u);
 	fprintf(out, "%-10s %-8s %12s %12.2f\n", "update", "sgd", "", up * 1e3);
-	fprintf(out, "%-10s %-8s %12.2f %12.2f %12.2f\n", "total", "", tf * 1e3, (tb + up) * 1e3, te * 1e3);
-}
-
-/* One profiled training step and inference pass: the per-layer table. */
-static int profile_layers(Net *net, int n, uint64_t step, FILE *out)
-{
-	int L = net_spec(net)->nlayers;
-	double *ft = xcalloc((size_t)L * 3, sizeof *ft), *bt = ft + L, *fe = ft + 2 * L;
-	net_profile(net, 1);
-	int rc = net_train_step(net, n, step, 0.001f, NULL, NULL);
-	for (int i = 0; i < L && rc == 0; i++)
-		net_profile_layer(net, i, &ft[i], &bt[i]);
-	if (rc == 0)
-		rc = net_forward(net, n, NET_EVAL, 0);
-	double dummy;
-	for (int i = 0; i < L && rc == 0; i++)
-		net_profile_layer(net, i, &fe[i], &dummy);
-	net_profile(net, 0);
-	if (rc == 0)
-		print_layers(net, ft, bt, fe, out);
-	free(ft);
-	return rc;
+	fprintf(out, "%-10s %-8s %12.2f %12.2f %12.2f\n", "sum", "", tf * 1e3, (tb + up) * 1e3, te * 1e3);
 }
 
 int net_time(Net *net, const NetTimeOptions *o, NetTimeResult *r, FILE *out)
@@ -115,31 +145,35 @@ int net_time(Net *net, const NetTimeOptions *o, NetTimeResult *r, FILE *out)
 	int n = o->batch;
 	int32_t *labels = xmallocarray((size_t)n, sizeof *labels);
 	uint64_t step = 0;
-	fprintf(out, "timing %s on %s: batch %d, %d timed steps after a warm-up\n", s->source, c->be->describe(c), n,
-		o->iters);
+	Times t;
+	times_alloc(&t, o->iters, s->nlayers);
+	fprintf(out, "timing %s on %s: batch %d, %d timed steps and passes after a warm-up\n", s->source,
+		c->be->describe(c), n, o->iters);
 	int rc = synthetic_batch(net, n, o->seed, labels);
 	/* warm-up: first touches of every buffer, the backend's lazy workspaces, the BLAS pools */
 	if (rc == 0)
 		rc = net_train_step(net, n, step++, 0.001f, NULL, NULL);
 	if (rc == 0)
 		rc = net_forward(net, n, NET_EVAL, 0);
+	net_profile(net, 1);
 	if (rc == 0)
-		rc = timed(net, n, o->iters, 1, &step, &r->train_step);
-	if (rc == 0)
-		rc = timed(net, n, o->iters, 0, &step, &r->infer_pass);
-	if (rc == 0)
-		rc = profile_layers(net, n, step, out);
+		rc = timed_runs(net, n, &step, &t);
+	net_profile(net, 0);
+	if (rc == 0) {
+		print_layers(net, &t, out);
+		r->train_step = median(t.step, t.iters);
+		r->infer_pass = median(t.pass, t.iters);
+		r->train_ips = n / r->train_step;
+		r->infer_ips = n / r->infer_pass;
+		r->peak_rss = peak_rss_bytes();
+		char b1[32], b2[32];
+		fprintf(out, "\ntrain: %.2f img/s (median step %.3f s)\n", r->train_ips, r->train_step);
+		fprintf(out, "inference: %.2f img/s (median pass %.3f s)\n", r->infer_ips, r->infer_pass);
+		fprintf(out, "peak memory: %.1f MiB (process resident set %s; the network's device buffers %s)\n",
+			r->peak_rss / 1048576.0, format_bytes(b1, sizeof b1, r->peak_rss),
+			format_bytes(b2, sizeof b2, net_device_bytes(net)));
+	}
+	times_free(&t);
 	free(labels);
-	if (rc != 0)
-		return -1;
-	r->train_ips = n / r->train_step;
-	r->infer_ips = n / r->infer_pass;
-	r->peak_rss = peak_rss_bytes();
-	char b1[32], b2[32];
-	fprintf(out, "\ntrain: %.2f img/s (median step %.3f s)\n", r->train_ips, r->train_step);
-	fprintf(out, "inference: %.2f img/s (median pass %.3f s)\n", r->infer_ips, r->infer_pass);
-	fprintf(out, "peak memory: %.1f MiB (process resident set %s; the network's device buffers %s)\n",
-		r->peak_rss / 1048576.0, format_bytes(b1, sizeof b1, r->peak_rss),
-		format_bytes(b2, sizeof b2, net_device_bytes(net)));
-	return 0;
+	return rc;
 }

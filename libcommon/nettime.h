@@ -2,10 +2,10 @@
  *
  * Like Caffe's "caffe time" and PyTorch's --dummy: no database, random inputs from the counter
  * RNG, a warm-up step, then timed training steps (forward, backward, update) and timed
- * inference passes, each without any per-layer wait, then one training step and one
- * inference pass with a sync after every layer for the per-layer table (on a GPU the syncs
- * would slow the timed steps; on the CPU they cost nothing). Reported: medians, images per
- * second, and the peak memory of the process (resident set) and of the net's own buffers.
+ * inference passes with every layer timed, which needs a sync after each (free on the CPU;
+ * on a GPU it exposes the launch latency, a few percent of an AlexNet step at batch 128).
+ * Reported: per-layer medians, images per second from the median step and pass, and the
+ * peak memory of the process (resident set) and of the net's own buffers.
  */
 #ifndef ANET_NETTIME_H
 #define ANET_NETTIME_H

@@ -620,15 +620,16 @@ void spec_memory(const Spec *s, int batch, int threads, SpecMemory *m)
 		m->activations += (double)layer_floats(&s->layers[i]) * batch * f;
 	m->activations += (double)batch * 4; /* labels */
 	m->gradients = 2.0 * (double)spec_max_activation(s) * batch * f;
-	/* The CPU backend lowers each image's convolution to one GEMM on its column matrix
-	 * (C/G*R*S rows, P*Q columns), one matrix per thread at a time; the CUDA backend's
-	 * workspace is of the same order. */
+	/* The CPU backend lowers the convolution of a few images at a time to GEMMs on their
+	 * column matrix (C*R*S rows, P*Q columns an image) into a K x P*Q output, one such pair
+	 * per thread; the estimate counts one image's (the backend takes more images where P*Q
+	 * is small, and --time reports the real peak). The CUDA backend's is of the same order. */
 	double col = 0;
 	for (int i = 0; i < s->nlayers; i++) {
 		const SpecLayer *l = &s->layers[i];
 		if (l->type != LAYER_CONV)
 			continue;
-		double c = (double)(l->in.c / l->groups) * l->kernel * l->kernel * l->out.h * l->out.w;
+		double c = ((double)l->in.c * l->kernel * l->kernel + l->outputs) * l->out.h * l->out.w;
 		if (c > col)
 			col = c;
 	}

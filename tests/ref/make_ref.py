@@ -255,6 +255,7 @@ def alexnet(outdir):
 
 
 if __name__ == "__main__":
+    P._check()  # the Philox known answers first: the fixtures are worthless without them
     outdir = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
     small(outdir)
     alexnet(outdir)
