@@ -253,7 +253,7 @@ fi
 # ---------------------------------------------------------------------------------------------
 echo
 echo "== summary ($(( $(date +%s) - t0 ))s; logs in $OUT)"
-sed -n '1,2p' "$OUT/machine.txt"
+sed -n '1,4p' "$OUT/machine.txt"
 cat "$summary"
 [ -f "$OUT/bench/table.txt" ] && cat "$OUT/bench/table.txt"
 [ $build_rc = 0 ] || [ $build_rc = 125 ] || exit 1
