@@ -219,6 +219,8 @@ if [ $gpu = 1 ] && [ -x $B/bin/anet-train ] && $B/bin/anet-train --help 2>/dev/n
 	inf=$(sed -n 's/^inference: \([0-9.]*\) img\/s.*/\1/p' "$OUT/anet-train-time.log")
 	note "anet-train --time (net driver)" "$(status): train ${tr:--} img/s, inference ${inf:--} img/s"
 	tail -n 24 "$OUT/anet-train-time.log" | sed 's/^/    /'
+elif [ $gpu = 0 ]; then
+	note "anet-train --time (net driver)" "skipped (no GPU)"
 else
 	note "anet-train --time (net driver)" "not available in this build"
 fi
