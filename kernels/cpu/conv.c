@@ -1,4 +1,8 @@
-/* conv.c: grouped convolution forward, backward-data and backward-filter as im2col + GEMM.
+/* conv.c: grouped convolution forward, backward-data and backward-filter; im2col + GEMM, or Winograd.
+ *
+ * Convolutions that Winograd's algorithm suits (stride-1 3x3 and 5x5, and strided kernels
+ * spanning 3 or 5 strides such as AlexNet's 11x11 stride 4; see winograd.c) go there: 2.5 to
+ * 4 times fewer multiplies. The rest are im2col + GEMM, here.
  *
  * Layouts: x[N][C][H][W], w[K][C/G][R][S], y[N][K][P][Q] (kernels.h). For one image,
  * im2col writes the column matrix col[C*R*S][P*Q] (row (c,r,s), column (p,q) holds the input

@@ -38,6 +38,7 @@
 #include "kernels/cpu/cpu.h"
 
 #include <cblas.h>
+#include <math.h>
 #include <omp.h>
 #include <string.h>
 
@@ -52,7 +53,7 @@ enum {
 	XI = ALPHA * ALPHA, /* entries of a transformed tile: one product each */
 	LANES = 16,         /* images transformed together: one AVX-512 vector */
 	TARGET_COLS = 256,  /* columns per product */
-	MAX_TILES = 1024    /* tiles across a plane: a sanity bound for the scratch sizes */
+	MAX_SIDE = 1024     /* largest plane side taken: keeps the scratch sizes sane */
 };
 
 /* Tiling of one convolution (stride 1, square kernel r, m x m output tiles). */
@@ -90,7 +91,7 @@ static int plain_fits(const ConvShape *s)
 	/* too few channels to amortise the transforms (a first layer on grey images, say) */
 	if ((s->C / s->G) * s->R * s->R < 64 || s->K / s->G < 8)
 		return 0;
-	return s->P <= MAX_TILES && s->Q <= MAX_TILES && s->H <= MAX_TILES && s->W <= MAX_TILES;
+	return s->P <= MAX_SIDE && s->Q <= MAX_SIDE && s->H <= MAX_SIDE && s->W <= MAX_SIDE;
 }
 
 int cpu_winograd_fits(const ConvShape *s)
@@ -290,39 +291,69 @@ static inline __attribute__((always_inline)) void a_lanes(int m, const float *in
 	}
 }
 
-/* dst[row][col][i] = the plane of image i (planes istride apart, H x W, row stride W) at
- * (row0 + row, col - col0), zero outside it: `rows` rows of `width` columns, nb lanes. */
-static void gather_rows(const float *x, size_t istride, int H, int W, int row0, int col0, int rows, int width,
-			int nb, float *dst)
+/* Where the transforms read one channel: image i's value at (row, col) of the engine's
+ * plane is base[i*istride + (step*row + dh)*W + step*col + dw], zero outside the H x W
+ * plane. step = 1 and dh = dw = 0 for a plane read as it is; for a plane folded out of a
+ * strided convolution's input, step is the stride (see "strided convolutions" below). */
+typedef struct {
+	const float *base;
+	size_t istride;
+	int H, W, step, dh, dw;
+} Source;
+
+static Source plain_source(const float *plane, size_t istride, int H, int W)
 {
+	return (Source){ .base = plane, .istride = istride, .H = H, .W = W, .step = 1 };
+}
+
+/* ceil(a / b) for b > 0 and any a. */
+static int div_up(int a, int b) { return a >= 0 ? (a + b - 1) / b : -(-a / b); }
+
+/* dst[r][j][i] = the source's value at (row0 + r, j - col0) for image i: `rows` rows of `width`
+ * columns, nb lanes. With sum, the values are also added up (row by row in float, the rows in
+ * double, in a fixed order). */
+SIMD_CLONES
+static void gather_rows(const Source *src, int row0, int col0, int rows, int width, int nb, float *dst, double *sum)
+{
+	const int st = src->step;
+	/* columns j whose source column st*(j - col0) + dw lies in [0, W) */
+	int lo = col0 + div_up(-src->dw, st), hi = col0 + div_up(src->W - src->dw, st);
+	lo = lo < 0 ? 0 : lo > width ? width : lo;
+	hi = hi < lo ? lo : hi > width ? width : hi;
 	for (int r = 0; r < rows; r++) {
 		float *d = dst + (size_t)r * width * nb;
-		int h = row0 + r;
-		if (h < 0 || h >= H) {
+		int h = st * (row0 + r) + src->dh;
+		if (h < 0 || h >= src->H) {
 			memset(d, 0, sizeof(float) * (size_t)width * nb);
 			continue;
 		}
-		int lo = col0 < 0 ? 0 : col0, hi = col0 + W < width ? col0 + W : width;
-		if (lo > hi)
-			lo = hi;
 		memset(d, 0, sizeof(float) * (size_t)lo * nb);
 		memset(d + (size_t)hi * nb, 0, sizeof(float) * (size_t)(width - hi) * nb);
-		const float *src = x + (size_t)h * W - col0;
-		for (int c = lo; c < hi; c++)
-			for (int i = 0; i < nb; i++)
-				d[(size_t)c * nb + i] = src[(size_t)i * istride + c];
+		const float *row = src->base + (size_t)h * src->W + (st * (lo - col0) + src->dw);
+		const size_t is = src->istride;
+		float part = 0.0f;
+		for (int j = lo; j < hi; j++, row += st) {
+			float *dj = d + (size_t)j * nb;
+			for (int i = 0; i < nb; i++) {
+				float v = row[(size_t)i * is];
+				dj[i] = v;
+				part += v;
+			}
+		}
+		if (sum)
+			*sum += part;
 	}
 }
 
-/* V[xi][col] (entries xs apart) = B^T d B for the block's tiles of one input channel; x is
- * image 0's plane, the others istride after it. xt, t1: scratch. */
+/* V[xi][col] (entries xs apart) = B^T d B for the block's tiles of one input channel, read
+ * from src. xt, t1: scratch. */
 SIMD_CLONES
-static void input_block(const ConvShape *s, const Tiling *t, const Block *b, const float *x, size_t istride, float *V,
-			size_t xs, float *xt, float *t1)
+static void input_block(const ConvShape *s, const Tiling *t, const Block *b, const Source *src, float *V, size_t xs,
+			float *xt, float *t1)
 {
 	const int nb = b->nb, m = t->m, wp = t->wp;
 	const size_t row = (size_t)wp * nb;
-	gather_rows(x, istride, s->H, s->W, b->ty0 * m - s->pad, s->pad, (b->ty1 - b->ty0) * m + t->r - 1, wp, nb, xt);
+	gather_rows(src, b->ty0 * m - s->pad, s->pad, (b->ty1 - b->ty0) * m + t->r - 1, wp, nb, xt, NULL);
 	for (int ty = b->ty0; ty < b->ty1; ty++) {
 		/* down the columns of all tiles of the row at once: t1[xi1][col][i] */
 		bt_lanes(xt + (size_t)(ty - b->ty0) * m * row, row, t1, row, (int)row);
@@ -337,14 +368,16 @@ static void input_block(const ConvShape *s, const Tiling *t, const Block *b, con
 }
 
 /* D[xi][col] (entries xs apart) = A dY A^T for the block's m x m tiles of one output-gradient
- * channel (zero beyond the plane); dy is image 0's plane, the others istride after it. */
+ * channel (zero beyond the plane); dy is image 0's plane, the others istride after it. The
+ * block's dy values are added to *sum. */
 SIMD_CLONES
 static void grad_block(const ConvShape *s, const Tiling *t, const Block *b, const float *dy, size_t istride,
-		       float *D, size_t xs, float *dyt, float *t1)
+		       float *D, size_t xs, float *dyt, float *t1, double *sum)
 {
 	const int nb = b->nb, m = t->m, wq = t->tq * t->m;
 	const size_t row = (size_t)wq * nb;
-	gather_rows(dy, istride, s->P, s->Q, b->ty0 * m, 0, (b->ty1 - b->ty0) * m, wq, nb, dyt);
+	Source src = plain_source(dy, istride, s->P, s->Q);
+	gather_rows(&src, b->ty0 * m, 0, (b->ty1 - b->ty0) * m, wq, nb, dyt, sum);
 	for (int ty = b->ty0; ty < b->ty1; ty++) {
 		a_lanes(m, dyt + (size_t)(ty - b->ty0) * m * row, row, t1, row, (int)row);
 		for (int x1 = 0; x1 < ALPHA; x1++)
@@ -358,12 +391,14 @@ static void grad_block(const ConvShape *s, const Tiling *t, const Block *b, cons
 
 /* One output channel of the block's images: Y = A^T M A per tile (M[xi] at Mo + xi*xs + col),
  * plus the bias, then the ReLU, into y (image 0's plane, the others istride after it).
- * z: ALPHA*m*tq*nb floats of scratch, o: m*m*tq*nb. */
+ * z: ALPHA*m*tq*nb floats of scratch, o: m*m*tq*nb; qidx[q] = ((q % m)*tq + q/m)*nb, the
+ * place of output column q in a row of o. */
 SIMD_CLONES
 static void output_block(const ConvShape *s, const Tiling *t, const Block *b, const float *Mo, size_t xs, float *y,
-			 size_t istride, float bias, int relu, float *z, float *o)
+			 size_t istride, float bias, int relu, float *z, float *o, const int32_t *qidx)
 {
 	const int nb = b->nb, m = t->m, tq = t->tq;
+	const float floor = relu ? 0.0f : -INFINITY; /* v < -inf never holds, and a NaN stays */
 	const size_t zrow = (size_t)tq * nb, zx = (size_t)m * zrow; /* z[x1][j][tx][i] */
 	for (int ty = b->ty0; ty < b->ty1; ty++) {
 		for (int x1 = 0; x1 < ALPHA; x1++)
@@ -372,17 +407,17 @@ static void output_block(const ConvShape *s, const Tiling *t, const Block *b, co
 				at_lanes(m, Mo + (size_t)x1 * ALPHA * xs + col, xs, z + x1 * zx + (size_t)tx * nb, zrow, nb);
 			}
 		at_lanes(m, z, zx, o, zx, (int)zx); /* o[i2][j][tx][i] */
-		/* o[i2][j][tx][i] to y[i][ty*m + i2][tx*m + j]: one image at a time, so the stores run
-		 * along the output rows */
+		/* o[i2][j][tx][i] to y[i][ty*m + i2][q = tx*m + j]: one image at a time, so that the
+		 * stores run along the output rows (the loads gather) */
 		for (int i = 0; i < nb; i++)
 			for (int i2 = 0; i2 < m && ty * m + i2 < s->P; i2++) {
 				float *dst = y + (size_t)i * istride + (size_t)(ty * m + i2) * s->Q;
 				const float *src = o + i2 * zx + i;
-				for (int tx = 0; tx < tq; tx++)
-					for (int j = 0; j < m && tx * m + j < s->Q; j++) {
-						float v = src[((size_t)j * tq + tx) * nb] + bias;
-						dst[tx * m + j] = relu && v < 0.0f ? 0.0f : v;
-					}
+#pragma omp simd
+				for (int q = 0; q < s->Q; q++) {
+					float v = src[qidx[q]] + bias;
+					dst[q] = v < floor ? floor : v;
+				}
 			}
 	}
 }
@@ -420,7 +455,7 @@ static void transform_filters(Ctx *ctx, const ConvShape *s, const float *w, int 
 
 /* Per-thread scratch of the forward pass, offsets in floats. */
 typedef struct {
-	size_t V, M, xt, t1, z, o, per;
+	size_t V, M, xt, t1, z, o, qidx, per;
 } FwdScratch;
 
 static FwdScratch fwd_scratch(const Tiling *t, size_t cols)
@@ -432,31 +467,47 @@ static FwdScratch fwd_scratch(const Tiling *t, size_t cols)
 	f.t1 = f.xt + cpu_pad((size_t)(t->rows * t->m + t->r - 1) * t->wp * LANES);
 	f.z = f.t1 + cpu_pad((size_t)ALPHA * t->wp * LANES);
 	f.o = f.z + cpu_pad((size_t)ALPHA * t->m * t->tq * LANES);
-	f.per = f.o + cpu_pad((size_t)t->m * t->m * t->tq * LANES);
+	f.qidx = f.o + cpu_pad((size_t)t->m * t->m * t->tq * LANES);
+	f.per = f.qidx + cpu_pad((size_t)t->tq * t->m); /* int32s */
 	return f;
 }
 
-/* The block's outputs of the convolution s (filters already in U); x, y: the first image. */
-static void forward_block(const ConvShape *s, const Tiling *t, const Block *b, const float *x, const float *U,
-			  const float *bias, float *y, int relu, float *scratch, const FwdScratch *f)
+/* Where input channel c of the convolution s is read: x's own plane, or, when s was folded
+ * from the strided convolution fold, the pixels of x that make up the folded channel. */
+static Source source_of(const ConvShape *s, const ConvShape *fold, const float *x, int c)
+{
+	if (!fold)
+		return plain_source(x + (size_t)c * s->H * s->W, (size_t)s->C * s->H * s->W, s->H, s->W);
+	int st = fold->stride, c0 = c / (st * st), u = c / st % st, v = c % st;
+	return (Source){ .base = x + (size_t)c0 * fold->H * fold->W, .istride = (size_t)fold->C * fold->H * fold->W,
+			 .H = fold->H, .W = fold->W, .step = st, .dh = u - fold->pad, .dw = v - fold->pad };
+}
+
+/* The block's outputs of the convolution s (filters already in U); x, y: the first image
+ * (x: of the strided convolution fold, if s was folded from one). */
+static void forward_block(const ConvShape *s, const ConvShape *fold, const Tiling *t, const Block *b, const float *x,
+			  const float *U, const float *bias, float *y, int relu, float *scratch, const FwdScratch *f)
 {
 	const size_t cols = b->cols, ld = XI * cols; /* channel c's 49 rows at c * ld */
-	const size_t hw = (size_t)s->H * s->W, pq = (size_t)s->P * s->Q;
-	const size_t xstride = (size_t)s->C * hw, ystride = (size_t)s->K * pq;
+	const size_t pq = (size_t)s->P * s->Q, ystride = (size_t)s->K * pq;
 	float *V = scratch + f->V, *Mo = scratch + f->M;
 	for (int g = 0; g < s->G; g++) {
-		for (int c = 0; c < t->Cg; c++)
-			input_block(s, t, b, x + (size_t)(g * t->Cg + c) * hw, xstride, V + (size_t)c * ld, cols,
-				    scratch + f->xt, scratch + f->t1);
+		for (int c = 0; c < t->Cg; c++) {
+			Source src = source_of(s, fold, x, g * t->Cg + c);
+			input_block(s, t, b, &src, V + (size_t)c * ld, cols, scratch + f->xt, scratch + f->t1);
+		}
 		const float *Ug = U + (size_t)g * XI * t->Kg * t->Cg;
 		for (int xi = 0; xi < XI; xi++)
 			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, t->Kg, (int)cols, t->Cg, 1.0f,
 				    Ug + (size_t)xi * t->Kg * t->Cg, t->Cg, V + xi * cols, (int)ld, 0.0f,
 				    Mo + xi * t->Kg * cols, (int)cols);
+		int32_t *qidx = (int32_t *)(scratch + f->qidx);
+		for (int q = 0; q < s->Q; q++)
+			qidx[q] = ((q % t->m) * t->tq + q / t->m) * b->nb;
 		for (int k = 0; k < t->Kg; k++) {
 			int kk = g * t->Kg + k;
 			output_block(s, t, b, Mo + (size_t)k * cols, (size_t)t->Kg * cols, y + (size_t)kk * pq, ystride,
-				     bias ? bias[kk] : 0.0f, relu, scratch + f->z, scratch + f->o);
+				     bias ? bias[kk] : 0.0f, relu, scratch + f->z, scratch + f->o, qidx);
 		}
 	}
 }
@@ -484,9 +535,10 @@ static size_t forward_need(Ctx *ctx, const ConvShape *s)
 
 /* Runs the convolution s: the forward pass (w its filters, transposed = 0), or backward
  * data (s the twin convolution of dy, orig the real one, w its filters, transposed = 1).
- * ws: forward_need(s) floats. */
-static void forward_run(Ctx *ctx, const ConvShape *s, const ConvShape *orig, const float *x, const float *w,
-			int transposed, const float *bias, float *y, int relu, float *ws)
+ * fold: the strided convolution s was folded from (x is its input), or NULL. ws:
+ * forward_need(s) floats. */
+static void forward_run(Ctx *ctx, const ConvShape *s, const ConvShape *orig, const ConvShape *fold, const float *x,
+			const float *w, int transposed, const float *bias, float *y, int relu, float *ws)
 {
 	int T = s->N < cpu_threads(ctx) ? 1 : cpu_threads(ctx);
 	Tiling t = tiling(s, LANES);
@@ -494,7 +546,8 @@ static void forward_run(Ctx *ctx, const ConvShape *s, const ConvShape *orig, con
 	size_t usize = cpu_pad((size_t)XI * s->K * t.Cg);
 	float *U = ws;
 	transform_filters(ctx, orig, w, transposed, U);
-	const size_t chw = (size_t)s->C * s->H * s->W, kpq = (size_t)s->K * s->P * s->Q;
+	const size_t chw = fold ? (size_t)fold->C * fold->H * fold->W : (size_t)s->C * s->H * s->W;
+	const size_t kpq = (size_t)s->K * s->P * s->Q;
 #pragma omp parallel num_threads(T) if (T > 1)
 	{
 		int th = omp_get_thread_num();
@@ -502,7 +555,7 @@ static void forward_run(Ctx *ctx, const ConvShape *s, const ConvShape *orig, con
 		cpu_split((size_t)s->N, omp_get_num_threads(), th, &lo, &hi);
 		float *scratch = U + usize + f.per * th;
 		FOR_EACH_BLOCK(&t, lo, hi, b,
-			       forward_block(s, &t, &b, x + n0 * chw, U, bias, y + n0 * kpq, relu, scratch, &f));
+			       forward_block(s, fold, &t, &b, x + n0 * chw, U, bias, y + n0 * kpq, relu, scratch, &f));
 	}
 }
 
@@ -518,28 +571,8 @@ static ConvShape twin_of(const ConvShape *s)
 /* ---------------------------------------------------------------------------------------- */
 /* backward filter */
 
-/* db[k] = the sum of dy over the batch and the plane: per image in float (vectorised), the
- * images in order in double. */
-static void bias_gradient(Ctx *ctx, const ConvShape *s, const float *dy, float *db)
-{
-	const size_t pq = (size_t)s->P * s->Q;
-#pragma omp parallel for schedule(static) num_threads(cpu_threads(ctx))
-	for (int k = 0; k < s->K; k++) {
-		double sum = 0;
-		for (int n = 0; n < s->N; n++) {
-			const float *plane = dy + ((size_t)n * s->K + k) * pq;
-			float part = 0.0f;
-#pragma omp simd reduction(+ : part)
-			for (size_t j = 0; j < pq; j++)
-				part += plane[j];
-			sum += part;
-		}
-		db[k] = (float)sum;
-	}
-}
-
 typedef struct {
-	size_t V, D, M, xt, t1, per;
+	size_t V, D, M, db, xt, t1, per;
 } FilterScratch;
 
 static FilterScratch filter_scratch(const ConvShape *s, const Tiling *t, size_t cols)
@@ -549,27 +582,33 @@ static FilterScratch filter_scratch(const ConvShape *s, const Tiling *t, size_t 
 	f.V = 0;
 	f.D = cpu_pad(XI * (size_t)t->Cg * cols);
 	f.M = f.D + cpu_pad(XI * (size_t)t->Kg * cols);
-	f.xt = f.M + cpu_pad(XI * (size_t)s->K * t->Cg);
+	f.db = f.M + cpu_pad(XI * (size_t)s->K * t->Cg);
+	f.xt = f.db + cpu_pad(2 * (size_t)s->K); /* K doubles */
 	f.t1 = f.xt + cpu_pad((size_t)(t->rows * t->m + t->r - 1) * wide * LANES);
 	f.per = f.t1 + cpu_pad(ALPHA * wide * LANES);
 	return f;
 }
 
-/* Mw[g][xi] (Kg x Cg) (+)= sum over the block's tiles of (A dY A^T)[xi] (B^T d B)[xi]. */
-static void filter_block(const ConvShape *s, const Tiling *t, const Block *b, const float *x, const float *dy,
-			 int first, float *scratch, const FilterScratch *f)
+/* Mw[g][xi] (Kg x Cg) (+)= sum over the block's tiles of (A dY A^T)[xi] (B^T d B)[xi]; the
+ * per-channel sums of dy (for the bias gradient) are added to the thread's db partials. */
+static void filter_block(const ConvShape *s, const ConvShape *fold, const Tiling *t, const Block *b, const float *x,
+			 const float *dy, int first, float *scratch, const FilterScratch *f)
 {
 	const size_t cols = b->cols, ld = XI * cols; /* channel c's 49 rows at c * ld */
-	const size_t hw = (size_t)s->H * s->W, pq = (size_t)s->P * s->Q, blk = (size_t)t->Kg * t->Cg;
-	const size_t xstride = (size_t)s->C * hw, ystride = (size_t)s->K * pq;
+	const size_t pq = (size_t)s->P * s->Q, blk = (size_t)t->Kg * t->Cg;
+	const size_t ystride = (size_t)s->K * pq;
 	float *V = scratch + f->V, *D = scratch + f->D;
+	double *dbsum = (double *)(scratch + f->db);
 	for (int g = 0; g < s->G; g++) {
-		for (int c = 0; c < t->Cg; c++)
-			input_block(s, t, b, x + (size_t)(g * t->Cg + c) * hw, xstride, V + (size_t)c * ld, cols,
-				    scratch + f->xt, scratch + f->t1);
-		for (int k = 0; k < t->Kg; k++)
-			grad_block(s, t, b, dy + (size_t)(g * t->Kg + k) * pq, ystride, D + (size_t)k * ld, cols,
-				   scratch + f->xt, scratch + f->t1);
+		for (int c = 0; c < t->Cg; c++) {
+			Source src = source_of(s, fold, x, g * t->Cg + c);
+			input_block(s, t, b, &src, V + (size_t)c * ld, cols, scratch + f->xt, scratch + f->t1);
+		}
+		for (int k = 0; k < t->Kg; k++) {
+			int kk = g * t->Kg + k;
+			grad_block(s, t, b, dy + (size_t)kk * pq, ystride, D + (size_t)k * ld, cols, scratch + f->xt,
+				   scratch + f->t1, dbsum + kk);
+		}
 		float *Mg = scratch + f->M + (size_t)g * XI * blk;
 		for (int xi = 0; xi < XI; xi++)
 			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, t->Kg, t->Cg, (int)cols, 1.0f, D + xi * cols,
@@ -584,14 +623,16 @@ static size_t filter_need(Ctx *ctx, const ConvShape *s)
 	return filter_scratch(s, &t, block_cols(&t, LANES)).per * T;
 }
 
-/* dw (and db, if not NULL) of the stride-1 convolution s; ws: filter_need(s) floats. */
-static void filter_run(Ctx *ctx, const ConvShape *s, const float *x, const float *dy, float *dw, float *db, float *ws)
+/* dw (and db, if not NULL) of the stride-1 convolution s (folded from the strided fold, whose
+ * input x is, or NULL); ws: filter_need(s) floats. */
+static void filter_run(Ctx *ctx, const ConvShape *s, const ConvShape *fold, const float *x, const float *dy, float *dw,
+		       float *db, float *ws)
 {
 	int T = s->N < cpu_threads(ctx) ? 1 : cpu_threads(ctx);
 	Tiling t = tiling(s, LANES);
 	FilterScratch f = filter_scratch(s, &t, block_cols(&t, LANES));
-	const size_t chw = (size_t)s->C * s->H * s->W, kpq = (size_t)s->K * s->P * s->Q;
-	const size_t msize = (size_t)XI * s->K * t.Cg;
+	const size_t chw = fold ? (size_t)fold->C * fold->H * fold->W : (size_t)s->C * s->H * s->W;
+	const size_t kpq = (size_t)s->K * s->P * s->Q, msize = (size_t)XI * s->K * t.Cg;
 	int used = T;
 #pragma omp parallel num_threads(T) if (T > 1)
 	{
@@ -601,9 +642,10 @@ static void filter_run(Ctx *ctx, const ConvShape *s, const float *x, const float
 		if (th == 0)
 			used = nt;
 		float *scratch = ws + f.per * th;
+		memset(scratch + f.db, 0, sizeof(double) * (size_t)s->K);
 		int first = 1;
 		FOR_EACH_BLOCK(&t, lo, hi, b, {
-			filter_block(s, &t, &b, x + n0 * chw, dy + n0 * kpq, first, scratch, &f);
+			filter_block(s, fold, &t, &b, x + n0 * chw, dy + n0 * kpq, first, scratch, &f);
 			first = 0;
 		});
 	}
@@ -638,8 +680,13 @@ static void filter_run(Ctx *ctx, const ConvShape *s, const float *x, const float
 			for (int i = 0; i < rr; i++)
 				d[(size_t)l * rr + i] = out[i * LANES + l];
 	}
-	if (db)
-		bias_gradient(ctx, s, dy, db);
+	/* db: the threads' partial sums, in thread order */
+	for (int k = 0; db && k < s->K; k++) {
+		double v = 0;
+		for (int th = 0; th < used; th++)
+			v += ((const double *)(ws + f.per * th + f.db))[k];
+		db[k] = (float)v;
+	}
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -657,36 +704,21 @@ static void filter_run(Ctx *ctx, const ConvShape *s, const float *x, const float
 
 static size_t fold_size(const ConvShape *f) { return (size_t)f->N * f->C * f->H * f->W; }
 
-/* X from x (or, unfold = 1, dx from the gradient dX: each input pixel has one place in X). */
-static void fold_input(Ctx *ctx, const ConvShape *s, const ConvShape *f, float *x, float *X, int unfold)
+/* dx from the gradient dX of the folded input: each input pixel has one place in dX; pixels
+ * that no block row or column reaches (past the last output's window) get no gradient. */
+static void unfold_input(Ctx *ctx, const ConvShape *s, const ConvShape *f, const float *dX, float *dx)
 {
 	const int st = s->stride;
 #pragma omp parallel for schedule(static) num_threads(cpu_threads(ctx))
 	for (int nc = 0; nc < s->N * s->C; nc++) {
-		float *plane = x + (size_t)nc * s->H * s->W;
-		float *blocks = X + (size_t)nc * st * st * f->H * f->W;
-		for (int u = 0; u < st; u++)
-			for (int v = 0; v < st; v++) {
-				float *dst = blocks + (size_t)(u * st + v) * f->H * f->W;
-				for (int i = 0; i < f->H; i++) {
-					int h = st * i + u - s->pad;
-					for (int j = 0; j < f->W; j++) {
-						int w = st * j + v - s->pad;
-						int inside = h >= 0 && h < s->H && w >= 0 && w < s->W;
-						if (!unfold)
-							dst[(size_t)i * f->W + j] = inside ? plane[(size_t)h * s->W + w] : 0.0f;
-						else if (inside)
-							plane[(size_t)h * s->W + w] = dst[(size_t)i * f->W + j];
-					}
-				}
+		float *plane = dx + (size_t)nc * s->H * s->W;
+		const float *blocks = dX + (size_t)nc * st * st * f->H * f->W;
+		for (int h = 0; h < s->H; h++)
+			for (int w = 0; w < s->W; w++) {
+				int i = (h + s->pad) / st, u = (h + s->pad) % st, j = (w + s->pad) / st, v = (w + s->pad) % st;
+				plane[(size_t)h * s->W + w] =
+					i < f->H && j < f->W ? blocks[((size_t)(u * st + v) * f->H + i) * f->W + j] : 0.0f;
 			}
-		/* pixels that no block row or column reaches (past the last output's window) get
-		 * no gradient */
-		if (unfold)
-			for (int h = 0; h < s->H; h++)
-				for (int w = 0; w < s->W; w++)
-					if ((h + s->pad) / st >= f->H || (w + s->pad) / st >= f->W)
-						plane[(size_t)h * s->W + w] = 0.0f;
 	}
 }
 
@@ -722,17 +754,16 @@ int cpu_winograd_forward(Ctx *ctx, const ConvShape *s, const float *x, const flo
 		float *ws = cpu_workspace(ctx, forward_need(ctx, s));
 		if (!ws)
 			return -1;
-		forward_run(ctx, s, s, x, w, 0, b, y, relu, ws);
+		forward_run(ctx, s, s, NULL, x, w, 0, b, y, relu, ws);
 		return 0;
 	}
 	fold_shape(s, &f);
-	size_t xs = cpu_pad(fold_size(&f)), wsz = cpu_pad((size_t)f.K * (f.C / f.G) * f.R * f.R);
-	float *ws = cpu_workspace(ctx, xs + wsz + forward_need(ctx, &f));
+	size_t wsz = cpu_pad((size_t)f.K * (f.C / f.G) * f.R * f.R);
+	float *ws = cpu_workspace(ctx, wsz + forward_need(ctx, &f));
 	if (!ws)
 		return -1;
-	fold_input(ctx, s, &f, (float *)x, ws, 0);
-	fold_filters(s, &f, (float *)w, ws + xs, 0);
-	forward_run(ctx, &f, &f, ws, ws + xs, 0, b, y, relu, ws + xs + wsz);
+	fold_filters(s, &f, (float *)w, ws, 0);
+	forward_run(ctx, &f, &f, s, x, ws, 0, b, y, relu, ws + wsz);
 	return 0;
 }
 
@@ -744,9 +775,10 @@ int cpu_winograd_backward_data(Ctx *ctx, const ConvShape *s, const float *dy, co
 		float *ws = cpu_workspace(ctx, forward_need(ctx, &twin));
 		if (!ws)
 			return -1;
-		forward_run(ctx, &twin, s, dy, w, 1, NULL, dx, 0, ws);
+		forward_run(ctx, &twin, s, NULL, dy, w, 1, NULL, dx, 0, ws);
 		return 0;
 	}
+	/* the folded input's gradient, then each pixel's share back in place */
 	fold_shape(s, &f);
 	twin = twin_of(&f);
 	size_t xs = cpu_pad(fold_size(&f)), wsz = cpu_pad((size_t)f.K * (f.C / f.G) * f.R * f.R);
@@ -754,8 +786,8 @@ int cpu_winograd_backward_data(Ctx *ctx, const ConvShape *s, const float *dy, co
 	if (!ws)
 		return -1;
 	fold_filters(s, &f, (float *)w, ws + xs, 0);
-	forward_run(ctx, &twin, &f, dy, ws + xs, 1, NULL, ws, 0, ws + xs + wsz);
-	fold_input(ctx, s, &f, dx, ws, 1);
+	forward_run(ctx, &twin, &f, NULL, dy, ws + xs, 1, NULL, ws, 0, ws + xs + wsz);
+	unfold_input(ctx, s, &f, ws, dx);
 	return 0;
 }
 
@@ -766,16 +798,15 @@ int cpu_winograd_backward_filter(Ctx *ctx, const ConvShape *s, const float *x, c
 		float *ws = cpu_workspace(ctx, filter_need(ctx, s));
 		if (!ws)
 			return -1;
-		filter_run(ctx, s, x, dy, dw, db, ws);
+		filter_run(ctx, s, NULL, x, dy, dw, db, ws);
 		return 0;
 	}
 	fold_shape(s, &f);
-	size_t xs = cpu_pad(fold_size(&f)), wsz = cpu_pad((size_t)f.K * (f.C / f.G) * f.R * f.R);
-	float *ws = cpu_workspace(ctx, xs + wsz + filter_need(ctx, &f));
+	size_t wsz = cpu_pad((size_t)f.K * (f.C / f.G) * f.R * f.R);
+	float *ws = cpu_workspace(ctx, wsz + filter_need(ctx, &f));
 	if (!ws)
 		return -1;
-	fold_input(ctx, s, &f, (float *)x, ws, 0);
-	filter_run(ctx, &f, ws, dy, ws + xs, db, ws + xs + wsz);
-	fold_filters(s, &f, dw, ws + xs, 1);
+	filter_run(ctx, &f, s, x, dy, ws, db, ws + wsz);
+	fold_filters(s, &f, dw, ws, 1);
 	return 0;
 }
