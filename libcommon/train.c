@@ -1,6 +1,7 @@
 /* train.c: anet-train's run: setup, the step loop, schedule, validation, reports (see train.h). */
 #include "libcommon/train.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -45,48 +46,68 @@ void train_defaults(TrainOptions *o)
 /* ---------------------------------------------------------------------------------------- */
 /* settings that need parsing */
 
-/* "30,60,80" (epochs) or "10000s,20000s" (steps), ascending. */
-static int parse_milestones(Trainer *t)
+/* "30,60,80" (epochs) or "10000s,20000s" (steps) into *out (may be NULL to check only). */
+static int milestones_parse(const char *text, Milestone **out, int *n)
 {
-	const char *p = t->o.lr_steps ? t->o.lr_steps : "";
+	const char *p = text ? text : "";
+	int count = 0;
 	while (*p) {
 		char *end;
 		errno = 0;
 		double v = strtod(p, &end);
-		if (end == p || errno || !isfinite(v) || v <= 0) {
-			warn_msg("--lr-steps: '%s' is not a list like 30,60,80 (epochs) or 10000s,20000s (steps)", t->o.lr_steps);
+		if (end == p || errno || !isfinite(v) || v <= 0)
 			return -1;
-		}
 		Milestone m = { v, *end == 's' };
 		if (m.steps)
 			end++;
-		if (*end && *end != ',') {
-			warn_msg("--lr-steps: '%s' is not a list like 30,60,80 (epochs) or 10000s,20000s (steps)", t->o.lr_steps);
+		if (*end && (*end != ',' || !end[1]))
 			return -1;
+		if (out) {
+			*out = xreallocarray(*out, (size_t)count + 1, sizeof **out);
+			(*out)[count] = m;
 		}
-		t->milestones = xreallocarray(t->milestones, (size_t)t->nmilestones + 1, sizeof *t->milestones);
-		t->milestones[t->nmilestones++] = m;
+		count++;
 		p = *end ? end + 1 : end;
 	}
+	if (n)
+		*n = count;
 	return 0;
 }
 
-/* "N" steps or "Nm" minutes; "0" turns periodic checkpoints off. */
-static int parse_checkpoint_every(Trainer *t)
+/* "N" steps or "Nm" minutes into one of the two; "0" turns periodic checkpoints off. */
+static int every_parse(const char *text, int64_t *steps, double *seconds)
 {
-	const char *s = t->o.checkpoint_every ? t->o.checkpoint_every : "";
+	const char *s = text ? text : "";
 	char *end;
 	errno = 0;
 	double v = strtod(s, &end);
-	if (end == s || errno || !isfinite(v) || v < 0 || (*end && strcmp(end, "m") != 0) ||
-	    (!*end && v != floor(v))) {
-		warn_msg("--checkpoint-every: '%s' is neither a step count (1000) nor minutes (30m)", s);
+	if (end == s || errno || !isfinite(v) || v < 0 || v > 1e15 || (*end && strcmp(end, "m") != 0) ||
+	    (!*end && v != floor(v)) || !isdigit((unsigned char)*s))
+		return -1;
+	*steps = *end ? 0 : (int64_t)v;
+	*seconds = *end ? 60 * v : 0;
+	return 0;
+}
+
+int train_check_lr_steps(const char *s) { return milestones_parse(s, NULL, NULL); }
+
+int train_check_checkpoint_every(const char *s)
+{
+	int64_t steps;
+	double seconds;
+	return every_parse(s, &steps, &seconds);
+}
+
+static int parse_schedule(Trainer *t)
+{
+	if (milestones_parse(t->o.lr_steps, &t->milestones, &t->nmilestones) != 0) {
+		warn_msg("--lr-steps: '%s' is not a list like 30,60,80 (epochs) or 10000s,20000s (steps)", t->o.lr_steps);
 		return -1;
 	}
-	if (*end)
-		t->ckpt_seconds = 60 * v;
-	else
-		t->ckpt_steps = (int64_t)v;
+	if (every_parse(t->o.checkpoint_every, &t->ckpt_steps, &t->ckpt_seconds) != 0) {
+		warn_msg("--checkpoint-every: '%s' is neither a step count (1000) nor minutes (30m)", t->o.checkpoint_every);
+		return -1;
+	}
 	return 0;
 }
 
@@ -114,7 +135,7 @@ static int check_settings(Trainer *t)
 		warn_msg("a setting from the checkpoint is out of range (batch, lr, lr-drop, report-every): corrupt file?");
 		return -1;
 	}
-	if (parse_milestones(t) != 0 || parse_checkpoint_every(t) != 0)
+	if (parse_schedule(t) != 0)
 		return -1;
 	if (!o->checkpoint || !*o->checkpoint)
 		t->o.checkpoint = trainer_keep(t, derived_path(o->output, ".ckpt", ""));
@@ -493,7 +514,7 @@ static int save_checkpoint(Trainer *t, Progress *pg, const char *why)
 	if (trainer_write_checkpoint(t) != 0)
 		return -1;
 	t->last_ckpt = now_seconds();
-	if (!t->o.quiet)
+	if (!t->o.quiet && why) /* the epochs' own are not worth a line each */
 		warn_msg("step %" PRIu64 ": checkpoint %s written (%s, %.1f s)", t->st.step, t->ckpt_path, why,
 			 t->last_ckpt - t0);
 	return 0;
@@ -577,7 +598,7 @@ static int after_step(Trainer *t, const Batch *b, Window *w, Progress *pg)
 		return -1;
 	int due = b->epoch_end || (t->ckpt_steps && t->st.step % (uint64_t)t->ckpt_steps == 0) ||
 		  (t->ckpt_seconds > 0 && now_seconds() - t->last_ckpt >= t->ckpt_seconds);
-	if (due && !finished(t) && save_checkpoint(t, pg, b->epoch_end ? "end of an epoch" : "periodic") != 0)
+	if (due && !finished(t) && save_checkpoint(t, pg, b->epoch_end ? NULL : "periodic") != 0)
 		return -1;
 	return 0;
 }

@@ -76,6 +76,11 @@ typedef struct {
 
 void train_defaults(TrainOptions *o);
 
+/* 0 if a --lr-steps list ("30,60,80" epochs, "1000s,2000s" steps) or a --checkpoint-every
+ * value ("1000" steps, "30m" minutes) is well formed, else -1 (nothing printed). */
+int train_check_lr_steps(const char *s);
+int train_check_checkpoint_every(const char *s);
+
 /* Runs the training (or the loader benchmark) on ctx. Returns the exit status: 0; 1 after
  * printing why; 128 + signal when a signal stopped the run after its checkpoint was
  * written. */

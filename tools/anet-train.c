@@ -173,7 +173,12 @@ static int training_option(TrainOptions *t, int c, const char *arg)
 	case OPT_VAL: t->val = arg; t->given |= 1u << TO_VAL; break;
 	case 'o': t->output = arg; t->given |= 1u << TO_OUTPUT; break;
 	case OPT_CHECKPOINT: t->checkpoint = arg; t->given |= 1u << TO_CHECKPOINT; break;
-	case OPT_CHECKPOINT_EVERY: t->checkpoint_every = arg; t->given |= 1u << TO_CHECKPOINT_EVERY; break;
+	case OPT_CHECKPOINT_EVERY:
+		if (train_check_checkpoint_every(arg) != 0)
+			usage_error("--checkpoint-every: '%s' is neither a step count (1000) nor minutes (30m)", arg);
+		t->checkpoint_every = arg;
+		t->given |= 1u << TO_CHECKPOINT_EVERY;
+		break;
 	case OPT_RESUME: t->resume = arg; break;
 	case OPT_INIT_FROM: t->init_from = arg; break;
 	case OPT_LOG: t->log = arg; t->given |= 1u << TO_LOG; break;
@@ -181,7 +186,12 @@ static int training_option(TrainOptions *t, int c, const char *arg)
 	case OPT_EPOCHS: t->epochs = opt_int("--epochs", arg, 1, 1000000); t->given |= 1u << TO_EPOCHS; break;
 	case OPT_STEPS: t->steps = opt_int("--steps", arg, 1, INT64_MAX / 2); t->given |= 1u << TO_STEPS; break;
 	case OPT_LR: t->lr = opt_double("--lr", arg, 1e-12, 1e6); t->given |= 1u << TO_LR; break;
-	case OPT_LR_STEPS: t->lr_steps = arg; t->given |= 1u << TO_LR_STEPS; break;
+	case OPT_LR_STEPS:
+		if (train_check_lr_steps(arg) != 0)
+			usage_error("--lr-steps: '%s' is not a list like 30,60,80 (epochs) or 10000s,20000s (steps)", arg);
+		t->lr_steps = arg;
+		t->given |= 1u << TO_LR_STEPS;
+		break;
 	case OPT_LR_DROP: t->lr_drop = opt_double("--lr-drop", arg, 1.0001, 1e6); t->given |= 1u << TO_LR_DROP; break;
 	case OPT_PLATEAU:
 		t->plateau = arg ? opt_int("--plateau", arg, 1, 1000000) : 2;
@@ -236,7 +246,7 @@ static void check_modes(Options *o, int nargs, char **args)
 		return;
 	}
 	if (!t->db && !t->resume)
-		usage_error("nothing to do: give a training database (or --summary, --time)");
+		usage_error("nothing to do: give a training database to train on, or give --summary or --time");
 	if (!t->stats && !t->resume)
 		usage_error("--stats is required: make it with 'pcacolor -o %s.stats %s'", "DB", t->db);
 	if (t->resume && t->init_from)
