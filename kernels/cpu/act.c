@@ -17,7 +17,7 @@ enum { PAR_MIN = 1 << 15 };
 int cpu_relu_forward(Ctx *ctx, size_t n, const float *x, float *y)
 {
 	/* x < 0 ? 0 : x keeps a NaN visible instead of hiding it as 0 */
-#pragma omp parallel for simd schedule(static) num_threads(cpu_threads(ctx)) if (n > PAR_MIN)
+#pragma omp parallel for simd schedule(dynamic, 32768) num_threads(cpu_threads(ctx)) if (n > PAR_MIN)
 	for (size_t i = 0; i < n; i++)
 		y[i] = x[i] < 0.0f ? 0.0f : x[i];
 	return 0;
@@ -25,7 +25,7 @@ int cpu_relu_forward(Ctx *ctx, size_t n, const float *x, float *y)
 
 int cpu_relu_backward(Ctx *ctx, size_t n, const float *y, const float *dy, float *dx)
 {
-#pragma omp parallel for simd schedule(static) num_threads(cpu_threads(ctx)) if (n > PAR_MIN)
+#pragma omp parallel for simd schedule(dynamic, 32768) num_threads(cpu_threads(ctx)) if (n > PAR_MIN)
 	for (size_t i = 0; i < n; i++)
 		dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
 	return 0;
@@ -42,7 +42,7 @@ static int check_p(Ctx *ctx, float p)
 static void dropout_apply(Ctx *ctx, size_t n, float p, uint64_t seed, uint64_t stream, const float *x, float *y)
 {
 	const float scale = 1.0f / (1.0f - p);
-#pragma omp parallel for simd schedule(static) num_threads(cpu_threads(ctx)) if (n > PAR_MIN / 16)
+#pragma omp parallel for simd schedule(dynamic, 32768) num_threads(cpu_threads(ctx)) if (n > PAR_MIN / 16)
 	for (size_t i = 0; i < n; i++)
 		y[i] = rng_uniform(seed, stream, i) >= p ? x[i] * scale : 0.0f;
 }

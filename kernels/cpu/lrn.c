@@ -150,7 +150,7 @@ int cpu_lrn_forward(Ctx *ctx, const LrnShape *s, const float *x, float *y, float
 		return -1;
 	size_t hw = (size_t)s->H * s->W, chw = (size_t)s->C * hw, nblk = (hw + BLOCK - 1) / BLOCK;
 	size_t items = (size_t)s->N * nblk;
-#pragma omp parallel for schedule(static) num_threads(cpu_threads(ctx))
+#pragma omp parallel for schedule(dynamic, 4) num_threads(cpu_threads(ctx))
 	for (size_t it = 0; it < items; it++) {
 		size_t n = it / nblk, j0 = it % nblk * BLOCK;
 		int len = (int)(hw - j0 < BLOCK ? hw - j0 : BLOCK);
@@ -174,7 +174,7 @@ int cpu_lrn_backward(Ctx *ctx, const LrnShape *s, const float *x, const float *y
 #pragma omp parallel num_threads(T)
 	{
 		float *ring = ws + per * omp_get_thread_num();
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 4)
 		for (size_t it = 0; it < items; it++) {
 			size_t n = it / nblk, j0 = it % nblk * BLOCK;
 			int len = (int)(hw - j0 < BLOCK ? hw - j0 : BLOCK);

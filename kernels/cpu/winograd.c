@@ -32,8 +32,9 @@
  * wide as the vector unit whatever the plane size). The products' columns are ordered (tile
  * row, tile column, image); a block of tile rows gives each product ~TARGET_COLS columns.
  *
- * Threads as in conv.c: each thread transforms and multiplies its own run of images; filter
- * gradients are per-thread partial sums added in thread order.
+ * Threads: in the forward pass (and backward data) the blocks go to whichever thread is
+ * free; for the filter gradient each thread takes a fixed run of images and keeps partial
+ * sums, added in thread order at the end, so that the result does not depend on timing.
  */
 #include "kernels/cpu/cpu.h"
 
@@ -548,14 +549,21 @@ static void forward_run(Ctx *ctx, const ConvShape *s, const ConvShape *orig, con
 	transform_filters(ctx, orig, w, transposed, U);
 	const size_t chw = fold ? (size_t)fold->C * fold->H * fold->W : (size_t)s->C * s->H * s->W;
 	const size_t kpq = (size_t)s->K * s->P * s->Q;
+	const size_t chunks = ((size_t)s->N + LANES - 1) / LANES, rowblocks = (size_t)((t.tp + t.rows - 1) / t.rows);
 #pragma omp parallel num_threads(T) if (T > 1)
 	{
-		int th = omp_get_thread_num();
-		size_t lo, hi;
-		cpu_split((size_t)s->N, omp_get_num_threads(), th, &lo, &hi);
-		float *scratch = U + usize + f.per * th;
-		FOR_EACH_BLOCK(&t, lo, hi, b,
-			       forward_block(s, fold, &t, &b, x + n0 * chw, U, bias, y + n0 * kpq, relu, scratch, &f));
+		float *scratch = U + usize + f.per * omp_get_thread_num();
+		/* no sum crosses the blocks, so each goes to whichever thread is free: one slowed
+		 * down by another program on the machine does not hold the others up */
+#pragma omp for schedule(dynamic, 1)
+		for (size_t unit = 0; unit < chunks * rowblocks; unit++) {
+			size_t n0 = unit / rowblocks * LANES;
+			Block b = { .nb = (int)((size_t)s->N - n0 < LANES ? (size_t)s->N - n0 : LANES) };
+			b.ty0 = (int)(unit % rowblocks) * t.rows;
+			b.ty1 = b.ty0 + t.rows < t.tp ? b.ty0 + t.rows : t.tp;
+			b.cols = (size_t)(b.ty1 - b.ty0) * t.tq * b.nb;
+			forward_block(s, fold, &t, &b, x + n0 * chw, U, bias, y + n0 * kpq, relu, scratch, &f);
+		}
 	}
 }
 
