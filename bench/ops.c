@@ -74,6 +74,7 @@ static void check(Net *net, int rc, const char *what)
 static float *dev_uniform(Net *net, size_t n, uint64_t tag, float a)
 {
 	float *h = xmallocarray(n, sizeof *h);
+#pragma omp parallel for schedule(static)
 	for (size_t i = 0; i < n; i++)
 		h[i] = a * (2 * rng_uniform(1, RNG_STREAM(RNG_TEST, tag), i) - 1);
 	float *d = dalloc(net, n * sizeof(float));
