@@ -36,6 +36,9 @@ static const ConvCase conv_cases[] = {
 	 * stride 2 with groups, 9x9 stride 3 unpadded, 11x11 stride 4 with more padding than
 	 * usual (conv1 is the 35x35 case above) */
 	{ 2, 8, 17, 16, 16, 5, 5, 2, 1, 2 },  { 2, 3, 20, 19, 8, 9, 9, 3, 0, 1 },  { 1, 4, 23, 23, 8, 11, 11, 4, 5, 1 },
+	/* batches of more than 8 images per thread on wide planes: the transforms' 8x8 block
+	 * transposes, with images and columns left over */
+	{ 20, 16, 13, 13, 16, 3, 3, 1, 1, 2 }, { 18, 6, 27, 27, 16, 5, 5, 1, 2, 2 },
 };
 
 static ConvShape conv_of(const ConvCase *c)
