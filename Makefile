@@ -58,7 +58,7 @@ $(CONFIG): Makefile mk/configure.sh
 # ---------------------------------------------------------------------------------------------
 # sources
 
-COMMON_SRC  := $(wildcard libcommon/*.c)
+COMMON_SRC  := $(wildcard libcommon/*.c)   # libcommon/viz/ is anet-viz's (below)
 KERNEL_SRC  := $(wildcard kernels/*.c kernels/cpu/*.c)
 REF_SRC     := $(wildcard kernels/ref/*.c)
 CUDA_SRC    := $(wildcard kernels/cuda/*.cu)
@@ -76,6 +76,9 @@ TESTLIB_OBJ := $(call obj,$(TESTLIB_SRC))
 LIBS = $(B)/libcommon.a $(B)/libkernels.a
 LDLIBS = $(DEP_LIBS) -lpthread -lm
 
+ifeq ($(CUDA_SRC),)
+HAVE_CUDA := 0
+endif
 ifeq ($(HAVE_CUDA),1)
 # Hopper SASS plus Turing PTX, which the driver compiles for any newer GPU; a local GPU wins.
 CUDA_ARCH ?= $(shell nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -n1 | tr -d .)
@@ -90,12 +93,20 @@ ALL_CPPFLAGS += -DANET_HAVE_CUDA=1 -DANET_CUDA_ARCH=$(CUDA_ARCH) -I$(CUDA_HOME)/
 LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++
 endif
 
-# anet-viz draws text and bars with cairo; without it the program is left out (configure says so)
+# anet-viz draws text and bars with cairo: its drawing code (libcommon/viz/*.c) is a library of
+# its own, linked into anet-viz alone; without cairo the program is left out (configure says so)
+VIZ_SRC := $(wildcard libcommon/viz/*.c)
+VIZ_OBJ := $(call obj,$(VIZ_SRC))
 ifneq ($(HAVE_CAIRO),1)
 TOOLS := $(filter-out anet-viz,$(TOOLS))
 endif
-$(B)/obj/tools/anet-viz.o: ALL_CFLAGS += $(CAIRO_CFLAGS)
-$(B)/bin/anet-viz: LDLIBS += $(CAIRO_LIBS)
+$(B)/obj/tools/anet-viz.o $(VIZ_OBJ): ALL_CFLAGS += $(CAIRO_CFLAGS)
+$(B)/bin/anet-viz: $(B)/obj/tools/anet-viz.o $(B)/libviz.a $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) $< $(B)/libviz.a $(LIBS) $(CAIRO_LIBS) $(LDLIBS) -o $@
+$(B)/libviz.a: $(VIZ_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
 
 BINS   := $(addprefix $(B)/bin/,$(TOOLS))
 TBINS  := $(addprefix $(B)/tests/,$(CHECKS))

@@ -22,7 +22,7 @@ int parse_int(const char *arg, long long min, long long max, long long *out)
 		return -1;
 	char *end;
 	errno = 0;
-	long long v = strtoll(arg, &end, 0);
+	long long v = strtoll(arg, &end, 10);
 	if (errno || *end || v < min || v > max)
 		return -1;
 	*out = v;
@@ -49,7 +49,7 @@ long long opt_int(const char *flag, const char *arg, long long min, long long ma
 		return v;
 	char *end;
 	errno = 0;
-	strtoll(arg, &end, 0);
+	strtoll(arg, &end, 10);
 	if (!*arg || *end || isspace((unsigned char)*arg))
 		usage_error("%s: '%s' is not an integer", flag, arg);
 	usage_error("%s: %s is out of range (%lld to %lld)", flag, arg, min, max);

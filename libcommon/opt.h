@@ -14,7 +14,7 @@
 /* Prints "prog: message" and "Try 'prog --help'." on stderr, exits 2. */
 _Noreturn void usage_error(const char *fmt, ...) ANET_PRINTF(1, 2);
 
-/* Decimal (or 0x hex) integer in [min, max]. */
+/* Decimal integer in [min, max] ("010" is ten, as a user means it). */
 long long opt_int(const char *flag, const char *arg, long long min, long long max);
 /* Finite real number in [min, max]. */
 double opt_double(const char *flag, const char *arg, double min, double max);

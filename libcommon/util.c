@@ -220,6 +220,27 @@ int fsync_parent(const char *path)
 
 int atomic_open(AtomicFile *af, const char *path)
 {
+	/* A device or FIFO (-o /dev/null, -o /dev/stdout) is written in place: renaming a
+	 * temporary over it would replace the device with a regular file. */
+	struct stat st;
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		if (S_ISDIR(st.st_mode)) {
+			warn_msg("%s: is a directory", path);
+			af->f = NULL;
+			af->path = af->tmp = NULL;
+			return -1;
+		}
+		af->path = xstrdup(path);
+		af->tmp = NULL;
+		af->f = fopen(path, "wb");
+		if (!af->f) {
+			warn_errno("%s", path);
+			free(af->path);
+			af->path = NULL;
+			return -1;
+		}
+		return 0;
+	}
 	af->path = xstrdup(path);
 	af->tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
 	af->f = fopen(af->tmp, "wb");
@@ -236,6 +257,20 @@ int atomic_open(AtomicFile *af, const char *path)
 int atomic_commit(AtomicFile *af)
 {
 	int rc = 0;
+	if (!af->tmp) { /* written in place (a device or FIFO) */
+		if (fflush(af->f) != 0 || ferror(af->f)) {
+			warn_errno("%s: write error", af->path);
+			rc = -1;
+		}
+		if (fclose(af->f) != 0 && rc == 0) {
+			warn_errno("%s: close", af->path);
+			rc = -1;
+		}
+		free(af->path);
+		af->f = NULL;
+		af->path = NULL;
+		return rc;
+	}
 	if (fflush(af->f) != 0 || ferror(af->f) || fsync(fileno(af->f)) != 0) {
 		warn_errno("%s: write error", af->tmp);
 		rc = -1;

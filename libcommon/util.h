@@ -56,7 +56,9 @@ int64_t file_size(FILE *f);
 
 /* An output file that appears under its final name only when complete: writes go to
  * "PATH.tmp.PID", commit flushes, fsyncs, renames over PATH and fsyncs the folder; abort
- * removes the temporary. Readers therefore see the old file or the new one, never a part. */
+ * removes the temporary. Readers therefore see the old file or the new one, never a part.
+ * A path that names a device or FIFO (/dev/null, /dev/stdout) is written in place, since
+ * renaming over it would replace the device; a directory is refused. */
 typedef struct {
 	FILE *f;
 	char *path;

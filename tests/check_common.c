@@ -17,8 +17,9 @@ START_TEST(parse_int_strict)
 	long long v;
 	ck_assert_int_eq(parse_int("42", 0, 100, &v), 0);
 	ck_assert_int_eq(v, 42);
-	ck_assert_int_eq(parse_int("0x10", 0, 100, &v), 0);
-	ck_assert_int_eq(v, 16);
+	ck_assert_int_eq(parse_int("010", 0, 100, &v), 0);
+	ck_assert_int_eq(v, 10);
+	ck_assert_int_eq(parse_int("0x10", 0, 100, &v), -1);
 	ck_assert_int_eq(parse_int("-3", -5, 5, &v), 0);
 	ck_assert_int_eq(v, -3);
 	ck_assert_int_eq(parse_int("12abc", 0, 100, &v), -1);

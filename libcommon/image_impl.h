@@ -1,0 +1,70 @@
+/* image_impl.h: what image.c, image_jpeg.c, image_png.c, image_pnm.c and image_resize.c share (not for tools). */
+#ifndef ANET_IMAGE_IMPL_H
+#define ANET_IMAGE_IMPL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "libcommon/image.h"
+
+/* One axis of a resampling: for each of count outputs (from first, of a full target of
+ * out_full), the first source index and the taps' weights in Pillow's fixed point. */
+typedef struct {
+	int in, out_full, first, count, filter; /* the key this table was computed for */
+	int kmax;                               /* the most taps of any output */
+	int kmax2;                              /* kmax rounded up to a multiple of 2 */
+	int ksize;                              /* kmax rounded up to a multiple of 4 */
+	int *start, *taps;
+	float *w;                               /* ksize weights an output (Pillow's, exactly) */
+	float *w4;                              /* kmax2 weights an output, each repeated 4 times */
+	unsigned long used;                     /* for replacing the least recently used */
+} Axis;
+
+#define CODEC_AXES 6
+
+/* Growable scratch buffer. */
+typedef struct {
+	uint8_t *p;
+	size_t cap;
+} Scratch;
+
+struct ImageCodec {
+	void *dec, *enc;            /* tjhandle */
+	void *scaling;              /* tjscalingfactor array */
+	int nscaling;
+	Scratch file;               /* the bytes of the file being decoded */
+	Scratch pix;                /* decoded source pixels */
+	Scratch conv;               /* channel conversions */
+	Scratch tmp;                /* the resampler's horizontal pass (floats) */
+	Scratch conv_f;             /* one source row as floats */
+	Scratch jpg;                /* encoder output */
+	Axis axes[CODEC_AXES];
+	unsigned long clock;
+	int avx2;                   /* the resampler's AVX2 loops (else SSE2 or plain C) */
+};
+
+/* Whether this CPU runs the resampler's AVX2 loops; codec_new sets codec->avx2 from it (the
+ * tests clear it to check the other loops too). */
+int resample_avx2_available(void);
+
+uint8_t *scratch_get(Scratch *s, size_t n);
+
+/* why/whylen formatting; always returns -1. */
+int image_fail(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Decoders: fill *img (pixels in c->pix or c->conv, owned by the codec) with the source at
+ * its natural channel count (1 or 3, or 1 when want_channels is 1 and the decoder can give
+ * luma directly), refusing more than o->max_pixels before allocating. */
+int jpeg_decode(ImageCodec *c, const uint8_t *buf, size_t len, const PrepOptions *o, Image *img, PrepNotes *n,
+		char *why, size_t whylen);
+int png_decode(ImageCodec *c, const uint8_t *buf, size_t len, const PrepOptions *o, Image *img, PrepNotes *n,
+	       char *why, size_t whylen);
+int pnm_decode(ImageCodec *c, const uint8_t *buf, size_t len, const PrepOptions *o, Image *img, PrepNotes *n,
+	       char *why, size_t whylen);
+
+void jpeg_codec_init(ImageCodec *c);
+void jpeg_codec_free(ImageCodec *c);
+void axes_free(ImageCodec *c);
+
+#endif

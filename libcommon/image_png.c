@@ -1,0 +1,113 @@
+/* image_png.c: PNG decoding from memory through libpng, to 8-bit gray or RGB.
+ *
+ * Every PNG colour type becomes gray or RGB: palettes are expanded, 1/2/4-bit gray widened,
+ * 16-bit samples scaled to 8 bits with rounding (png_set_scale_16), and alpha dropped: the
+ * colour stored under a transparent pixel is kept as it is, as Pillow's convert("RGB") does.
+ * Gamma and colour profiles are ignored. libpng's errors longjmp back here (never exit);
+ * its warnings (a damaged ancillary chunk, an odd sRGB profile) are ignored.
+ */
+#include <png.h>
+#include <setjmp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "libcommon/image_impl.h"
+#include "libcommon/util.h"
+
+typedef struct {
+	const uint8_t *p;
+	size_t len, off;
+	char msg[96];
+	png_bytep *rows;
+} PngSource;
+
+static void read_mem(png_structp png, png_bytep out, size_t n)
+{
+	PngSource *s = png_get_io_ptr(png);
+	if (n > s->len - s->off)
+		png_error(png, "file ends early (truncated)");
+	memcpy(out, s->p + s->off, n);
+	s->off += n;
+}
+
+static void on_error(png_structp png, png_const_charp msg)
+{
+	PngSource *s = png_get_error_ptr(png);
+	snprintf(s->msg, sizeof s->msg, "%s", msg);
+	png_longjmp(png, 1);
+}
+
+static void on_warning(png_structp png, png_const_charp msg)
+{
+	(void)png;
+	(void)msg;
+}
+
+/* The transformations to 8-bit gray or RGB without alpha; returns the channel count. */
+static int set_transforms(png_structp png, png_infop info)
+{
+	int type = png_get_color_type(png, info), depth = png_get_bit_depth(png, info);
+	if (type == PNG_COLOR_TYPE_PALETTE)
+		png_set_palette_to_rgb(png);
+	if (type == PNG_COLOR_TYPE_GRAY && depth < 8)
+		png_set_expand_gray_1_2_4_to_8(png);
+	if (depth == 16)
+		png_set_scale_16(png);
+	if (type & PNG_COLOR_MASK_ALPHA || png_get_valid(png, info, PNG_INFO_tRNS))
+		png_set_strip_alpha(png);
+	png_set_interlace_handling(png);
+	png_read_update_info(png, info);
+	return png_get_channels(png, info);
+}
+
+static int decode(ImageCodec *c, PngSource *s, png_structp png, png_infop info, const PrepOptions *o, Image *img,
+		  PrepNotes *n, char *why, size_t whylen)
+{
+	png_read_info(png, info);
+	png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
+	n->format = "PNG";
+	n->src_width = (int)w;
+	n->src_height = (int)h;
+	n->src_channels = png_get_channels(png, info);
+	if ((uint64_t)w * h > o->max_pixels)
+		return image_fail(why, whylen, "image too large: %ux%u pixels (limit %llu; see --max-pixels)", w, h,
+			    (unsigned long long)o->max_pixels);
+	int ch = set_transforms(png, info);
+	if ((ch != 1 && ch != 3) || png_get_rowbytes(png, info) != (size_t)w * ch)
+		return image_fail(why, whylen, "PNG: unexpected layout after conversion (%d channels)", ch);
+	uint8_t *dst = scratch_get(&c->pix, (size_t)w * h * ch);
+	s->rows = xmallocarray(h, sizeof *s->rows);
+	for (png_uint_32 y = 0; y < h; y++)
+		s->rows[y] = dst + (size_t)y * w * ch;
+	png_read_image(png, s->rows);
+	png_read_end(png, NULL);
+	img->width = (int)w;
+	img->height = (int)h;
+	img->channels = ch;
+	img->pixels = dst;
+	return 0;
+}
+
+int png_decode(ImageCodec *c, const uint8_t *buf, size_t len, const PrepOptions *o, Image *img, PrepNotes *n,
+	       char *why, size_t whylen)
+{
+	PngSource s = { .p = buf, .len = len };
+	png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &s, on_error, on_warning);
+	png_infop info = png ? png_create_info_struct(png) : NULL;
+	if (!info) {
+		png_destroy_read_struct(&png, NULL, NULL);
+		return image_fail(why, whylen, "libpng: cannot create a decoder");
+	}
+	int rc;
+	/* decode() keeps nothing in locals across the longjmp; s and rc live out here */
+	if (setjmp(png_jmpbuf(png)))
+		rc = image_fail(why, whylen, "corrupt PNG: %s", s.msg);
+	else {
+		png_set_read_fn(png, &s, read_mem);
+		png_set_crc_action(png, PNG_CRC_DEFAULT, PNG_CRC_DEFAULT);
+		rc = decode(c, &s, png, info, o, img, n, why, whylen);
+	}
+	png_destroy_read_struct(&png, &info, NULL);
+	free(s.rows);
+	return rc;
+}

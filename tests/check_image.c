@@ -1,0 +1,754 @@
+/* check_image.c: the image library against Pillow's references, bad files, IDX, list and folder inputs, records. */
+#include <check.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "libcommon/idx.h"
+#include "libcommon/image.h"
+#include "libcommon/image_impl.h"
+#include "libcommon/imgprep.h"
+#include "libcommon/inputs.h"
+#include "libcommon/record.h"
+#include "libcommon/util.h"
+#include "tests/lib/testutil.h"
+
+/* tests/data/NAME (run.sh starts the suites in the repository root; ANET_TESTS overrides). */
+static char *data(const char *name)
+{
+	const char *t = getenv("ANET_TESTS");
+	return xasprintf("%s/data/%s", t && *t ? t : "tests", name);
+}
+
+static PrepOptions options(int size, int channels)
+{
+	PrepOptions o;
+	prep_options_init(&o);
+	o.size = size;
+	o.channels = channels;
+	return o;
+}
+
+/* Prepares tests/data/NAME; fails the test if that fails. */
+static Image prepare(ImageCodec *c, const char *name, const PrepOptions *o, PrepNotes *n)
+{
+	char *p = data(name), why[256];
+	Image im;
+	PrepNotes local;
+	int rc = image_prepare_file(c, p, o, &im, n ? n : &local, why, sizeof why);
+	ck_assert_msg(rc == 0, "%s: %s", p, why);
+	free(p);
+	return im;
+}
+
+/* A reference picture at its own size and channel count. */
+static Image load(ImageCodec *c, const char *name, int channels)
+{
+	PrepOptions o = options(0, channels);
+	return prepare(c, name, &o, NULL);
+}
+
+/* Mean absolute difference in grey levels (and the largest), printed for the log. */
+static double mad(const char *what, const Image *a, const Image *b, int *maxdiff)
+{
+	ck_assert_int_eq(a->width, b->width);
+	ck_assert_int_eq(a->height, b->height);
+	ck_assert_int_eq(a->channels, b->channels);
+	size_t n = (size_t)a->width * a->height * a->channels;
+	double sum = 0;
+	int mx = 0;
+	for (size_t i = 0; i < n; i++) {
+		int d = abs((int)a->pixels[i] - (int)b->pixels[i]);
+		sum += d;
+		if (d > mx)
+			mx = d;
+	}
+	double m = sum / (double)n;
+	fprintf(stderr, "  %-44s mean abs diff %.5f grey levels, max %d\n", what, m, mx);
+	if (maxdiff)
+		*maxdiff = mx;
+	return m;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * resampling against Pillow */
+
+START_TEST(geometry)
+{
+	int rw, rh, x0, y0;
+	image_crop_geometry(500, 375, 256, &rw, &rh, &x0, &y0);
+	ck_assert_int_eq(rw, 341); /* 500 * 256 / 375 = 341.33 */
+	ck_assert_int_eq(rh, 256);
+	ck_assert_int_eq(x0, 42);
+	ck_assert_int_eq(y0, 0);
+	image_crop_geometry(333, 500, 256, &rw, &rh, &x0, &y0);
+	ck_assert_int_eq(rw, 256);
+	ck_assert_int_eq(rh, 384); /* 500 * 256 / 333 = 384.38 */
+	ck_assert_int_eq(y0, 64);
+	image_crop_geometry(28, 28, 64, &rw, &rh, &x0, &y0);
+	ck_assert_int_eq(rw, 64);
+	ck_assert_int_eq(rh, 64);
+	ck_assert_int_eq(x0 + y0, 0);
+	image_crop_geometry(1000, 1, 256, &rw, &rh, &x0, &y0); /* extreme: 256000 wide */
+	ck_assert_int_eq(rw, 256000);
+	ck_assert_int_eq(x0, (256000 - 256) / 2);
+}
+END_TEST
+
+/* The resampler alone: the same decoded pixels (a PNG) through Pillow and through anet. */
+START_TEST(resample_matches_pillow)
+{
+	static const struct {
+		const char *filter;
+		int size;
+	} cases[] = { { "triangle", 96 }, { "cubic", 96 }, { "lanczos3", 96 }, { "lanczos3", 144 } };
+	ImageCodec *c = codec_new();
+	c->avx2 = _i; /* the AVX2 loops where the CPU has them, and the SSE2 ones everywhere */
+	if (_i && !resample_avx2_available()) {
+		fprintf(stderr, "  (no AVX2 on this CPU: its loops are not tested)\n");
+		codec_free(c);
+		return;
+	}
+	fprintf(stderr, "  %s loops:\n", _i ? "AVX2" : "baseline");
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		PrepOptions o = options(cases[i].size, 3);
+		ck_assert_int_eq(resize_filter_parse(cases[i].filter, &o.filter), 0);
+		Image got = prepare(c, "photo-horses.png", &o, NULL);
+		char ref[64], what[96];
+		snprintf(ref, sizeof ref, "ref/photo-horses.%s.%d.png", cases[i].filter, cases[i].size);
+		Image want = load(c, ref, 3);
+		snprintf(what, sizeof what, "160x120 PNG -> %d, %s", cases[i].size, cases[i].filter);
+		int mx;
+		/* the arithmetic is Pillow's; float sums differ from its integer ones by one where a
+		 * result lies within ~1e-5 of a rounding boundary: rarely for irrational weights,
+		 * for ~3% of the values with the triangle filter's 5/12 and 7/12 at this 5:4 ratio */
+		ck_assert_double_le(mad(what, &got, &want, &mx), strcmp(cases[i].filter, "triangle") ? 0.01 : 0.05);
+		ck_assert_int_le(mx, 1);
+		image_free(&got);
+		image_free(&want);
+	}
+	codec_free(c);
+}
+END_TEST
+
+/* A JPEG decoded in full (as Pillow does) then resampled: the same as Pillow. */
+START_TEST(jpeg_full_decode_matches_pillow)
+{
+	ImageCodec *c = codec_new();
+	PrepOptions o = options(120, 3);
+	o.dct = DCT_SCALE_OFF;
+	Image got = prepare(c, "photo-giraffe.jpg", &o, NULL), want = load(c, "ref/photo-giraffe.lanczos3.120.png", 3);
+	int mx;
+	ck_assert_double_le(mad("180x240 JPEG -> 120, lanczos3, no DCT scaling", &got, &want, &mx), 0.01);
+	ck_assert_int_le(mx, 1);
+	image_free(&got);
+	image_free(&want);
+	codec_free(c);
+}
+END_TEST
+
+/* One channel takes its own resampling loops. */
+START_TEST(gray_resample_matches_pillow)
+{
+	ImageCodec *c = codec_new();
+	PrepOptions o = options(96, 1);
+	Image got = prepare(c, "gray.jpg", &o, NULL), want = load(c, "ref/gray.lanczos3.96.png", 1);
+	int mx;
+	ck_assert_double_le(mad("160x120 gray JPEG -> 96, lanczos3", &got, &want, &mx), 0.01);
+	ck_assert_int_le(mx, 1);
+	image_free(&got);
+	image_free(&want);
+	codec_free(c);
+}
+END_TEST
+
+/* The default pipeline reduces in the DCT domain first: close to Pillow's full decode. */
+START_TEST(jpeg_dct_scaled_close_to_pillow)
+{
+	ImageCodec *c = codec_new();
+	PrepOptions o = options(48, 3);
+	PrepNotes n;
+	Image got = prepare(c, "photo-dog.jpg", &o, &n), want = load(c, "ref/photo-dog.lanczos3.48.png", 3);
+	ck_assert_int_eq(n.dct_num * 2, n.dct_den); /* 320x240 -> 160x120 in the DCT domain */
+	ck_assert_double_le(mad("320x240 JPEG -> 48, lanczos3, DCT 1/2", &got, &want, NULL), 1.0);
+	image_free(&got);
+	image_free(&want);
+	/* no DCT reduction applies (a reduction would leave less than 2 x 100): exact again */
+	o = options(100, 3);
+	got = prepare(c, "photo-flower.jpg", &o, &n);
+	want = load(c, "ref/photo-flower.lanczos3.100.png", 3);
+	ck_assert_int_eq(n.dct_den, 1);
+	ck_assert_double_le(mad("320x240 JPEG -> 100, lanczos3", &got, &want, NULL), 0.01);
+	image_free(&got);
+	image_free(&want);
+	codec_free(c);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------------------------
+ * colour spaces and formats */
+
+static void check_cmyk(const char *name, int ycck, double limit)
+{
+	ImageCodec *c = codec_new();
+	PrepOptions o = options(0, 3);
+	PrepNotes n;
+	Image got = prepare(c, name, &o, &n), want = load(c, "cmyk-source.png", 3);
+	ck_assert_int_eq(n.cmyk, 1);
+	ck_assert_int_eq(n.ycck, ycck);
+	ck_assert_int_eq(n.adobe_inverted, 1);
+	char what[64];
+	snprintf(what, sizeof what, "%s against its RGB original", name);
+	/* JPEG loss only; reading Adobe's inverted CMYK the other way round is off by ~100 */
+	ck_assert_double_le(mad(what, &got, &want, NULL), limit);
+	image_free(&got);
+	image_free(&want);
+	codec_free(c);
+}
+
+START_TEST(cmyk_becomes_rgb) { check_cmyk("cmyk.jpg", 0, 2.0); }
+END_TEST
+
+START_TEST(ycck_becomes_rgb) { check_cmyk("ycck.jpg", 1, 4.0); }
+END_TEST
+
+START_TEST(gray_jpeg_to_rgb)
+{
+	ImageCodec *c = codec_new();
+	PrepOptions o = options(64, 3);
+	PrepNotes n;
+	Image im = prepare(c, "gray.jpg", &o, &n);
+	ck_assert_int_eq(n.gray_to_rgb, 1);
+	ck_assert_int_eq(im.channels, 3);
+	for (int i = 0; i < 64 * 64; i++) {
+		ck_assert_int_eq(im.pixels[3 * i], im.pixels[3 * i + 1]);
+		ck_assert_int_eq(im.pixels[3 * i], im.pixels[3 * i + 2]);
+	}
+	o.channels = 1;
+	Image g = prepare(c, "gray.jpg", &o, &n);
+	ck_assert_int_eq(n.gray_to_rgb, 0);
+	for (int i = 0; i < 64 * 64; i++)
+		ck_assert_int_eq(g.pixels[i], im.pixels[3 * i]);
+	image_free(&im);
+	image_free(&g);
+	codec_free(c);
+}
+END_TEST
+
+/* Colour to one channel is luma: libjpeg's Y plane for a JPEG, ITU-R 601 weights for a PNG. */
+START_TEST(colour_to_luma)
+{
+	ImageCodec *c = codec_new();
+	PrepOptions o = options(0, 1);
+	PrepNotes n;
+	Image y = prepare(c, "pnm-ref.png", &o, &n), rgb = load(c, "pnm-ref.png", 3);
+	ck_assert_int_eq(n.color_to_gray, 1);
+	ck_assert_int_eq(y.channels, 1);
+	for (int i = 0; i < y.width * y.height; i++) {
+		double want = 0.299 * rgb.pixels[3 * i] + 0.587 * rgb.pixels[3 * i + 1] + 0.114 * rgb.pixels[3 * i + 2];
+		ck_assert_double_le(fabs(y.pixels[i] - want), 0.51);
+	}
+	image_free(&y);
+	image_free(&rgb);
+	Image yj = prepare(c, "photo-dog.jpg", &o, &n);
+	ck_assert_int_eq(yj.channels, 1);
+	ck_assert_int_eq(n.color_to_gray, 1);
+	image_free(&yj);
+	codec_free(c);
+}
+END_TEST
+
+/* PNG colour types to 8-bit RGB or gray, against Pillow's (or numpy's) conversions. */
+START_TEST(png_colour_types)
+{
+	static const struct {
+		const char *file, *ref;
+		int channels;
+	} cases[] = {
+		{ "png-palette.png", "ref/png-palette.png", 3 },   { "png-gray16.png", "ref/png-gray16.png", 1 },
+		{ "png-rgb16.png", "ref/png-rgb16.png", 3 },       { "png-rgba.png", "ref/png-rgba.png", 3 },
+		{ "png-gray-alpha.png", "ref/png-gray-alpha.png", 1 },
+	};
+	ImageCodec *c = codec_new();
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		Image got = load(c, cases[i].file, cases[i].channels), want = load(c, cases[i].ref, cases[i].channels);
+		int mx;
+		mad(cases[i].file, &got, &want, &mx);
+		ck_assert_msg(mx == 0, "%s differs from its reference", cases[i].file);
+		image_free(&got);
+		image_free(&want);
+	}
+	codec_free(c);
+}
+END_TEST
+
+START_TEST(pnm_forms)
+{
+	ImageCodec *c = codec_new();
+	Image ref = load(c, "pnm-ref.png", 3), refy = load(c, "pnm-ref.png", 1);
+	Image p6 = load(c, "pnm-p6.ppm", 3), p3 = load(c, "pnm-p3.ppm", 3), p5 = load(c, "pnm-p5.pgm", 1);
+	int mx;
+	mad("P6", &p6, &ref, &mx);
+	ck_assert_int_eq(mx, 0);
+	mad("P3 (plain)", &p3, &ref, &mx);
+	ck_assert_int_eq(mx, 0);
+	mad("P5 against luma of the PNG", &p5, &refy, &mx);
+	ck_assert_int_le(mx, 1); /* Pillow's L conversion rounds its own way */
+	Image *all[] = { &ref, &refy, &p6, &p3, &p5 };
+	for (size_t i = 0; i < ARRAY_LEN(all); i++)
+		image_free(all[i]);
+	codec_free(c);
+}
+END_TEST
+
+START_TEST(png_under_jpeg_name)
+{
+	ImageCodec *c = codec_new();
+	PrepOptions o = options(32, 3);
+	PrepNotes n;
+	Image im = prepare(c, "png-named.JPEG", &o, &n);
+	ck_assert_int_eq(n.png_disguised_as_jpeg, 1);
+	ck_assert_str_eq(n.format, "PNG");
+	image_free(&im);
+	im = prepare(c, "photo-horses.png", &o, &n);
+	ck_assert_int_eq(n.png_disguised_as_jpeg, 0);
+	image_free(&im);
+	codec_free(c);
+}
+END_TEST
+
+START_TEST(progressive_jpeg)
+{
+	ImageCodec *c = codec_new();
+	PrepOptions o = options(64, 3);
+	PrepNotes n;
+	Image im = prepare(c, "progressive.jpg", &o, &n);
+	ck_assert_int_eq(n.src_width, 240);
+	ck_assert_int_eq(n.warnings, 0);
+	image_free(&im);
+	codec_free(c);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------------------------
+ * bad input: a reason, never a crash */
+
+static void expect_refusal(ImageCodec *c, const char *name, const PrepOptions *o, const char *reason)
+{
+	char *p = data(name), why[256] = "";
+	Image im = { 0 };
+	PrepNotes n;
+	ck_assert_int_eq(image_prepare_file(c, p, o, &im, &n, why, sizeof why), -1);
+	ck_assert_ptr_null(im.pixels);
+	ck_assert_msg(strstr(why, reason) != NULL, "%s: '%s' does not say '%s'", name, why, reason);
+	fprintf(stderr, "  %-28s refused: %s\n", name, why);
+	free(p);
+}
+
+START_TEST(bad_files_refused)
+{
+	ImageCodec *c = codec_new();
+	PrepOptions o = options(64, 3);
+	expect_refusal(c, "bad-empty.jpg", &o, "empty");
+	expect_refusal(c, "bad-truncated.jpg", &o, "truncated");
+	expect_refusal(c, "bad-truncated.png", &o, "truncated");
+	expect_refusal(c, "bad-not-an-image.jpg", &o, "not an image");
+	expect_refusal(c, "bad-huge-header.jpg", &o, "60000x60000");
+	expect_refusal(c, "no-such-file.jpg", &o, "No such file");
+	expect_refusal(c, "tree", &o, "directory");
+	expect_refusal(c, "fashion-64-images.idx", &o, "not an image");
+	PrepOptions tight = o;
+	tight.max_pixels = 320 * 240 - 1;
+	expect_refusal(c, "photo-dog.jpg", &tight, "too large");
+	tight.max_pixels = 160 * 120 - 1;
+	expect_refusal(c, "photo-horses.png", &tight, "too large");
+	/* the codec still works after all that */
+	Image im = prepare(c, "photo-dog.jpg", &o, NULL);
+	image_free(&im);
+	codec_free(c);
+}
+END_TEST
+
+/* Every prefix of a JPEG and a PNG: each is refused or decoded, none crashes or leaks. */
+START_TEST(every_truncation)
+{
+	ImageCodec *c = codec_new();
+	PrepOptions o = options(16, 3);
+	const char *names[] = { "photo-tiny.jpg", "png-palette.png", "pnm-p6.ppm" };
+	for (size_t k = 0; k < ARRAY_LEN(names); k++) {
+		char *p = data(names[k]);
+		size_t len;
+		uint8_t *buf = read_file(p, &len, 1 << 20);
+		ck_assert_ptr_nonnull(buf);
+		int refused = 0;
+		for (size_t cut = 0; cut < len; cut += 1 + cut / 16) {
+			Image im;
+			PrepNotes n;
+			char why[256];
+			if (image_prepare_buffer(c, buf, cut, names[k], &o, &im, &n, why, sizeof why) == 0)
+				image_free(&im);
+			else
+				refused++;
+		}
+		ck_assert_int_gt(refused, 0);
+		free(buf);
+		free(p);
+	}
+	codec_free(c);
+}
+END_TEST
+
+START_TEST(libjpeg_warnings)
+{
+	ImageCodec *c = codec_new();
+	PrepOptions o = options(32, 3);
+	PrepNotes n;
+	Image im = prepare(c, "warn-extraneous.jpg", &o, &n);
+	ck_assert_int_eq(n.warnings, 1);
+	ck_assert_msg(strstr(n.warning, "Corrupt JPEG data") != NULL, "warning: %s", n.warning);
+	image_free(&im);
+	o.strict = 1;
+	expect_refusal(c, "warn-extraneous.jpg", &o, "strict");
+	codec_free(c);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------------------------
+ * records */
+
+static RecordView view(const Image *im, int enc, const uint8_t *payload, size_t len)
+{
+	RecordView r = { .label = 1, .height = (uint32_t)im->height, .width = (uint32_t)im->width,
+			 .channels = (uint32_t)im->channels, .encoding = (uint32_t)enc, .name_len = 1,
+			 .payload_len = (uint32_t)len, .name = "x", .payload = payload };
+	return r;
+}
+
+START_TEST(record_pixels_round_trip)
+{
+	ImageCodec *c = codec_new();
+	for (int ch = 1; ch <= 3; ch += 2) {
+		PrepOptions o = options(64, ch);
+		Image im = prepare(c, "photo-eagle.jpg", &o, NULL);
+		size_t bytes = (size_t)64 * 64 * ch;
+		uint8_t *out = xmalloc(bytes), *jpg;
+		size_t len;
+		char why[256];
+		RecordView r = view(&im, ENC_RAW, im.pixels, bytes);
+		ck_assert_int_eq(record_pixels(c, &r, out, why, sizeof why), 0);
+		ck_assert_mem_eq(out, im.pixels, bytes);
+		ck_assert_int_eq(image_encode_jpeg(c, &im, 95, &jpg, &len, why, sizeof why), 0);
+		r = view(&im, ENC_JPEG, jpg, len);
+		ck_assert_msg(record_pixels(c, &r, out, why, sizeof why) == 0, "%s", why);
+		Image back = { 64, 64, ch, out }, again;
+		PrepOptions keep = options(0, ch);
+		ck_assert_int_eq(image_prepare_buffer(c, jpg, len, NULL, &keep, &again, NULL, why, sizeof why), 0);
+		ck_assert_mem_eq(out, again.pixels, bytes); /* the same decoder, reached by content */
+		image_free(&again);
+		/* JPEG loss at q95; colour also loses chroma resolution (4:2:0) on a 64x64 picture */
+		ck_assert_double_le(mad(ch == 3 ? "JPEG q95 payload, RGB" : "JPEG q95 payload, gray", &back, &im, NULL),
+				    ch == 3 ? 4.0 : 2.0);
+		r.height = 63; /* the header must agree with the JPEG */
+		ck_assert_int_eq(record_pixels(c, &r, out, why, sizeof why), -1);
+		r.height = 64;
+		r.channels = (uint32_t)(4 - ch);
+		ck_assert_int_eq(record_pixels(c, &r, out, why, sizeof why), -1);
+		r.channels = (uint32_t)ch;
+		r.payload_len = (uint32_t)len / 2;
+		ck_assert_int_eq(record_pixels(c, &r, out, why, sizeof why), -1);
+		free(jpg);
+		free(out);
+		image_free(&im);
+	}
+	codec_free(c);
+}
+END_TEST
+
+/* record_pixels from several threads at once, one codec each, gives the same pixels. */
+typedef struct {
+	const RecordView *r;
+	const uint8_t *want;
+	int bad;
+} DecodeJob;
+
+static void *decode_many(void *arg)
+{
+	DecodeJob *j = arg;
+	ImageCodec *c = codec_new();
+	uint8_t *out = xmalloc((size_t)j->r->width * j->r->height * 3);
+	char why[256];
+	for (int i = 0; i < 50; i++)
+		if (record_pixels(c, j->r, out, why, sizeof why) ||
+		    memcmp(out, j->want, (size_t)j->r->width * j->r->height * 3))
+			j->bad++;
+	free(out);
+	codec_free(c);
+	return NULL;
+}
+
+START_TEST(record_pixels_threads)
+{
+	ImageCodec *c = codec_new();
+	PrepOptions o = options(96, 3);
+	Image im = prepare(c, "photo-meadow.jpg", &o, NULL);
+	uint8_t *jpg, *want = xmalloc(96 * 96 * 3);
+	size_t len;
+	char why[256];
+	ck_assert_int_eq(image_encode_jpeg(c, &im, 90, &jpg, &len, why, sizeof why), 0);
+	RecordView r = view(&im, ENC_JPEG, jpg, len);
+	ck_assert_int_eq(record_pixels(c, &r, want, why, sizeof why), 0);
+	pthread_t t[4];
+	DecodeJob j[4];
+	for (int i = 0; i < 4; i++) {
+		j[i] = (DecodeJob){ &r, want, 0 };
+		pthread_create(&t[i], NULL, decode_many, &j[i]);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		ck_assert_int_eq(j[i].bad, 0);
+	}
+	free(jpg);
+	free(want);
+	image_free(&im);
+	codec_free(c);
+}
+END_TEST
+
+/* imgprep's run (in process) writes what record_read reads back: the class table first, then
+ * each image in list order with its label and name, its pixels those of image_prepare_file. */
+START_TEST(imgprep_records_round_trip)
+{
+	char *dir = make_temp_dir("imgprep"), *out = xasprintf("%s/out.rec", dir), *root = data("");
+	char *classes = data("fashion-classes.txt"), *list = data("list.txt");
+	ImgprepArgs a = { .threads = 3, .format = OUT_RECORDS, .encoding = ENC_RAW, .quality = 90, .max_errors = 0,
+			  .list = list, .root = root, .classes = classes, .output = out };
+	prep_options_init(&a.prep);
+	a.prep.size = 48;
+	ck_assert_int_eq(imgprep_main(&a), 0);
+
+	static const struct {
+		const char *name;
+		int label;
+	} want[] = { { "photo-dog.jpg", 0 }, { "photo-eagle.jpg", 1 }, { "photo-flower.jpg", 2 },
+		     { "dog with space.jpg", 3 }, { "photo-giraffe.jpg", 1 }, { "gray.jpg", 2 }, { "photo-meadow.jpg", 0 } };
+	FILE *f = fopen(out, "rb");
+	ck_assert_ptr_nonnull(f);
+	RecordReader rd;
+	record_reader_init(&rd, f, out);
+	RecordView r;
+	ClassTable t = { 0, NULL };
+	ck_assert_int_eq(record_read(&rd, &r, &t), FRAME_CLASSES);
+	ck_assert_uint_eq(t.count, 10);
+	ck_assert_str_eq(t.names[9], "Ankle boot");
+	classes_free(&t);
+	ImageCodec *c = codec_new();
+	for (size_t i = 0; i < ARRAY_LEN(want); i++) {
+		ck_assert_int_eq(record_read(&rd, &r, &t), FRAME_RECORD);
+		ck_assert_int_eq(r.label, want[i].label);
+		ck_assert_int_eq((int)r.name_len, (int)strlen(want[i].name));
+		ck_assert(memcmp(r.name, want[i].name, r.name_len) == 0);
+		ck_assert_uint_eq(r.width, 48);
+		ck_assert_uint_eq(r.channels, 3);
+		Image im = prepare(c, want[i].name, &a.prep, NULL);
+		ck_assert_mem_eq(r.payload, im.pixels, 48 * 48 * 3);
+		image_free(&im);
+	}
+	ck_assert_int_eq(record_read(&rd, &r, &t), FRAME_END);
+	record_reader_free(&rd);
+	fclose(f);
+	codec_free(c);
+	free(out);
+	free(root);
+	free(classes);
+	free(list);
+	remove_tree(dir);
+	free(dir);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------------------------
+ * inputs: IDX, list files, class folders */
+
+START_TEST(idx_plain_and_gzip)
+{
+	char *ip = data("fashion-64-images.idx"), *lp = data("fashion-64-labels.idx");
+	char *iz = data("fashion-64-images.idx.gz"), *lz = data("fashion-64-labels.idx.gz");
+	IdxReader a, b;
+	ck_assert_int_eq(idx_open(&a, ip, lp), 0);
+	ck_assert_int_eq(idx_open(&b, iz, lz), 0);
+	ck_assert_uint_eq(a.count, 64);
+	ck_assert_uint_eq(a.rows, 28);
+	ck_assert_uint_eq(a.cols, 28);
+	ck_assert_int_eq(a.max_label, 9);
+	uint8_t pa[784], pb[784];
+	int la, lb, first = -1;
+	for (int i = 0; i < 64; i++) {
+		ck_assert_int_eq(idx_read(&a, pa, &la), 0);
+		ck_assert_int_eq(idx_read(&b, pb, &lb), 0);
+		ck_assert_int_eq(la, lb);
+		ck_assert_mem_eq(pa, pb, 784);
+		if (i == 0)
+			first = la;
+	}
+	ck_assert_int_eq(first, 9); /* Fashion-MNIST's first training image is an ankle boot */
+	ck_assert_int_eq(idx_read(&a, pa, &la), -1);
+	idx_close(&a);
+	idx_close(&b);
+	free(ip);
+	free(lp);
+	free(iz);
+	free(lz);
+}
+END_TEST
+
+START_TEST(idx_mismatches_refused)
+{
+	char *ip = data("fashion-64-images.idx"), *l63 = data("fashion-63-labels.idx");
+	char *bad = data("bad-truncated-images.idx"), *lp = data("fashion-64-labels.idx"), *jpg = data("photo-dog.jpg");
+	IdxReader r;
+	ck_assert_int_eq(idx_open(&r, ip, l63), -1);  /* 64 images, 63 labels */
+	ck_assert_int_eq(idx_open(&r, bad, lp), -1);  /* data shorter than its header says */
+	ck_assert_int_eq(idx_open(&r, jpg, lp), -1);  /* not IDX at all */
+	ck_assert_int_eq(idx_open(&r, lp, lp), -1);   /* labels given as images */
+	free(ip);
+	free(l63);
+	free(bad);
+	free(lp);
+	free(jpg);
+}
+END_TEST
+
+START_TEST(list_parsing)
+{
+	char *list = data("list.txt"), *root = data("");
+	Inputs *in = inputs_from_list(list, root);
+	ck_assert_ptr_nonnull(in);
+	ck_assert_uint_eq(inputs_count(in), 7);
+	ck_assert_int_eq(inputs_max_label(in), 3);
+	InputItem it;
+	const char *names[] = { "photo-dog.jpg", "photo-eagle.jpg", "photo-flower.jpg", "dog with space.jpg",
+				"photo-giraffe.jpg", "gray.jpg", "photo-meadow.jpg" };
+	int labels[] = { 0, 1, 2, 3, 1, 2, 0 };
+	for (int i = 0; i < 7; i++) {
+		ck_assert_int_eq(inputs_next(in, &it), 1);
+		ck_assert_str_eq(it.name, names[i]); /* trimmed, spaces inside kept, CRLF gone */
+		ck_assert_int_eq(it.label, labels[i]);
+		ck_assert(access(it.path, R_OK) == 0);
+	}
+	ck_assert_int_eq(inputs_next(in, &it), 0);
+	inputs_free(in);
+	free(list);
+	list = data("list-bad.txt");
+	ck_assert_ptr_null(inputs_from_list(list, root)); /* lines 2, 3, 5, 6 are reported */
+	free(list);
+	free(root);
+	/* labels are decimal: a leading zero is not octal, and no 0x, sign or space inside */
+	char *dir = make_temp_dir("list"), *p = xasprintf("%s/l.txt", dir);
+	FILE *f = fopen(p, "w");
+	fputs("a b.jpg 010\n", f);
+	fclose(f);
+	in = inputs_from_list(p, NULL);
+	ck_assert_ptr_nonnull(in);
+	ck_assert_int_eq(inputs_next(in, &it), 1);
+	ck_assert_str_eq(it.name, "a b.jpg");
+	ck_assert_int_eq(it.label, 10);
+	inputs_free(in);
+	const char *bad[] = { "a.jpg 0x1\n", "a.jpg +1\n", "a.jpg 1e3\n", "a.jpg 2147483648\n", "a.jpg\n" };
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		f = fopen(p, "w");
+		fputs(bad[i], f);
+		fclose(f);
+		ck_assert_msg(inputs_from_list(p, NULL) == NULL, "accepted %s", bad[i]);
+	}
+	free(p);
+	remove_tree(dir);
+	free(dir);
+}
+END_TEST
+
+START_TEST(class_folders)
+{
+	char *dir = data("tree");
+	Inputs *in = inputs_from_dir(dir);
+	ck_assert_ptr_nonnull(in);
+	const ClassTable *t = inputs_classes(in);
+	ck_assert_uint_eq(t->count, 3);
+	ck_assert_str_eq(t->names[0], "apple");
+	ck_assert_str_eq(t->names[2], "cherry");
+	ck_assert_uint_eq(inputs_count(in), 8); /* .DS_Store is skipped */
+	InputItem it;
+	int n = 0, last = -1;
+	while (inputs_next(in, &it) == 1) {
+		ck_assert_int_ge(it.label, last);
+		last = it.label;
+		ck_assert(strstr(it.path, t->names[it.label]) != NULL);
+		n++;
+	}
+	ck_assert_int_eq(n, 8);
+	inputs_free(in);
+	free(dir);
+	char *p = data("fashion-classes.txt");
+	ClassTable names;
+	ck_assert_int_eq(classes_load(p, &names), 0);
+	ck_assert_uint_eq(names.count, 10);
+	ck_assert_str_eq(names.names[0], "T-shirt/top");
+	classes_free(&names);
+	free(p);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("image");
+	TCase *t = tcase_create("resample");
+	tcase_set_timeout(t, 60);
+	tcase_add_test(t, geometry);
+	tcase_add_loop_test(t, resample_matches_pillow, 0, 2);
+	tcase_add_test(t, jpeg_full_decode_matches_pillow);
+	tcase_add_test(t, gray_resample_matches_pillow);
+	tcase_add_test(t, jpeg_dct_scaled_close_to_pillow);
+	suite_add_tcase(s, t);
+	t = tcase_create("formats");
+	tcase_set_timeout(t, 60);
+	tcase_add_test(t, cmyk_becomes_rgb);
+	tcase_add_test(t, ycck_becomes_rgb);
+	tcase_add_test(t, gray_jpeg_to_rgb);
+	tcase_add_test(t, colour_to_luma);
+	tcase_add_test(t, png_colour_types);
+	tcase_add_test(t, pnm_forms);
+	tcase_add_test(t, png_under_jpeg_name);
+	tcase_add_test(t, progressive_jpeg);
+	suite_add_tcase(s, t);
+	t = tcase_create("bad");
+	tcase_set_timeout(t, 60);
+	tcase_add_test(t, bad_files_refused);
+	tcase_add_test(t, every_truncation);
+	tcase_add_test(t, libjpeg_warnings);
+	suite_add_tcase(s, t);
+	t = tcase_create("records");
+	tcase_set_timeout(t, 60);
+	tcase_add_test(t, record_pixels_round_trip);
+	tcase_add_test(t, record_pixels_threads);
+	tcase_add_test(t, imgprep_records_round_trip);
+	suite_add_tcase(s, t);
+	t = tcase_create("inputs");
+	tcase_add_test(t, idx_plain_and_gzip);
+	tcase_add_test(t, idx_mismatches_refused);
+	tcase_add_test(t, list_parsing);
+	tcase_add_test(t, class_folders);
+	suite_add_tcase(s, t);
+	return s;
+}
+
+int main(void)
+{
+	set_progname("check_image");
+	SRunner *r = srunner_create(suite());
+	srunner_run_all(r, CK_ENV);
+	int failed = srunner_ntests_failed(r);
+	srunner_free(r);
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,150 @@
+/* check_tensorfile.c: the tensor container: round trip, and refusal of every kind of damage. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "libcommon/tensorfile.h"
+#include "libcommon/util.h"
+#include "tests/lib/testutil.h"
+
+static char *dir;
+
+static void setup(void) { dir = make_temp_dir("tensorfile"); }
+static void teardown(void)
+{
+	remove_tree(dir);
+	free(dir);
+}
+
+/* A model-like file: a 2x3 float tensor, a text, two scalars, and a big entry in pieces. */
+static char *write_sample(void)
+{
+	char *path = xasprintf("%s/sample.anw", dir);
+	TensorWriter w;
+	ck_assert_int_eq(tensorwriter_open(&w, path, TF_MODEL), 0);
+	float a[6] = { 1, -2, 3.5f, 4, 5, 6 };
+	uint64_t da[2] = { 2, 3 };
+	ck_assert_int_eq(tensorwriter_add(&w, "conv1.w", DT_F32, 2, da, a), 0);
+	ck_assert_int_eq(tensorwriter_add_text(&w, "spec", "input size=8 channels=1\n"), 0);
+	ck_assert_int_eq(tensorwriter_add_i64(&w, "step", 1234567890123ll), 0);
+	ck_assert_int_eq(tensorwriter_add_f64(&w, "lr", 0.01), 0);
+	uint64_t db[1] = { 1000 };
+	ck_assert_int_eq(tensorwriter_begin(&w, "big", DT_I32, 1, db), 0);
+	for (int32_t i = 0; i < 1000; i += 100) {
+		int32_t chunk[100];
+		for (int j = 0; j < 100; j++)
+			chunk[j] = i + j;
+		ck_assert_int_eq(tensorwriter_append(&w, chunk, sizeof chunk), 0);
+	}
+	ck_assert_int_eq(tensorwriter_commit(&w), 0);
+	return path;
+}
+
+START_TEST(round_trip)
+{
+	char *path = write_sample();
+	TensorFile tf;
+	ck_assert_int_eq(tensorfile_open(&tf, path, TF_MODEL), 0);
+	ck_assert_uint_eq(tf.count, 5);
+	float a[6];
+	uint64_t da[2] = { 2, 3 };
+	ck_assert_int_eq(tensorfile_read(&tf, "conv1.w", DT_F32, 2, da, a), 0);
+	ck_assert_float_eq(a[2], 3.5f);
+	ck_assert_float_eq(a[1], -2.0f);
+	char *spec = tensorfile_read_text(&tf, "spec");
+	ck_assert_str_eq(spec, "input size=8 channels=1\n");
+	free(spec);
+	int64_t step;
+	double lr;
+	ck_assert_int_eq(tensorfile_read_i64(&tf, "step", &step), 0);
+	ck_assert_int_eq(step, 1234567890123ll);
+	ck_assert_int_eq(tensorfile_read_f64(&tf, "lr", &lr), 0);
+	ck_assert_double_eq(lr, 0.01);
+	int32_t part[10];
+	ck_assert_int_eq(tensorfile_read_range(&tf, tensorfile_find(&tf, "big"), 495, 10, part), 0);
+	ck_assert_int_eq(part[0], 495);
+	ck_assert_int_eq(part[9], 504);
+	/* wrong shape, wrong dtype, missing */
+	uint64_t wrong[2] = { 3, 2 };
+	ck_assert_int_eq(tensorfile_read(&tf, "conv1.w", DT_F32, 2, wrong, a), -1);
+	ck_assert_int_eq(tensorfile_read(&tf, "conv1.w", DT_F64, 2, da, a), -1);
+	ck_assert_int_eq(tensorfile_read(&tf, "conv9.w", DT_F32, 2, da, a), -1);
+	tensorfile_close(&tf);
+	/* wrong kind */
+	ck_assert_int_eq(tensorfile_open(&tf, path, TF_CHECKPOINT), -1);
+	free(path);
+}
+END_TEST
+
+static void copy_damaged(const char *from, const char *to, size_t keep, long flip)
+{
+	size_t len;
+	unsigned char *buf = read_file(from, &len, 1 << 20);
+	ck_assert_ptr_nonnull(buf);
+	if (flip >= 0)
+		buf[flip] ^= 0x40;
+	FILE *f = fopen(to, "wb");
+	fwrite(buf, 1, keep < len ? keep : len, f);
+	fclose(f);
+	free(buf);
+}
+
+/* Every truncation and every single-byte corruption must be refused (and not crash). */
+START_TEST(refuses_damage)
+{
+	char *path = write_sample();
+	char *bad = xasprintf("%s/bad.anw", dir);
+	size_t len;
+	free(read_file(path, &len, 1 << 20));
+	TensorFile tf;
+	for (size_t keep = 0; keep < len; keep += (keep < 200 ? 1 : 97)) {
+		copy_damaged(path, bad, keep, -1);
+		ck_assert_msg(tensorfile_open(&tf, bad, 0) == -1, "truncated to %zu bytes was accepted", keep);
+	}
+	for (size_t at = 0; at < len; at += (at < 200 ? 1 : 53)) {
+		if (at >= 20 && at < 24)
+			continue; /* the reserved word is not checked */
+		copy_damaged(path, bad, len, (long)at);
+		ck_assert_msg(tensorfile_open(&tf, bad, 0) == -1, "byte %zu flipped was accepted", at);
+	}
+	free(bad);
+	free(path);
+}
+END_TEST
+
+START_TEST(abort_leaves_nothing)
+{
+	char *path = xasprintf("%s/aborted.anw", dir);
+	TensorWriter w;
+	ck_assert_int_eq(tensorwriter_open(&w, path, TF_STATS), 0);
+	ck_assert_int_eq(tensorwriter_add_text(&w, "x", "y"), 0);
+	tensorwriter_abort(&w);
+	ck_assert_int_ne(access(path, F_OK), 0);
+	/* an entry left short fails the commit and leaves nothing either */
+	ck_assert_int_eq(tensorwriter_open(&w, path, TF_STATS), 0);
+	uint64_t d = 10;
+	ck_assert_int_eq(tensorwriter_begin(&w, "short", DT_F32, 1, &d), 0);
+	ck_assert_int_eq(tensorwriter_commit(&w), -1);
+	ck_assert_int_ne(access(path, F_OK), 0);
+	free(path);
+}
+END_TEST
+
+int main(void)
+{
+	set_progname("check_tensorfile");
+	Suite *s = suite_create("tensorfile");
+	TCase *t = tcase_create("container");
+	tcase_add_checked_fixture(t, setup, teardown);
+	tcase_add_test(t, round_trip);
+	tcase_add_test(t, refuses_damage);
+	tcase_add_test(t, abort_leaves_nothing);
+	suite_add_tcase(s, t);
+	SRunner *r = srunner_create(s);
+	srunner_run_all(r, CK_ENV);
+	int failed = srunner_ntests_failed(r);
+	srunner_free(r);
+	return failed ? 1 : 0;
+}
