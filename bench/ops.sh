@@ -8,9 +8,10 @@
 # (/usr/bin/python3) as installed, with glibc malloc tuned to keep freed memory (PyTorch
 # allocates every activation afresh each step), and, when anet had to correct OpenBLAS's
 # choice of kernels for this CPU (its first line says so), with the same correction given to
-# PyTorch's OpenBLAS through OPENBLAS_CORETYPE. A newer torch is measured too when
-# $ANET_TORCH_PY names its Python (default /tmp/torch-venv/bin/python if present; make one
-# with: python3 -m venv /tmp/torch-venv && /tmp/torch-venv/bin/pip install torch).
+# PyTorch's OpenBLAS through OPENBLAS_CORETYPE. A newer torch is measured too when a venv
+# holds one: $ANET_TORCH_PY names its Python, else $ANET_TORCH_VENV/bin/python (default
+# /tmp/anet-torch-venv, as bench/cpu-alexnet.sh; made with "python3 -m venv DIR &&
+# DIR/bin/pip install torch"), else /tmp/torch-venv/bin/python.
 #
 # Each program reports the median of ITERS timed steps after a warm-up. The whole sequence
 # runs ROUNDS times, interleaved, and each configuration's best round counts: on a shared
@@ -31,7 +32,8 @@ build=${ANET_BUILD:-build}
 here=$(cd "$(dirname "$0")" && pwd)
 ops=$build/bench/ops
 [ -x "$ops" ] || { echo "bench/ops.sh: $ops not built (make $ops)" >&2; exit 1; }
-torch_py=${ANET_TORCH_PY:-/tmp/torch-venv/bin/python}
+torch_py=${ANET_TORCH_PY:-${ANET_TORCH_VENV:-/tmp/anet-torch-venv}/bin/python}
+[ -x "$torch_py" ] || [ -n "${ANET_TORCH_PY:-}" ] || torch_py=/tmp/torch-venv/bin/python
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/anet-ops.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
