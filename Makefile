@@ -58,7 +58,7 @@ $(CONFIG): Makefile mk/configure.sh
 # ---------------------------------------------------------------------------------------------
 # sources
 
-COMMON_SRC  := $(wildcard libcommon/*.c)
+COMMON_SRC  := $(wildcard libcommon/*.c)   # libcommon/viz/ is anet-viz's (below)
 KERNEL_SRC  := $(wildcard kernels/*.c kernels/cpu/*.c)
 REF_SRC     := $(wildcard kernels/ref/*.c)
 CUDA_SRC    := $(wildcard kernels/cuda/*.cu)
@@ -93,12 +93,20 @@ ALL_CPPFLAGS += -DANET_HAVE_CUDA=1 -DANET_CUDA_ARCH=$(CUDA_ARCH) -I$(CUDA_HOME)/
 LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++
 endif
 
-# anet-viz draws text and bars with cairo; without it the program is left out (configure says so)
+# anet-viz draws text and bars with cairo: its drawing code (libcommon/viz/*.c) is a library of
+# its own, linked into anet-viz alone; without cairo the program is left out (configure says so)
+VIZ_SRC := $(wildcard libcommon/viz/*.c)
+VIZ_OBJ := $(call obj,$(VIZ_SRC))
 ifneq ($(HAVE_CAIRO),1)
 TOOLS := $(filter-out anet-viz,$(TOOLS))
 endif
-$(B)/obj/tools/anet-viz.o: ALL_CFLAGS += $(CAIRO_CFLAGS)
-$(B)/bin/anet-viz: LDLIBS += $(CAIRO_LIBS)
+$(B)/obj/tools/anet-viz.o $(VIZ_OBJ): ALL_CFLAGS += $(CAIRO_CFLAGS)
+$(B)/bin/anet-viz: $(B)/obj/tools/anet-viz.o $(B)/libviz.a $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) $< $(B)/libviz.a $(LIBS) $(CAIRO_LIBS) $(LDLIBS) -o $@
+$(B)/libviz.a: $(VIZ_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
 
 BINS   := $(addprefix $(B)/bin/,$(TOOLS))
 TBINS  := $(addprefix $(B)/tests/,$(CHECKS))

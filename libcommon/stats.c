@@ -491,7 +491,7 @@ static void print_row(FILE *out, const char *name, const double *v, size_t n)
 void stats_print_values(FILE *out, const Stats *s)
 {
 	uint32_t c = s->channels;
-	double cov[9], vec[9], sigma[3];
+	double cov[9] = { 0 }, vec[9] = { 0 }, sigma[3] = { 0 }; /* GCC 13 cannot see c <= 3 */
 	for (uint32_t i = 0; i < c; i++) {
 		sigma[i] = sqrt(fmax(s->eigval[i], 0));
 		for (uint32_t j = 0; j < c; j++) {
