@@ -42,10 +42,10 @@ grep -q "total for training" "$T/out" || fail "no memory estimate at the start"
 grep -q "validation on .*top-1 error" "$T/out" || fail "no validation message"
 
 # SIGINT in the middle of a run: exit 130, a checkpoint, and --resume ends with the same weights
-train --steps 1500 -o "$T/straight.anw" "$T/train.lmdb" 2>/dev/null || fail "the straight run failed"
+train --steps 800 -o "$T/straight.anw" "$T/train.lmdb" 2>/dev/null || fail "the straight run failed"
 # (a command of its own, not the function: the shell's background jobs ignore SIGINT)
 anet-train --net "$T/tiny.net" --stats "$T/train.stats" --batch 8 --lr 0.02 --input-scale 0.015625 --device cpu \
-	--threads 1 -j 2 --steps 1500 --log "$T/int.tsv" -o "$T/int.anw" "$T/train.lmdb" 2>"$T/int.err" &
+	--threads 1 -j 2 --steps 800 --log "$T/int.tsv" -o "$T/int.anw" "$T/train.lmdb" 2>"$T/int.err" &
 pid=$!
 i=0
 while [ "$(wc -l <"$T/int.tsv" 2>/dev/null || echo 0)" -lt 4 ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
@@ -56,11 +56,11 @@ grep -q "interrupted at step" "$T/int.err" || fail "SIGINT: no message"
 [ -s "$T/int.ckpt" ] || fail "SIGINT: no checkpoint"
 [ -e "$T/int.anw" ] && fail "SIGINT: a model was written for an unfinished run"
 stopped=$(tail -n 1 "$T/int.tsv" | cut -f 1)
-[ "$stopped" -lt 1500 ] || fail "the run ended before the signal (make it longer)"
+[ "$stopped" -lt 800 ] || fail "the run ended before the signal (make it longer)"
 anet-train --resume "$T/int.ckpt" --device cpu --threads 1 2>"$T/resume.err" || { cat "$T/resume.err"; fail "--resume failed"; }
 grep -q "resume: batch 8 (from the checkpoint)" "$T/resume.err" || fail "--resume does not say what it takes"
 cmp "$T/straight.anw" "$T/int.anw" || fail "interrupted and resumed: the weights differ from the straight run's"
-tail -n 1 "$T/int.tsv" | grep -q '^1500	' || fail "the resumed run did not end at step 1500"
+tail -n 1 "$T/int.tsv" | grep -q '^800	' || fail "the resumed run did not end at step 800"
 
 # --steps given again on resume ends where it says; an override is reported
 train --steps 10 -o "$T/s.anw" "$T/train.lmdb" 2>/dev/null

@@ -1,0 +1,141 @@
+#!/bin/sh
+# fashion-mnist.sh: the demo (make demo): the whole pipeline on Fashion-MNIST, from the IDX files to
+# a trained model, its 1- and 10-crop test accuracy and its first-layer filters.
+#
+#   sh pipelines/fashion-mnist.sh [--reuse]
+#
+# Steps (each printed as it runs, with its time):
+#   1. imgprep --idx: the 60000 training and 10000 test images, upsampled from 28x28 to 32x32
+#      records (as the paper's 256 records give 224 crops, these give 28x28 crops), with the
+#      class names of pipelines/fashion-mnist.classes; mkdb: two databases;
+#   2. pcacolor: the training set's mean image and (gray) colour statistics;
+#   3. anet-train: the small AlexNet-style network of pipelines/fashion-mnist.net, random 28x28
+#      crops, mirrors, PCA noise, the paper's SGD and update; the test set is its validation set,
+#      for the per-epoch accuracy only (a fixed schedule: nothing is chosen by it);
+#   4. anet-eval: test accuracy of the final model with the centre crop and with the paper's 10;
+#   5. anet-viz filters: the first-layer filters as a PNG (when anet-viz is built).
+# Outputs go to $ANET_DEMO_DIR (default demo/). A rerun starts afresh: it removes what an
+# earlier run made there. With --reuse (or ANET_DEMO_REUSE=1) it keeps the steps that
+# finished (databases, statistics, model) and redoes only the others.
+#
+# The data: Debian's dataset-fashion-mnist (/usr/share/datasets/fashion-mnist), installed here
+# with apt-get when run as root and missing; FASHION_MNIST_DIR points elsewhere.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+bin=${ANET_BIN:-build/bin}
+out=${ANET_DEMO_DIR:-demo}
+data=${FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
+reuse=${ANET_DEMO_REUSE:-0}
+[ "${1:-}" = --reuse ] && reuse=1
+# the training run (pipelines/fashion-mnist.net says why these)
+epochs=${ANET_DEMO_EPOCHS:-15}
+lr_steps=${ANET_DEMO_LR_STEPS:-10,13}
+lr=0.05
+batch=64
+
+say() { printf '\n== %s\n' "$*" >&2; }
+now() { date +%s.%N; }
+took() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+for p in imgprep mkdb pcacolor anet-train anet-eval; do
+	[ -x "$bin/$p" ] || { echo "fashion-mnist.sh: $bin/$p not found: run make first" >&2; exit 1; }
+done
+
+files="train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz"
+missing() { for f in $files; do [ -r "$data/$f" ] || return 0; done; return 1; }
+if missing; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+		say "installing Debian's dataset-fashion-mnist (the data is not in $data)"
+		apt-get install -y dataset-fashion-mnist >&2 || { apt-get update >&2 && apt-get install -y dataset-fashion-mnist >&2; }
+	fi
+	if missing; then
+		echo "fashion-mnist.sh: the Fashion-MNIST files are not in $data:" >&2
+		echo "  install them with 'apt-get install dataset-fashion-mnist' (as root), or point" >&2
+		echo "  FASHION_MNIST_DIR at a folder holding $files" >&2
+		exit 1
+	fi
+fi
+
+if [ "$reuse" != 1 ] && [ -d "$out" ]; then
+	rm -rf "$out/train.lmdb" "$out/test.lmdb" "$out/train.stats" "$out/model.anw" "$out/model.best.anw" \
+		"$out/model.ckpt" "$out/train.tsv" "$out/filters.png" "$out/eval-1.txt" "$out/eval-10.txt" \
+		"$out/per-class.tsv" "$out/confusion.tsv" "$out/summary.txt"
+fi
+mkdir -p "$out"
+echo "fashion-mnist.sh: outputs in $out/ ($([ "$reuse" = 1 ] && echo "reusing finished steps" || echo "a fresh run"))" >&2
+uptime | sed 's/^ */fashion-mnist.sh: load average before: /' >&2
+t_all=$(now)
+
+# 1. records and databases
+t=$(now)
+for set in train:train t10k:test; do
+	src=${set%%:*} db=$out/${set#*:}.lmdb
+	if [ -d "$db" ]; then
+		say "1. $db exists: reused"
+		continue
+	fi
+	say "1. imgprep --idx $data/$src-*.gz -s 32 | mkdb $db"
+	"$bin/imgprep" --idx "$data/$src-images-idx3-ubyte.gz" "$data/$src-labels-idx1-ubyte.gz" -s 32 \
+		--classes "$here/fashion-mnist.classes" | "$bin/mkdb" "$db"
+done
+t_data=$(took "$t")
+
+# 2. statistics
+t=$(now)
+if [ -s "$out/train.stats" ]; then
+	say "2. $out/train.stats exists: reused"
+else
+	say "2. pcacolor -o $out/train.stats $out/train.lmdb"
+	"$bin/pcacolor" -o "$out/train.stats" "$out/train.lmdb"
+fi
+t_stats=$(took "$t")
+
+# 3. training
+t=$(now)
+if [ -s "$out/model.anw" ]; then
+	say "3. $out/model.anw exists: reused"
+else
+	say "3. anet-train: $epochs epochs of 60000, batch $batch, lr $lr divided by 10 at epochs $lr_steps"
+	"$bin/anet-train" --net "$here/fashion-mnist.net" --stats "$out/train.stats" --val "$out/test.lmdb" \
+		--batch $batch --lr $lr --lr-steps "$lr_steps" --epochs "$epochs" --input-scale 0.015625 \
+		--log "$out/train.tsv" -o "$out/model.anw" "$out/train.lmdb"
+fi
+t_train=$(took "$t")
+
+# 4. evaluation
+t=$(now)
+say "4. anet-eval -w $out/model.anw --crops 1 $out/test.lmdb"
+"$bin/anet-eval" -w "$out/model.anw" --crops 1 "$out/test.lmdb" | tee "$out/eval-1.txt"
+say "4. anet-eval -w $out/model.anw --crops 10 $out/test.lmdb"
+"$bin/anet-eval" -w "$out/model.anw" --crops 10 --per-class "$out/per-class.tsv" --confusion "$out/confusion.tsv" \
+	"$out/test.lmdb" | tee "$out/eval-10.txt"
+t_eval=$(took "$t")
+
+# 5. the filters
+t=$(now)
+if [ -x "$bin/anet-viz" ]; then
+	say "5. anet-viz filters -w $out/model.anw -o $out/filters.png"
+	"$bin/anet-viz" filters -w "$out/model.anw" -o "$out/filters.png" || echo "fashion-mnist.sh: anet-viz failed (ignored)" >&2
+else
+	say "5. anet-viz is not built (it needs cairo): no filter picture"
+fi
+t_viz=$(took "$t")
+
+# the summary
+acc() { sed -n 's/^top-1 error: .* (accuracy \(.*\)%)$/\1/p' "$1"; }
+rate=$(awk -F'\t' '$3 == "train" { n++; s += $8 } END { if (n) printf "%.0f", s / n }' "$out/train.tsv" 2>/dev/null || true)
+{
+	echo
+	echo "Fashion-MNIST demo: summary"
+	echo "  test accuracy, centre crop:  $(acc "$out/eval-1.txt")%"
+	echo "  test accuracy, 10 crops:     $(acc "$out/eval-10.txt")%"
+	echo "  accuracy after each epoch (centre crop, the validation during training):"
+	awk -F'\t' '$3 == "val" { printf "    epoch %2d  %.2f%%\n", $2 + 0.5, 100 * (1 - $5) }' "$out/train.tsv"
+	echo "  training speed: ${rate:-?} img/s (mean of the log's rows)"
+	echo "  time: data ${t_data} s, statistics ${t_stats} s, training ${t_train} s, evaluation ${t_eval} s," \
+		"filters ${t_viz} s; total $(took "$t_all") s"
+	echo "  load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "  outputs: $out/model.anw (model), $out/train.tsv (log), $out/per-class.tsv, $out/confusion.tsv," \
+		"$out/eval-1.txt, $out/eval-10.txt$([ -s "$out/filters.png" ] && echo ", $out/filters.png")"
+} | tee "$out/summary.txt"
