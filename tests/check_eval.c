@@ -1,0 +1,286 @@
+/* check_eval.c: model files (round trip, refusals) and evaluation (views, 10 crops by hand, features). */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kernels/kernels.h"
+#include "kernels/rng.h"
+#include "libcommon/model.h"
+#include "libcommon/net.h"
+#include "libcommon/spec.h"
+#include "libcommon/stats.h"
+#include "libcommon/tensorfile.h"
+#include "libcommon/util.h"
+#include "tests/lib/testutil.h"
+
+/* A small net on 12x12 gray crops of 16x16 records, 4 classes. */
+static const char small_text[] = "input size=12 channels=1\n"
+				 "conv name=conv1 out=4 kernel=3 pad=1 bias=0.1\n"
+				 "relu\n"
+				 "pool size=2 stride=2\n"
+				 "fc name=fc2 out=8 bias=0.1\n"
+				 "relu\n"
+				 "dropout p=0.5\n"
+				 "fc name=fc3 out=classes\n"
+				 "softmax\n";
+
+enum { REC = 16, CLASSES = 4 };
+
+static Ctx *open_cpu(int threads)
+{
+	CtxOptions o = { .device = "cpu", .threads = threads };
+	char err[512];
+	Ctx *c = ctx_open(&o, err, sizeof err, NULL, 0);
+	if (!c)
+		ck_abort_msg("ctx_open: %s", err);
+	return c;
+}
+
+/* Capturing what the library prints on stderr. */
+typedef struct {
+	FILE *tmp;
+	int saved;
+} Capture;
+
+static Capture capture_begin(void)
+{
+	Capture c;
+	fflush(stderr);
+	c.tmp = tmpfile();
+	ck_assert_ptr_nonnull(c.tmp);
+	c.saved = dup(2);
+	dup2(fileno(c.tmp), 2);
+	return c;
+}
+
+static char *capture_end(Capture c)
+{
+	fflush(stderr);
+	dup2(c.saved, 2);
+	close(c.saved);
+	long n = ftell(c.tmp);
+	char *msgs = xcalloc(1, (size_t)n + 1);
+	rewind(c.tmp);
+	ck_assert_int_eq((int)fread(msgs, 1, (size_t)n, c.tmp), (int)n);
+	fclose(c.tmp);
+	return msgs;
+}
+
+#define ASSERT_MSG(msgs, want) ck_assert_msg(strstr((msgs), (want)) != NULL, "expected \"%s\" in \"%s\"", (want), (msgs))
+
+/* Statistics of a made-up gray database of REC x REC records. */
+static void make_stats(Stats *s)
+{
+	memset(s, 0, sizeof *s);
+	s->height = s->width = REC;
+	s->channels = 1;
+	s->mean = xmallocarray(REC * REC, sizeof(float));
+	for (int i = 0; i < REC * REC; i++)
+		s->mean[i] = 100.0f + (float)(i % 17);
+	s->mean_channel[0] = 108;
+	s->cov[0][0] = s->eigval[0] = 900;
+	s->eigvec[0][0] = 1;
+	s->images = 64;
+	s->source = xstrdup("made-up.lmdb");
+}
+
+static void make_classes(ClassTable *t)
+{
+	static const char *names[CLASSES] = { "T-shirt/top", "Trouser", "Pullover", "Ankle boot" };
+	t->count = CLASSES;
+	t->names = xcalloc(CLASSES, sizeof *t->names);
+	for (int i = 0; i < CLASSES; i++)
+		t->names[i] = xstrdup(names[i]);
+}
+
+static Net *fresh_net(Ctx *ctx, const Spec *s, int batch, uint64_t seed)
+{
+	Net *net = net_create(ctx, s, batch, NET_TRAIN);
+	ck_assert_ptr_nonnull(net);
+	NetInit init = { .seed = seed };
+	ck_assert_int_eq(net_init(net, &init), 0);
+	return net;
+}
+
+static float *params_of(Net *net)
+{
+	const Spec *s = net_spec(net);
+	float *h = xmallocarray((size_t)s->param_floats, sizeof *h);
+	ck_assert_int_eq(ctx_download(net_ctx(net), h, net_param_buffer(net), (size_t)s->param_floats * sizeof *h), 0);
+	return h;
+}
+
+START_TEST(model_round_trip)
+{
+	Ctx *ctx = open_cpu(1);
+	Spec *s = spec_parse(small_text, "small", CLASSES);
+	Net *net = fresh_net(ctx, s, 2, 5);
+	Stats st;
+	ClassTable ct;
+	make_stats(&st);
+	make_classes(&ct);
+	char *dir = make_temp_dir("model");
+	char *path = xasprintf("%s/m.anw", dir);
+	ck_assert_int_eq(model_save(path, net, &st, &ct, REC, REC, 1, 0.5f), 0);
+
+	Model *m = model_load(ctx, path, 3, NET_EVAL);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_uint_eq(m->kind, TF_MODEL);
+	ck_assert_uint_eq(m->height, REC);
+	ck_assert_uint_eq(m->width, REC);
+	ck_assert_uint_eq(m->channels, 1);
+	ck_assert_uint_eq(m->num_classes, CLASSES);
+	ck_assert(m->input_scale == 0.5f);
+	ck_assert_int_eq(m->has_stats, 1);
+	ck_assert_int_eq(memcmp(m->stats.mean, st.mean, REC * REC * sizeof(float)), 0);
+	ck_assert(m->stats.eigval[0] == 900);
+	ck_assert_str_eq(m->stats.source, "made-up.lmdb");
+	ck_assert_uint_eq(m->classes.count, CLASSES);
+	char buf[64];
+	ck_assert_str_eq(model_class_name(m, 0, buf, sizeof buf), "T-shirt/top");
+	ck_assert_str_eq(model_class_name(m, 3, buf, sizeof buf), "Ankle boot");
+	ck_assert_str_eq(model_class_name(m, 7, buf, sizeof buf), "class 7");
+	float *a = params_of(net), *b = xmallocarray((size_t)s->param_floats, sizeof *b);
+	ck_assert_int_eq(ctx_download(ctx, b, net_param_buffer(m->net), (size_t)s->param_floats * sizeof *b), 0);
+	ck_assert_int_eq(memcmp(a, b, (size_t)s->param_floats * sizeof *b), 0);
+	ck_assert_int_eq(model_need_preparation(m, "test"), 0);
+	model_free(m);
+
+	/* without names or stats: the count is 0 and names read "class N" */
+	ck_assert_int_eq(model_save(path, net, NULL, NULL, REC, REC, 1, 1), 0);
+	m = model_load(ctx, path, 1, NET_EVAL);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_uint_eq(m->classes.count, 0);
+	ck_assert_int_eq(m->has_stats, 0);
+	ck_assert_str_eq(model_class_name(m, 2, buf, sizeof buf), "class 2");
+	Capture c = capture_begin();
+	ck_assert_int_eq(model_need_preparation(m, "evaluating"), -1);
+	char *msgs = capture_end(c);
+	ASSERT_MSG(msgs, "m.anw: evaluating needs the record size and mean image");
+	free(msgs);
+	model_free(m);
+
+	/* a bare net_save loads too (filters only) */
+	ck_assert_int_eq(net_save(net, path), 0);
+	m = model_load(ctx, path, 1, NET_EVAL);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_uint_eq(m->height, 0);
+	model_free(m);
+
+	free(a);
+	free(b);
+	remove_tree(dir);
+	free(dir);
+	free(path);
+	stats_free(&st);
+	classes_free(&ct);
+	net_free(net);
+	spec_free(s);
+	ctx_close(ctx);
+}
+END_TEST
+
+/* Writes path with one byte changed at offset at (or cut to at bytes when cut). */
+static void damage(const char *src, const char *dst, size_t at, int cut)
+{
+	size_t len;
+	unsigned char *bytes = read_file(src, &len, 1 << 26);
+	ck_assert_ptr_nonnull(bytes);
+	ck_assert(at < len);
+	if (!cut)
+		bytes[at] ^= 0x40;
+	FILE *f = fopen(dst, "wb");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(bytes, 1, cut ? at : len, f), cut ? at : len);
+	fclose(f);
+	free(bytes);
+}
+
+static void expect_refused(Ctx *ctx, const char *path, const char *want1, const char *want2)
+{
+	Capture c = capture_begin();
+	Model *m = model_load(ctx, path, 1, NET_EVAL);
+	char *msgs = capture_end(c);
+	ck_assert_msg(m == NULL, "%s was accepted", path);
+	ASSERT_MSG(msgs, want1);
+	if (want2)
+		ASSERT_MSG(msgs, want2);
+	free(msgs);
+}
+
+START_TEST(model_refusals)
+{
+	Ctx *ctx = open_cpu(1);
+	Spec *s = spec_parse(small_text, "small", CLASSES);
+	Net *net = fresh_net(ctx, s, 1, 5);
+	Stats st;
+	ClassTable ct;
+	make_stats(&st);
+	make_classes(&ct);
+	char *dir = make_temp_dir("model");
+	char *path = xasprintf("%s/m.anw", dir), *bad = xasprintf("%s/bad.anw", dir);
+	ck_assert_int_eq(model_save(path, net, &st, &ct, REC, REC, 1, 1), 0);
+	size_t len;
+	free(read_file(path, &len, 1 << 26));
+
+	damage(path, bad, len - 100, 1);
+	expect_refused(ctx, bad, "bad.anw: file is", "truncated");
+	damage(path, bad, len / 2, 0);
+	expect_refused(ctx, bad, "bad.anw: checksum mismatch", NULL);
+	damage(path, bad, 2, 0);
+	expect_refused(ctx, bad, "bad.anw: not an anet tensor file", NULL);
+
+	/* records smaller than the network's input */
+	ck_assert_int_eq(model_save(bad, net, NULL, NULL, 10, 10, 1, 1), 0);
+	expect_refused(ctx, bad, "bad.anw: the network's 12x12 input is larger than its 10x10 records", NULL);
+	/* channels that disagree with the network */
+	ck_assert_int_eq(model_save(bad, net, NULL, NULL, REC, REC, 3, 1), 0);
+	expect_refused(ctx, bad, "bad.anw: the network takes 1 channels, its records have 3", NULL);
+	/* a mean image of another size */
+	Stats small = st;
+	small.height = small.width = 8;
+	ck_assert_int_eq(model_save(bad, net, &small, NULL, REC, REC, 1, 1), 0);
+	expect_refused(ctx, bad, "bad.anw: tensor stats.mean: shape 8x8x1, expected 16x16x1", NULL);
+	/* names for another class count */
+	ClassTable three = ct;
+	three.count = 3;
+	ck_assert_int_eq(model_save(bad, net, &st, &three, REC, REC, 1, 1), 0);
+	expect_refused(ctx, bad, "bad.anw: class_names holds 3 names for 4 classes", NULL);
+	/* a statistics file is not a model */
+	ck_assert_int_eq(stats_write(bad, &st), 0);
+	expect_refused(ctx, bad, "bad.anw: is a statistics file, expected a model or a checkpoint", NULL);
+
+	remove_tree(dir);
+	free(dir);
+	free(path);
+	free(bad);
+	stats_free(&st);
+	classes_free(&ct);
+	net_free(net);
+	spec_free(s);
+	ctx_close(ctx);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("eval");
+	TCase *t = tcase_create("model");
+	tcase_add_test(t, model_round_trip);
+	tcase_add_test(t, model_refusals);
+	suite_add_tcase(s, t);
+	return s;
+}
+
+int main(void)
+{
+	set_progname("check_eval");
+	SRunner *r = srunner_create(suite());
+	srunner_run_all(r, CK_ENV);
+	int failed = srunner_ntests_failed(r);
+	srunner_free(r);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
