@@ -8,7 +8,9 @@
 
 #include "kernels/kernels.h"
 #include "kernels/rng.h"
+#include "libcommon/eval.h"
 #include "libcommon/model.h"
+#include "libcommon/views.h"
 #include "libcommon/net.h"
 #include "libcommon/spec.h"
 #include "libcommon/stats.h"
@@ -18,13 +20,13 @@
 
 /* A small net on 12x12 gray crops of 16x16 records, 4 classes. */
 static const char small_text[] = "input size=12 channels=1\n"
-				 "conv name=conv1 out=4 kernel=3 pad=1 bias=0.1\n"
+				 "conv name=conv1 out=4 kernel=3 pad=1 bias=0.1 init=0.5\n"
 				 "relu\n"
 				 "pool size=2 stride=2\n"
-				 "fc name=fc2 out=8 bias=0.1\n"
+				 "fc name=fc2 out=8 bias=0.1 init=0.3\n"
 				 "relu\n"
 				 "dropout p=0.5\n"
-				 "fc name=fc3 out=classes\n"
+				 "fc name=fc3 out=classes init=0.5\n"
 				 "softmax\n";
 
 enum { REC = 16, CLASSES = 4 };
@@ -265,12 +267,108 @@ START_TEST(model_refusals)
 }
 END_TEST
 
+
+/* ---------------------------------------------------------------------------------------- */
+/* evaluation against the network run by hand */
+
+/* The input of one view, built on the host from the definition: crop, mirror, mean, scale. */
+static void view_by_hand(const uint8_t *img, const float *mean, int y0, int x0, int flip, float scale, float *out)
+{
+	for (int y = 0; y < 12; y++)
+		for (int x = 0; x < 12; x++) {
+			int xx = flip ? 11 - x : x;
+			size_t at = (size_t)(y0 + y) * REC + (size_t)(x0 + xx);
+			out[y * 12 + x] = ((float)img[at] - mean[at]) * scale;
+		}
+}
+
+START_TEST(ten_crops_average_the_ten_softmaxes)
+{
+	enum { N = 3 };
+	Ctx *ctx = open_cpu(1);
+	Spec *s = spec_parse(small_text, "small", CLASSES);
+	Net *net = fresh_net(ctx, s, 10 * N, 21);
+	Stats st;
+	make_stats(&st);
+	uint8_t img[N * REC * REC];
+	for (size_t i = 0; i < sizeof img; i++)
+		img[i] = (uint8_t)rng_below(5, RNG_STREAM(RNG_TEST, 1), i, 256);
+	const float scale = 0.02f;
+	Evaluator *e = evaluator_new(net, st.mean, REC, REC, 1, scale, 10);
+	ck_assert_ptr_nonnull(e);
+	ck_assert_int_eq(evaluator_images(e), N);
+	int dim;
+	const char *layer = evaluator_feature_layer(e, &dim);
+	ck_assert_str_eq(layer, "fc2"); /* the input of fc3: fc2 after its relu (and the in-place dropout) */
+	ck_assert_int_eq(dim, 8);
+	float probs[N * CLASSES], feats[N * 8];
+	ck_assert_int_eq(evaluator_run(e, img, N, probs, feats), 0);
+
+	/* by hand: each view through the network alone, the softmaxes and features averaged in double */
+	int corner[5][2] = { { 0, 0 }, { 0, REC - 12 }, { REC - 12, 0 }, { REC - 12, REC - 12 }, { 2, 2 } };
+	float in[144];
+	for (int i = 0; i < N; i++) {
+		double p[CLASSES] = { 0 }, f[8] = { 0 };
+		for (int k = 0; k < 10; k++) {
+			view_by_hand(img + i * REC * REC, st.mean, corner[k % 5][0], corner[k % 5][1], k >= 5, scale, in);
+			ck_assert_int_eq(ctx_upload(ctx, net_input(net), in, sizeof in), 0);
+			ck_assert_int_eq(net_forward(net, 1, NET_EVAL, 0), 0);
+			const float *q = net_probs(net);
+			for (int c = 0; c < CLASSES; c++)
+				p[c] += q[c] / 10.0;
+			float h[8];
+			ck_assert_int_eq(ctx_download(ctx, h, net_output(net, "fc2", NULL), sizeof h), 0);
+			for (int d = 0; d < 8; d++)
+				f[d] += h[d] / 10.0;
+		}
+		ck_assert_uint_eq(compare_doubles("10-crop probabilities", probs + i * CLASSES, p, CLASSES, 1e-6, 1e-5), 0);
+		ck_assert_uint_eq(compare_doubles("10-crop features", feats + i * 8, f, 8, 1e-6, 1e-5), 0);
+	}
+	/* the probabilities are a distribution that differs from the centre crop's */
+	Evaluator *one = evaluator_new(net, st.mean, REC, REC, 1, scale, 1);
+	float p1[N * CLASSES];
+	ck_assert_int_eq(evaluator_run(one, img, N, p1, NULL), 0);
+	double sum = 0, diff = 0;
+	for (int c = 0; c < CLASSES; c++) {
+		sum += probs[c];
+		diff += fabs(probs[c] - p1[c]);
+	}
+	ck_assert(fabs(sum - 1) < 1e-5);
+	ck_assert(diff > 1e-4);
+	view_by_hand(img, st.mean, 2, 2, 0, scale, in);
+	ck_assert_int_eq(ctx_upload(ctx, net_input(net), in, sizeof in), 0);
+	ck_assert_int_eq(net_forward(net, 1, NET_EVAL, 0), 0);
+	ck_assert_uint_eq(compare_floats("centre crop", p1, net_probs(net), CLASSES, 1e-7, 1e-6), 0);
+
+	evaluator_free(one);
+	evaluator_free(e);
+	stats_free(&st);
+	net_free(net);
+	spec_free(s);
+	ctx_close(ctx);
+}
+END_TEST
+
+START_TEST(rank_counts_ties_against_the_label)
+{
+	float p[4] = { 0.1f, 0.4f, 0.4f, 0.1f };
+	ck_assert_int_eq(eval_rank(p, 4, 1), 0);
+	ck_assert_int_eq(eval_rank(p, 4, 2), 1);
+	ck_assert_int_eq(eval_rank(p, 4, 0), 2);
+	ck_assert_int_eq(eval_rank(p, 4, 3), 3);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("eval");
 	TCase *t = tcase_create("model");
 	tcase_add_test(t, model_round_trip);
 	tcase_add_test(t, model_refusals);
+	suite_add_tcase(s, t);
+	t = tcase_create("evaluation");
+	tcase_add_test(t, ten_crops_average_the_ten_softmaxes);
+	tcase_add_test(t, rank_counts_ties_against_the_label);
 	suite_add_tcase(s, t);
 	return s;
 }

@@ -1,0 +1,752 @@
+/* train.c: anet-train's run: setup, the step loop, schedule, validation, reports (see train.h). */
+#include "libcommon/train.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "kernels/rng.h"
+#include "libcommon/loader.h"
+#include "libcommon/opt.h"
+#include "libcommon/progress.h"
+#include "libcommon/train_impl.h"
+#include "libcommon/util.h"
+
+#define DEFAULT_OUTPUT "model.anw"
+#define DEFAULT_CKPT_EVERY "30m"
+#define LOG_HEADER "step\tepoch\tkind\tloss\ttop1\ttop5\tlr\timg_per_s\tdata_wait\telapsed\n"
+
+void train_defaults(TrainOptions *o)
+{
+	memset(o, 0, sizeof *o);
+	o->net = "alexnet";
+	o->output = DEFAULT_OUTPUT;
+	o->batch = 128;
+	o->lr = 0.01;
+	o->lr_steps = "";
+	o->lr_drop = 10;
+	o->plateau_delta = 0.001;
+	o->max_drops = 3;
+	o->seed = 1;
+	o->checkpoint_every = DEFAULT_CKPT_EVERY;
+	o->crop = "random";
+	o->flip = 1;
+	o->color_noise = 0.1;
+	o->input_scale = 1;
+	o->report_every = 20;
+	o->stall_steps = 1000;
+	o->bias_init = "";
+	o->loaders = 2;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* settings that need parsing */
+
+/* "30,60,80" (epochs) or "10000s,20000s" (steps) into *out (may be NULL to check only). */
+static int milestones_parse(const char *text, Milestone **out, int *n)
+{
+	const char *p = text ? text : "";
+	int count = 0;
+	while (*p) {
+		char *end;
+		errno = 0;
+		double v = strtod(p, &end);
+		if (end == p || errno || !isfinite(v) || v <= 0)
+			return -1;
+		Milestone m = { v, *end == 's' };
+		if (m.steps)
+			end++;
+		if (*end && (*end != ',' || !end[1]))
+			return -1;
+		if (out) {
+			*out = xreallocarray(*out, (size_t)count + 1, sizeof **out);
+			(*out)[count] = m;
+		}
+		count++;
+		p = *end ? end + 1 : end;
+	}
+	if (n)
+		*n = count;
+	return 0;
+}
+
+/* "N" steps or "Nm" minutes into one of the two; "0" turns periodic checkpoints off. */
+static int every_parse(const char *text, int64_t *steps, double *seconds)
+{
+	const char *s = text ? text : "";
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (end == s || errno || !isfinite(v) || v < 0 || v > 1e15 || (*end && strcmp(end, "m") != 0) ||
+	    (!*end && v != floor(v)) || !isdigit((unsigned char)*s))
+		return -1;
+	*steps = *end ? 0 : (int64_t)v;
+	*seconds = *end ? 60 * v : 0;
+	return 0;
+}
+
+int train_check_lr_steps(const char *s) { return milestones_parse(s, NULL, NULL); }
+
+int train_check_checkpoint_every(const char *s)
+{
+	int64_t steps;
+	double seconds;
+	return every_parse(s, &steps, &seconds);
+}
+
+static int parse_schedule(Trainer *t)
+{
+	if (milestones_parse(t->o.lr_steps, &t->milestones, &t->nmilestones) != 0) {
+		warn_msg("--lr-steps: '%s' is not a list like 30,60,80 (epochs) or 10000s,20000s (steps)", t->o.lr_steps);
+		return -1;
+	}
+	if (every_parse(t->o.checkpoint_every, &t->ckpt_steps, &t->ckpt_seconds) != 0) {
+		warn_msg("--checkpoint-every: '%s' is neither a step count (1000) nor minutes (30m)", t->o.checkpoint_every);
+		return -1;
+	}
+	return 0;
+}
+
+/* MODEL.anw -> MODEL.SUFFIX.anw-less forms: model.anw gives model.ckpt and model.best.anw. */
+static char *derived_path(const char *model, const char *suffix, const char *ext)
+{
+	size_t n = strlen(model);
+	if (n > 4 && strcmp(model + n - 4, ".anw") == 0)
+		return xasprintf("%.*s%s%s", (int)(n - 4), model, suffix, ext);
+	return xasprintf("%s%s", model, suffix);
+}
+
+static int check_settings(Trainer *t)
+{
+	const TrainOptions *o = &t->o;
+	if (strcmp(o->crop, "random") != 0 && strcmp(o->crop, "center") != 0) {
+		warn_msg("--crop: '%s' is neither random nor center", o->crop);
+		return -1;
+	}
+	if (o->plateau && !(o->val && *o->val)) {
+		warn_msg("--plateau needs a validation database (--val): the rule watches the validation error");
+		return -1;
+	}
+	if (o->batch < 1 || o->lr <= 0 || o->lr_drop <= 1 || o->report_every < 1) {
+		warn_msg("a setting from the checkpoint is out of range (batch, lr, lr-drop, report-every): corrupt file?");
+		return -1;
+	}
+	if (parse_schedule(t) != 0)
+		return -1;
+	if (!o->checkpoint || !*o->checkpoint)
+		t->o.checkpoint = trainer_keep(t, derived_path(o->output, ".ckpt", ""));
+	t->ckpt_path = xstrdup(t->o.checkpoint);
+	t->best_path = derived_path(o->output, ".best", ".anw");
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* data */
+
+static int open_data(Trainer *t)
+{
+	if (!t->o.db || !*t->o.db) {
+		warn_msg("no training database given");
+		return -1;
+	}
+	if (!(t->db = db_open(t->o.db)))
+		return -1;
+	t->info = db_info(t->db);
+	if (!t->info->labelled || t->info->num_classes < 2) {
+		warn_msg("%s: %s: training needs labelled records of at least 2 classes", t->o.db,
+			 t->info->labelled ? "a single class" : "the records have no labels");
+		return -1;
+	}
+	t->H = t->info->height;
+	t->W = t->info->width;
+	t->C = t->info->channels;
+	t->classes = classes_copy(&t->info->classes);
+	if (t->o.val && *t->o.val) {
+		if (!(t->val = db_open(t->o.val)))
+			return -1;
+		const DbInfo *v = db_info(t->val);
+		if (v->height != t->H || v->width != t->W || v->channels != t->C) {
+			warn_msg("%s: %ux%ux%u records, but the training database %s has %ux%ux%u", t->o.val, v->height, v->width,
+				 v->channels, t->o.db, t->H, t->W, t->C);
+			return -1;
+		}
+		if (!v->labelled || v->num_classes != t->info->num_classes ||
+		    (v->classes.count && t->classes.count && !classes_equal(&v->classes, &t->classes))) {
+			warn_msg("%s: its classes (%u%s) are not those of %s (%u)", t->o.val, v->num_classes,
+				 v->labelled ? "" : ", unlabelled", t->o.db, t->info->num_classes);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int check_stats(Trainer *t, const char *source)
+{
+	if (t->stats.height != t->H || t->stats.width != t->W || t->stats.channels != t->C) {
+		warn_msg("%s: statistics of %ux%ux%u images, but %s holds %ux%ux%u records", source, t->stats.height,
+			 t->stats.width, t->stats.channels, t->o.db, t->H, t->W, t->C);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* the network */
+
+static int check_input(Trainer *t)
+{
+	Dims in = t->spec->layers[0].out;
+	if ((uint32_t)in.c != t->C || (uint32_t)in.h > t->H || (uint32_t)in.w > t->W) {
+		warn_msg("%s: the network's input is %dx%dx%d (channels x height x width), which cannot be cut from %s's "
+			 "%ux%ux%u records",
+			 t->spec->source, in.c, in.h, in.w, t->o.db, t->C, t->H, t->W);
+		return -1;
+	}
+	if ((uint32_t)t->spec->classes != t->info->num_classes) {
+		warn_msg("%s: the network has %d classes, %s has %u", t->spec->source, t->spec->classes, t->o.db,
+			 t->info->num_classes);
+		return -1;
+	}
+	return 0;
+}
+
+static int init_net(Trainer *t)
+{
+	NetInit init = { .seed = (uint64_t)t->o.seed };
+	if (t->o.bias_init && *t->o.bias_init) {
+		double b;
+		if (parse_double(t->o.bias_init, -1e6, 1e6, &b) != 0) {
+			warn_msg("--bias-init: '%s' is not a number", t->o.bias_init);
+			return -1;
+		}
+		init.override_bias = 1;
+		init.bias = (float)b;
+	}
+	return net_init(t->net, &init);
+}
+
+/* A new run from --init-from's weights: its spec, fresh momentum, step 0. */
+static int load_init_from(Trainer *t)
+{
+	TensorFile tf;
+	if (tensorfile_open(&tf, t->o.init_from, 0) != 0)
+		return -1;
+	int rc = -1;
+	if (tf.kind != TF_MODEL && tf.kind != TF_CHECKPOINT)
+		warn_msg("%s: is a %s file, expected a model", t->o.init_from, tensorfile_kind_name(tf.kind));
+	else if ((t->spec = net_read_spec(&tf)) && check_input(t) == 0 &&
+		 (t->net = net_create(t->ctx, t->spec, (int)t->o.batch, NET_TRAIN)) && init_net(t) == 0)
+		rc = net_read(t->net, &tf);
+	tensorfile_close(&tf);
+	return rc;
+}
+
+static int device_buffers(Trainer *t)
+{
+	size_t img = (size_t)t->H * t->W * t->C;
+	t->dev_pixels = ctx_alloc(t->ctx, (size_t)t->o.batch * img);
+	t->dev_mean = ctx_alloc(t->ctx, img * sizeof(float));
+	if (!t->dev_pixels || !t->dev_mean || ctx_upload(t->ctx, t->dev_mean, t->stats.mean, img * sizeof(float)) != 0) {
+		warn_msg("allocating the input batch on %s: %s", t->ctx->be->name, ctx_error(t->ctx));
+		return -1;
+	}
+	t->views = xcalloc((size_t)t->o.batch, sizeof *t->views);
+	Dims in = t->spec->layers[0].out;
+	t->vp = (ViewParams){ .height = (int)t->H, .width = (int)t->W, .channels = (int)t->C, .crop_h = in.h,
+			      .crop_w = in.w, .crop = strcmp(t->o.crop, "center") == 0 ? CROP_CENTER : CROP_RANDOM,
+			      .flip = t->o.flip != 0, .color_sigma = (float)t->o.color_noise, .stats = &t->stats,
+			      .seed = (uint64_t)t->o.seed };
+	if (t->val && !(t->ev = evaluator_new(t->net, t->stats.mean, t->H, t->W, t->C, (float)t->o.input_scale, 1)))
+		return -1;
+	return 0;
+}
+
+/* Everything before the first step: a resumed run, a run from a model's weights, or a fresh one. */
+static int setup(Trainer *t)
+{
+	TensorFile tf = { 0 };
+	Model extras = { 0 };
+	int rc = -1;
+	t->st = (TrainState){ .lr = t->o.lr, .best_top1 = 2, .best_epoch = -1 };
+	if (t->o.resume && trainer_resume(t, &tf, &extras) != 0)
+		goto out;
+	if (check_settings(t) != 0 || open_data(t) != 0)
+		goto out;
+	if (t->o.resume && !(t->o.given & (1u << TO_STATS))) {
+		t->stats = extras.stats; /* the checkpoint's own */
+		memset(&extras.stats, 0, sizeof extras.stats);
+		if (check_stats(t, t->o.resume) != 0)
+			goto out;
+	} else if (stats_load(t->o.stats, &t->stats) != 0 || check_stats(t, t->o.stats) != 0) {
+		goto out;
+	}
+	if (t->o.resume) {
+		if (t->ckpt_records != (int64_t)t->info->count)
+			warn_msg("resume: %s holds %" PRIu64 " records, the run was on %" PRId64 ": the data order from here on "
+				 "differs from the run's",
+				 t->o.db, t->info->count, t->ckpt_records);
+		if (check_input(t) != 0 || !(t->net = net_create(t->ctx, t->spec, (int)t->o.batch, NET_TRAIN)) ||
+		    net_read(t->net, &tf) != 0 || net_read_momentum(t->net, &tf) != 0)
+			goto out;
+		net_set_seed(t->net, (uint64_t)t->o.seed);
+	} else if (t->o.init_from) {
+		if (load_init_from(t) != 0)
+			goto out;
+	} else {
+		if (!(t->spec = spec_load(t->o.net, (int)t->info->num_classes)) || check_input(t) != 0 ||
+		    !(t->net = net_create(t->ctx, t->spec, (int)t->o.batch, NET_TRAIN)) || init_net(t) != 0)
+			goto out;
+	}
+	if (t->st.position >= t->info->count) {
+		warn_msg("%s: the checkpoint's data position %" PRIu64 " is past the %" PRIu64 " records of %s", t->o.resume,
+			 t->st.position, t->info->count, t->o.db);
+		goto out;
+	}
+	rc = device_buffers(t);
+out:
+	if (tf.f)
+		tensorfile_close(&tf);
+	stats_free(&extras.stats);
+	classes_free(&extras.classes);
+	free(extras.trained_on);
+	free(extras.path);
+	return rc;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* the schedule */
+
+static double epochs_done(const Trainer *t)
+{
+	return (double)t->st.epoch + (double)t->st.position / (double)t->info->count;
+}
+
+/* Divides the rate by --lr-drop for every milestone passed since the last step. */
+static void apply_milestones(Trainer *t, Progress *pg)
+{
+	int64_t passed = 0;
+	for (int i = 0; i < t->nmilestones; i++) {
+		const Milestone *m = &t->milestones[i];
+		passed += m->steps ? (double)t->st.step >= m->value : epochs_done(t) >= m->value - 1e-9;
+	}
+	while (t->st.milestones < passed) {
+		t->st.milestones++;
+		t->st.lr /= t->o.lr_drop;
+		if (pg)
+			progress_clear(pg);
+		warn_msg("step %" PRIu64 ", epoch %.2f: milestone %" PRId64 " of --lr-steps: learning rate %g",
+			 t->st.step, epochs_done(t), t->st.milestones, t->st.lr);
+	}
+}
+
+/* The plateau rule after a validation of top-1 error err. */
+static void apply_plateau(Trainer *t, double err)
+{
+	if (err < t->st.best_top1 - t->o.plateau_delta || t->st.best_top1 > 1) {
+		t->st.bad_epochs = 0;
+		return;
+	}
+	t->st.bad_epochs++;
+	if (!t->o.plateau || t->st.bad_epochs < t->o.plateau)
+		return;
+	t->st.bad_epochs = 0;
+	if (t->st.drops >= t->o.max_drops) {
+		warn_msg("epoch %" PRIu64 ": validation error has not improved for %" PRId64 " epoch%s, but the learning "
+			 "rate was already divided %" PRId64 " times (--max-drops)",
+			 t->st.epoch, t->o.plateau, t->o.plateau == 1 ? "" : "s", t->st.drops);
+		return;
+	}
+	t->st.drops++;
+	t->st.lr /= t->o.lr_drop;
+	warn_msg("epoch %" PRIu64 ": validation top-1 error %.4f has not improved on %.4f by more than %g for %" PRId64
+		 " epoch%s: learning rate divided by %g to %g (drop %" PRId64 " of %" PRId64 ")",
+		 t->st.epoch, err, t->st.best_top1, t->o.plateau_delta, t->o.plateau, t->o.plateau == 1 ? "" : "s",
+		 t->o.lr_drop, t->st.lr, t->st.drops, t->o.max_drops);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* reports */
+
+typedef struct {
+	uint64_t steps, images;
+	double loss, top1, top5;  /* sums over images */
+	double wait, t0;
+	double stall;             /* steps the loss has sat at ln(classes) */
+	int stall_warned;
+} Window;
+
+static void window_reset(Window *w)
+{
+	double stall = w->stall;
+	int warned = w->stall_warned;
+	memset(w, 0, sizeof *w);
+	w->t0 = now_seconds();
+	w->stall = stall;
+	w->stall_warned = warned;
+}
+
+static double elapsed(const Trainer *t) { return t->st.elapsed + now_seconds() - t->t0; }
+
+static void log_row(Trainer *t, const char *kind, double loss, double top1, double top5, double ips, double wait)
+{
+	if (!t->log)
+		return;
+	fprintf(t->log, "%" PRIu64 "\t%.4f\t%s\t%.6f\t%.6f\t%.6f\t%.6g\t%.2f\t%.4f\t%.1f\n", t->st.step, epochs_done(t),
+		kind, loss, top1, top5, t->st.lr, ips, wait, elapsed(t));
+	fflush(t->log);
+}
+
+/* The report of a window of steps: a log row, and the stall warning. */
+static void report(Trainer *t, Window *w, Progress *pg)
+{
+	if (!w->images)
+		return;
+	double dt = now_seconds() - w->t0, n = (double)w->images;
+	double loss = w->loss / n;
+	log_row(t, "train", loss, w->top1 / n, w->top5 / n, n / dt, dt > 0 ? w->wait / dt : 0);
+	double chance = log((double)t->spec->classes);
+	if (t->o.stall_steps > 0 && fabs(loss - chance) < 0.02 * chance) {
+		w->stall += (double)w->steps;
+		if (w->stall >= (double)t->o.stall_steps && !w->stall_warned) {
+			if (pg)
+				progress_clear(pg);
+			warn_msg("warning: the loss has stayed at ln(%d) = %.3f, chance, for %.0f steps: the network is not "
+				 "learning. A known cause is the paper's bias 1 on conv2, conv4, conv5, fc6 and fc7 (Caffe's "
+				 "replication used 0.1): try --bias-init 0.1, or a lower --lr",
+				 t->spec->classes, chance, w->stall);
+			w->stall_warned = 1;
+		}
+	} else {
+		w->stall = 0;
+	}
+	window_reset(w);
+}
+
+static void progress_line(const Trainer *t, const Window *w, Progress *pg, uint64_t done)
+{
+	char extra[256];
+	double n = w->images ? (double)w->images : 1, dt = now_seconds() - w->t0;
+	snprintf(extra, sizeof extra, "epoch %.2f, loss %.4f, top-1 %.1f%% top-5 %.1f%%, lr %.3g, %.0f img/s, data wait %.0f%%",
+		 epochs_done(t), w->loss / n, 100 * w->top1 / n, 100 * w->top5 / n, t->st.lr,
+		 dt > 0 ? (double)w->images / dt : 0, dt > 0 ? 100 * w->wait / dt : 0);
+	progress_update(pg, done, extra);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* the step */
+
+/* One SGD step on batch b; adds to the window. -1 after printing why, -2 on a loss that is not finite. */
+static int train_step(Trainer *t, const Batch *b, Window *w)
+{
+	Ctx *c = t->ctx;
+	size_t img = (size_t)t->H * t->W * t->C;
+	views_train(&t->vp, t->st.step, b->n, t->views);
+	AugmentShape as = { .H = (int)t->H, .W = (int)t->W, .C = (int)t->C, .crop_h = t->vp.crop_h,
+			    .crop_w = t->vp.crop_w, .scale = (float)t->o.input_scale };
+	if (c->be->upload_async(c, t->dev_pixels, b->pixels, (size_t)b->n * img) != 0 ||
+	    c->be->augment(c, &as, b->n, t->views, t->dev_pixels, t->dev_mean, net_input(t->net)) != 0) {
+		warn_msg("step %" PRIu64 ": preparing the batch: %s", t->st.step, ctx_error(c));
+		return -1;
+	}
+	double loss;
+	if (net_set_labels(t->net, b->labels, b->n) != 0 ||
+	    net_train_step(t->net, b->n, t->st.step, (float)t->st.lr, b->labels, &loss) != 0)
+		return -1;
+	if (!isfinite(loss))
+		return -2;
+	const float *probs = net_probs(t->net); /* net_train_step's download, already on the host */
+	int K = t->spec->classes;
+	for (int i = 0; i < b->n; i++) {
+		int rank = eval_rank(probs + (size_t)i * (size_t)K, K, b->labels[i]);
+		w->top1 += rank >= 1;
+		w->top5 += rank >= 5;
+	}
+	w->loss += loss * b->n;
+	w->images += (uint64_t)b->n;
+	w->steps++;
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* validation and files */
+
+static int validate(Trainer *t, Progress *pg)
+{
+	EvalResult r;
+	EvalDbOptions eo = { .threads = t->o.loaders, .progress = NULL };
+	if (pg)
+		progress_clear(pg);
+	double t0 = now_seconds();
+	if (eval_db(t->ev, t->val, &eo, &r) != 0)
+		return -1;
+	double dt = now_seconds() - t0;
+	int improved = r.top1 < t->st.best_top1 - 1e-12;
+	warn_msg("epoch %" PRIu64 " validation on %s: top-1 error %.4f, top-5 error %.4f, loss %.4f (%" PRIu64
+		 " images, centre crop, %.1f s)%s",
+		 t->st.epoch, t->o.val, r.top1, r.top5, r.loss, r.images, dt, improved ? ", best so far" : "");
+	log_row(t, "val", r.loss, r.top1, r.top5, dt > 0 ? (double)r.images / dt : 0, dt > 0 ? r.wait / dt : 0);
+	apply_plateau(t, r.top1);
+	eval_result_free(&r); /* no per-class arrays; the figures are kept */
+	if (improved) {
+		t->st.best_top1 = r.top1;
+		t->st.best_epoch = (int64_t)t->st.epoch;
+		if (trainer_write_model(t, t->best_path) != 0)
+			return -1;
+	}
+	t->st.pending_val = 0;
+	return 0;
+}
+
+static int save_checkpoint(Trainer *t, Progress *pg, const char *why)
+{
+	if (pg)
+		progress_clear(pg);
+	if (!trainer_params_finite(t)) {
+		warn_msg("step %" PRIu64 ": the weights hold NaN or Inf: no checkpoint written (the last one is kept)",
+			 t->st.step);
+		return -1;
+	}
+	double t0 = now_seconds();
+	if (trainer_write_checkpoint(t) != 0)
+		return -1;
+	t->last_ckpt = now_seconds();
+	if (!t->o.quiet && why) /* the epochs' own are not worth a line each */
+		warn_msg("step %" PRIu64 ": checkpoint %s written (%s, %.1f s)", t->st.step, t->ckpt_path, why,
+			 t->last_ckpt - t0);
+	return 0;
+}
+
+static int open_log(Trainer *t)
+{
+	if (!t->o.log || !*t->o.log)
+		return 0;
+	struct stat sb;
+	int append = t->o.resume && stat(t->o.log, &sb) == 0 && sb.st_size > 0;
+	t->log = fopen(t->o.log, append ? "a" : "w");
+	if (!t->log) {
+		warn_errno("%s", t->o.log);
+		return -1;
+	}
+	if (!append)
+		fputs(LOG_HEADER, t->log);
+	fflush(t->log);
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* the loop */
+
+static uint64_t target_steps(const Trainer *t)
+{
+	uint64_t spe = loader_epoch_steps(t->info->count, (int)t->o.batch), by_epochs = 0;
+	if (t->o.epochs > 0) /* exact when the batch never changed; else an estimate for the ETA */
+		by_epochs = t->st.step + ((uint64_t)t->o.epochs > t->st.epoch
+						  ? ((uint64_t)t->o.epochs - t->st.epoch) * spe - t->st.position / (uint64_t)t->o.batch
+						  : 0);
+	if (t->o.steps > 0 && (!by_epochs || (uint64_t)t->o.steps < by_epochs))
+		return (uint64_t)t->o.steps;
+	return by_epochs;
+}
+
+static int finished(const Trainer *t)
+{
+	return (t->o.steps > 0 && t->st.step >= (uint64_t)t->o.steps) || (t->o.epochs > 0 && t->st.epoch >= (uint64_t)t->o.epochs);
+}
+
+static Loader *start_loader(Trainer *t)
+{
+	LoaderOptions lo = { .db = t->db, .ctx = t->ctx, .batch = (int)t->o.batch, .threads = t->o.loaders,
+			     .order = LOADER_EPOCHS, .seed = (uint64_t)t->o.seed, .step = t->st.step, .epoch = t->st.epoch,
+			     .position = t->st.position, .stop_step = t->o.steps > 0 ? (uint64_t)t->o.steps : 0,
+			     .stop_epoch = t->o.epochs > 0 ? (uint64_t)t->o.epochs : 0 };
+	return loader_start(&lo);
+}
+
+static void print_start(const Trainer *t)
+{
+	if (t->o.quiet)
+		return;
+	spec_print_summary(t->spec, (int)t->o.batch, t->ctx->threads, NET_MOMENTUM, NET_DECAY, stderr);
+	warn_msg("training on %s (%s): %" PRIu64 " records %ux%ux%u %s, %u classes; %s%s%s", t->o.db,
+		 t->ctx->be->describe(t->ctx), t->info->count, t->H, t->W, t->C, encoding_name(t->info->encoding),
+		 t->info->num_classes, t->val ? "validating on " : "no validation", t->val ? t->o.val : "",
+		 t->val ? " every epoch" : "");
+	warn_msg("batch %" PRId64 ", lr %g%s%s%s, %s %dx%d crops%s, PCA colour sigma %g, input scale %g, seed %" PRId64
+		 ", %d loader threads",
+		 t->o.batch, t->st.lr, *t->o.lr_steps ? ", --lr-steps " : "", t->o.lr_steps,
+		 t->o.plateau ? ", plateau rule on" : "", t->o.crop, t->vp.crop_h, t->vp.crop_w,
+		 t->o.flip ? " and mirrors" : "", t->o.color_noise, t->o.input_scale, t->o.seed, t->o.loaders);
+}
+
+/* What the run does at the end of a step: reports, epoch end, checkpoints. 1 to stop. */
+static int after_step(Trainer *t, const Batch *b, Window *w, Progress *pg)
+{
+	t->st.step++;
+	t->st.position = b->position + (uint64_t)(b->n + b->skipped);
+	if (b->epoch_end) {
+		t->st.epoch = b->epoch + 1;
+		t->st.position = 0;
+		t->st.pending_val = t->val != NULL;
+	}
+	if (t->st.step % (uint64_t)t->o.report_every == 0 || b->epoch_end)
+		report(t, w, pg);
+	if (t->st.pending_val && validate(t, pg) != 0)
+		return -1;
+	int due = b->epoch_end || (t->ckpt_steps && t->st.step % (uint64_t)t->ckpt_steps == 0) ||
+		  (t->ckpt_seconds > 0 && now_seconds() - t->last_ckpt >= t->ckpt_seconds);
+	if (due && !finished(t) && save_checkpoint(t, pg, b->epoch_end ? NULL : "periodic") != 0)
+		return -1;
+	return 0;
+}
+
+static int run_loop(Trainer *t, Loader *l, Progress *pg, uint64_t target)
+{
+	Window w = { 0 };
+	window_reset(&w);
+	while (!finished(t)) {
+		if (t->o.stop_signal && *t->o.stop_signal)
+			return 1;
+		apply_milestones(t, pg);
+		Batch *b = loader_next(l, &w.wait);
+		if (!b) {
+			warn_msg("internal error: the loader ended at step %" PRIu64, t->st.step);
+			return -1;
+		}
+		int rc = b->n > 0 ? train_step(t, b, &w) : 0;
+		if (rc == -2) {
+			if (pg)
+				progress_clear(pg);
+			warn_msg("step %" PRIu64 ": the loss is not finite (NaN or Inf): stopping. The weights have diverged; "
+				 "nothing was written, %s is the last good checkpoint. Try a lower --lr",
+				 t->st.step, t->ckpt_path);
+			loader_release(l, b);
+			return -1;
+		}
+		if (rc == 0)
+			rc = after_step(t, b, &w, pg);
+		loader_release(l, b);
+		if (rc != 0)
+			return -1;
+		if (pg)
+			progress_line(t, &w, pg, t->st.step - t->start_step);
+	}
+	(void)target;
+	report(t, &w, pg);
+	return 0;
+}
+
+static int finish(Trainer *t, double seconds)
+{
+	if (!trainer_params_finite(t)) {
+		warn_msg("the weights hold NaN or Inf: nothing written");
+		return -1;
+	}
+	if (trainer_write_checkpoint(t) != 0 || trainer_write_model(t, t->o.output) != 0)
+		return -1;
+	uint64_t steps = t->st.step - t->start_step;
+	warn_msg("done: step %" PRIu64 ", %.2f epochs; this run: %" PRIu64 " steps in %.1f s (%.2f steps/s)", t->st.step,
+		 epochs_done(t), steps, seconds, seconds > 0 ? (double)steps / seconds : 0.0);
+	if (t->st.best_epoch >= 0)
+		warn_msg("best validation top-1 error %.4f after epoch %" PRId64 ": %s", t->st.best_top1, t->st.best_epoch,
+			 t->best_path);
+	warn_msg("model %s, checkpoint %s%s%s", t->o.output, t->ckpt_path, t->log ? ", log " : "", t->log ? t->o.log : "");
+	return 0;
+}
+
+static int loader_only(Trainer *t)
+{
+	if (check_settings(t) != 0 || open_data(t) != 0)
+		return 1;
+	uint64_t steps = t->o.steps > 0 ? (uint64_t)t->o.steps : loader_epoch_steps(t->info->count, (int)t->o.batch);
+	t->o.steps = (int64_t)steps;
+	t->o.epochs = 0;
+	Loader *l = start_loader(t);
+	if (!l)
+		return 1;
+	double t0 = now_seconds(), wait = 0;
+	uint64_t images = 0;
+	for (uint64_t s = 0; s < steps; s++) {
+		Batch *b = loader_next(l, &wait);
+		if (!b)
+			break;
+		images += (uint64_t)b->n;
+		loader_release(l, b);
+	}
+	double dt = now_seconds() - t0;
+	loader_stop(l);
+	printf("loader: %" PRIu64 " images (%" PRIu64 " batches of %" PRId64 ", %ux%ux%u %s) in %.2f s: %.1f img/s with %d "
+	       "threads\n",
+	       images, steps, t->o.batch, t->H, t->W, t->C, encoding_name(t->info->encoding), dt, dt > 0 ? (double)images / dt : 0,
+	       t->o.loaders);
+	return 0;
+}
+
+static void trainer_free(Trainer *t)
+{
+	evaluator_free(t->ev);
+	if (t->ctx) {
+		ctx_free(t->ctx, t->dev_pixels);
+		ctx_free(t->ctx, t->dev_mean);
+	}
+	net_free(t->net);
+	spec_free(t->spec);
+	db_close(t->db);
+	db_close(t->val);
+	stats_free(&t->stats);
+	classes_free(&t->classes);
+	free(t->views);
+	free(t->milestones);
+	free(t->ckpt_path);
+	free(t->best_path);
+	if (t->log)
+		fclose(t->log);
+	for (int i = 0; i < t->nowned; i++)
+		free(t->owned[i]);
+	free(t->owned);
+}
+
+int train_main(Ctx *ctx, TrainOptions *o)
+{
+	Trainer t = { .o = *o, .ctx = ctx };
+	int status = 1;
+	if (o->loader_only) {
+		status = loader_only(&t);
+		trainer_free(&t);
+		return status;
+	}
+	if (setup(&t) != 0 || open_log(&t) != 0)
+		goto out;
+	print_start(&t);
+	t.t0 = t.last_ckpt = now_seconds();
+	t.start_step = t.st.step;
+	if (t.st.pending_val && validate(&t, NULL) != 0)
+		goto out;
+	uint64_t target = target_steps(&t);
+	Loader *l = finished(&t) ? NULL : start_loader(&t);
+	if (!finished(&t) && !l)
+		goto out;
+	Progress *pg = t.o.quiet ? NULL : progress_start("training", target > t.start_step ? target - t.start_step : 0, "steps");
+	int rc = l ? run_loop(&t, l, pg, target) : 0;
+	double seconds = now_seconds() - t.t0;
+	if (pg)
+		progress_end(pg, t.st.step - t.start_step, NULL);
+	loader_stop(l);
+	if (rc == 1) {
+		int sig = (int)*o->stop_signal;
+		warn_msg("%s at step %" PRIu64 ": writing the checkpoint", sig == SIGTERM ? "terminated" : "interrupted",
+			 t.st.step);
+		if (save_checkpoint(&t, NULL, "signal") == 0) {
+			warn_msg("stopped; continue with: anet-train --resume %s", t.ckpt_path);
+			status = 128 + sig;
+		}
+	} else if (rc == 0 && finish(&t, seconds) == 0) {
+		status = 0;
+	}
+out:
+	trainer_free(&t);
+	return status;
+}

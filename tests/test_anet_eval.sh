@@ -1,0 +1,92 @@
+#!/bin/sh
+# test_anet_eval.sh: anet-eval on a model trained on the Fashion-MNIST fixture: 1 and 10 crops, the
+# header, per-class and confusion tables, features, images, refusals, usage errors.
+. "$ANET_TESTS/lib/shtest.sh"
+
+check_help anet-eval
+
+imgprep --idx "$DATA/fashion-64-images.idx" "$DATA/fashion-64-labels.idx" -s 32 \
+	--classes "$DATA/fashion-classes.txt" 2>/dev/null | mkdb -q "$T/train.lmdb"
+pcacolor -o "$T/train.stats" "$T/train.lmdb" 2>/dev/null
+cat >"$T/tiny.net" <<'NET'
+input size=28 channels=1
+conv name=conv1 out=8 kernel=5 pad=2 init=0.2
+relu
+lrn
+pool size=3 stride=2
+conv name=conv2 out=8 kernel=3 pad=1 groups=2 bias=0.1 init=0.15
+relu
+pool size=3 stride=2
+fc name=fc3 out=32 bias=0.1 init=0.1
+relu
+dropout
+fc name=fc4 out=classes init=0.1
+softmax
+NET
+anet-train --net "$T/tiny.net" --stats "$T/train.stats" --batch 16 --lr 0.02 --input-scale 0.015625 --steps 200 \
+	--device cpu -q -o "$T/m.anw" "$T/train.lmdb" 2>"$T/err" || { cat "$T/err"; fail "training failed"; }
+
+# a database, one crop and ten: the header says what was done
+anet-eval -w "$T/m.anw" --device cpu "$T/train.lmdb" >"$T/one" 2>/dev/null || fail "anet-eval (1 crop) failed"
+grep -q "^model: .*m.anw (model; 10 classes, trained on .*train.lmdb)" "$T/one" || fail "no model line: $(cat "$T/one")"
+grep -q "^views: the centre 28x28 crop of 32x32 records" "$T/one" || fail "no views line"
+grep -q "^preprocessing: the training mean image (32x32x1) subtracted, times 0.015625" "$T/one" || fail "no preprocessing line"
+grep -q "^database: .*train.lmdb: 64 of 64 records, 32x32x1 raw" "$T/one" || fail "no database line"
+err1=$(sed -n 's/^top-1 error: \([0-9.]*\) .*/\1/p' "$T/one")
+[ -n "$err1" ] || fail "no top-1 error"
+awk -v e="$err1" 'BEGIN { exit !(e < 0.5) }' || fail "top-1 error $err1 on the training images (chance 0.9)"
+anet-eval -w "$T/m.anw" --crops 10 --device cpu --per-class "$T/pc.tsv" --confusion "$T/cm.tsv" \
+	--features "$T/f.anf" "$T/train.lmdb" >"$T/ten" 2>/dev/null || fail "anet-eval (10 crops) failed"
+grep -q "^views: 10 crops of 28x28 from 32x32 records (4 corners and the centre, each mirrored; softmax outputs averaged)" \
+	"$T/ten" || fail "no 10-crop views line"
+grep -q "^top-5 error: " "$T/ten" || fail "no top-5 error"
+grep -q "^features: .*f.anf (64 x 32, layer fc3)" "$T/ten" || fail "no features line: $(cat "$T/ten")"
+[ "$(head -n 1 "$T/pc.tsv")" = "$(printf 'class\tname\tcount\ttop1\ttop5')" ] || fail "per-class header"
+[ "$(wc -l <"$T/pc.tsv")" = 11 ] || fail "per-class: not 10 rows"
+grep -q "^9	Ankle boot	" "$T/pc.tsv" || fail "per-class: no Ankle boot row"
+[ "$(awk -F'\t' 'NR > 1 { n += $3 } END { print n }' "$T/pc.tsv")" = 64 ] || fail "per-class counts do not add to 64"
+head -n 1 "$T/cm.tsv" | grep -q "^true\\\\predicted	T-shirt/top	Trouser	" || fail "confusion header: $(head -n 1 "$T/cm.tsv")"
+[ "$(awk -F'\t' 'NR > 1 { for (i = 2; i <= NF; i++) n += $i } END { print n }' "$T/cm.tsv")" = 64 ] ||
+	fail "the confusion matrix does not count 64 images"
+# the features file: 64 x 32 floats in a tensor file of kind 4 (features)
+[ "$(od -An -tu4 -j12 -N4 "$T/f.anf" | tr -d ' ')" = 4 ] || fail "the features file is not of kind 4"
+[ "$(stat -c %s "$T/f.anf")" -gt $((64 * 32 * 4)) ] || fail "the features file is too small"
+anet-eval -w "$T/m.anw" --device cpu --limit 10 -q "$T/train.lmdb" >"$T/lim" || fail "--limit failed"
+grep -q "^images: 10 " "$T/lim" || fail "--limit 10 evaluated $(cat "$T/lim")"
+
+# images: prepared as imgprep does, the top classes with names and probabilities
+anet-eval -w "$T/m.anw" --device cpu -k 3 "$DATA/gray.jpg" "$DATA/photo-dog.jpg" >"$T/img" 2>/dev/null ||
+	fail "anet-eval on images failed"
+grep -q "^images: prepared as imgprep -s 32 -c 1 does" "$T/img" || fail "no preparation line for images"
+grep -q "^$DATA/gray.jpg\$" "$T/img" || fail "no line for gray.jpg"
+[ "$(grep -c '^  *[0-9.]*%  [0-9]  ' "$T/img")" = 6 ] || fail "expected 3 classes for each of 2 images: $(cat "$T/img")"
+expect_exit 1 anet-eval -w "$T/m.anw" --device cpu "$DATA/bad-truncated.jpg"
+expect_err "bad-truncated.jpg"
+
+# refusals: a truncated model, a corrupt byte, a database of another record size, a stats file
+head -c 3000 "$T/m.anw" >"$T/cut.anw"
+expect_exit 1 anet-eval -w "$T/cut.anw" --device cpu "$T/train.lmdb"
+expect_err "cut.anw: file is .* (truncated)"
+cp "$T/m.anw" "$T/bad.anw"
+printf '\377' | dd of="$T/bad.anw" bs=1 seek=5000 conv=notrunc 2>/dev/null
+expect_exit 1 anet-eval -w "$T/bad.anw" --device cpu "$T/train.lmdb"
+expect_err "bad.anw: checksum mismatch"
+imgprep --idx "$DATA/fashion-64-images.idx" "$DATA/fashion-64-labels.idx" -s 36 2>/dev/null | mkdb -q "$T/big.lmdb"
+expect_exit 1 anet-eval -w "$T/m.anw" --device cpu "$T/big.lmdb"
+expect_err "big.lmdb: 36x36x1 records, but .*m.anw was trained on 32x32x1 records"
+expect_exit 1 anet-eval -w "$T/train.stats" --device cpu "$T/train.lmdb"
+expect_err "train.stats: is a statistics file, expected a model or a checkpoint"
+# a checkpoint evaluates like its model
+anet-eval -w "$T/m.ckpt" --device cpu -q "$T/train.lmdb" >"$T/ck" || fail "a checkpoint was not accepted"
+[ "$(grep top-1 "$T/ck")" = "$(grep top-1 "$T/one")" ] || fail "the checkpoint and the model disagree"
+
+# usage errors
+expect_exit 2 anet-eval "$T/train.lmdb"
+expect_err "give -w MODEL"
+expect_exit 2 anet-eval -w "$T/m.anw"
+expect_err "nothing to evaluate"
+expect_exit 2 anet-eval -w "$T/m.anw" --crops 5 "$T/train.lmdb"
+expect_err "\-\-crops: 5"
+expect_exit 2 anet-eval -w "$T/m.anw" --per-class "$T/x" "$DATA/gray.jpg"
+expect_exit 2 anet-eval -w "$T/m.anw" "$T/train.lmdb" "$T/train.lmdb"
+echo ok

@@ -1,0 +1,105 @@
+#!/bin/sh
+# test_anet_train.sh: anet-train on the Fashion-MNIST fixture: the log, SIGINT and --resume (the
+# same weights as a run that never stopped), --steps across a resume, refusals, usage errors.
+. "$ANET_TESTS/lib/shtest.sh"
+
+check_help anet-train
+
+# the fixture: 64 images upsampled to 32x32 records, as the demo does, and a tiny net on 28x28 crops
+imgprep --idx "$DATA/fashion-64-images.idx" "$DATA/fashion-64-labels.idx" -s 32 \
+	--classes "$DATA/fashion-classes.txt" 2>/dev/null | mkdb -q "$T/train.lmdb"
+pcacolor -o "$T/train.stats" "$T/train.lmdb" 2>/dev/null
+cat >"$T/tiny.net" <<'NET'
+input size=28 channels=1
+conv name=conv1 out=8 kernel=5 pad=2 init=0.2
+relu
+lrn
+pool size=3 stride=2
+conv name=conv2 out=8 kernel=3 pad=1 groups=2 bias=0.1 init=0.15
+relu
+pool size=3 stride=2
+fc name=fc3 out=32 bias=0.1 init=0.1
+relu
+dropout
+fc name=fc4 out=classes init=0.1
+softmax
+NET
+train() { anet-train --net "$T/tiny.net" --stats "$T/train.stats" --batch 8 --lr 0.02 --input-scale 0.015625 \
+	--device cpu --threads 1 -j 2 "$@"; }
+
+# a short run: the log's columns, a validation row per epoch, the files
+train --steps 24 --val "$T/train.lmdb" --log "$T/log.tsv" -o "$T/m.anw" "$T/train.lmdb" 2>"$T/out" ||
+	{ cat "$T/out"; fail "training failed"; }
+[ "$(head -n 1 "$T/log.tsv")" = "$(printf 'step\tepoch\tkind\tloss\ttop1\ttop5\tlr\timg_per_s\tdata_wait\telapsed')" ] ||
+	fail "the log's header is wrong: $(head -n 1 "$T/log.tsv")"
+awk -F'\t' 'NR > 1 && NF != 10 { bad = 1 } END { exit bad }' "$T/log.tsv" || fail "a log row has not 10 columns"
+[ "$(grep -c '	val	' "$T/log.tsv")" = 3 ] || fail "expected 3 validation rows (epochs of 8 steps)"
+[ "$(grep -c '	train	' "$T/log.tsv")" -ge 3 ] || fail "no train rows"
+tail -n 1 "$T/log.tsv" | grep -q '^24	3.0000	val	' || fail "the last row is not step 24's validation"
+for f in m.anw m.ckpt m.best.anw; do [ -s "$T/$f" ] || fail "$f was not written"; done
+grep -q "conv1 .*8x28x28" "$T/out" || fail "no layer table at the start"
+grep -q "total for training" "$T/out" || fail "no memory estimate at the start"
+grep -q "validation on .*top-1 error" "$T/out" || fail "no validation message"
+
+# SIGINT in the middle of a run: exit 130, a checkpoint, and --resume ends with the same weights
+train --steps 1500 -o "$T/straight.anw" "$T/train.lmdb" 2>/dev/null || fail "the straight run failed"
+# (a command of its own, not the function: the shell's background jobs ignore SIGINT)
+anet-train --net "$T/tiny.net" --stats "$T/train.stats" --batch 8 --lr 0.02 --input-scale 0.015625 --device cpu \
+	--threads 1 -j 2 --steps 1500 --log "$T/int.tsv" -o "$T/int.anw" "$T/train.lmdb" 2>"$T/int.err" &
+pid=$!
+i=0
+while [ "$(wc -l <"$T/int.tsv" 2>/dev/null || echo 0)" -lt 4 ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
+kill -INT $pid
+set +e; wait $pid; rc=$?; set -e
+[ $rc = 130 ] || { cat "$T/int.err"; fail "SIGINT: exit $rc, expected 130"; }
+grep -q "interrupted at step" "$T/int.err" || fail "SIGINT: no message"
+[ -s "$T/int.ckpt" ] || fail "SIGINT: no checkpoint"
+[ -e "$T/int.anw" ] && fail "SIGINT: a model was written for an unfinished run"
+stopped=$(tail -n 1 "$T/int.tsv" | cut -f 1)
+[ "$stopped" -lt 1500 ] || fail "the run ended before the signal (make it longer)"
+anet-train --resume "$T/int.ckpt" --device cpu --threads 1 2>"$T/resume.err" || { cat "$T/resume.err"; fail "--resume failed"; }
+grep -q "resume: batch 8 (from the checkpoint)" "$T/resume.err" || fail "--resume does not say what it takes"
+cmp "$T/straight.anw" "$T/int.anw" || fail "interrupted and resumed: the weights differ from the straight run's"
+tail -n 1 "$T/int.tsv" | grep -q '^1500	' || fail "the resumed run did not end at step 1500"
+
+# --steps given again on resume ends where it says; an override is reported
+train --steps 10 -o "$T/s.anw" "$T/train.lmdb" 2>/dev/null
+anet-train --resume "$T/s.ckpt" --steps 20 --log "$T/s.tsv" --device cpu --threads 1 2>"$T/err" || { cat "$T/err"; fail; }
+grep -q "resume: --steps 20 overrides the checkpoint's 10" "$T/err" || fail "the override is not reported"
+tail -n 1 "$T/s.tsv" | grep -q '^20	' || fail "the resumed run did not stop at step 20"
+
+# refusals
+expect_exit 1 anet-train --resume "$T/m.anw" --device cpu
+expect_err "m.anw: is a model (weights only), not a checkpoint"
+expect_err "HINT: to start a new run from these weights, give --init-from"
+head -c 2000 "$T/m.ckpt" >"$T/cut.ckpt"
+expect_exit 1 anet-train --resume "$T/cut.ckpt" --device cpu
+expect_err "cut.ckpt: file is .* (truncated)"
+expect_exit 1 train --steps 1 "$T/missing.lmdb"
+expect_err "missing.lmdb"
+cat >"$T/rgb.net" <<'NET'
+input size=28 channels=3
+fc out=classes
+softmax
+NET
+expect_exit 1 anet-train --net "$T/rgb.net" --stats "$T/train.stats" --steps 1 --device cpu "$T/train.lmdb"
+expect_err "the network's input is 3x28x28 .* cannot be cut from .* 1x32x32 records"
+
+# usage errors
+expect_exit 2 anet-train "$T/train.lmdb"
+expect_err "\-\-stats is required"
+expect_exit 2 anet-train --stats "$T/train.stats" --lr-steps 30,x "$T/train.lmdb"
+expect_err "\-\-lr-steps: '30,x' is not a list"
+expect_exit 2 anet-train --stats "$T/train.stats" --checkpoint-every 5h "$T/train.lmdb"
+expect_err "\-\-checkpoint-every"
+expect_exit 2 anet-train --stats "$T/train.stats" --batch 0 "$T/train.lmdb"
+expect_exit 2 anet-train --stats "$T/train.stats" --crop corner "$T/train.lmdb"
+expect_exit 2 anet-train --stats "$T/train.stats" "$T/train.lmdb" "$T/train.lmdb"
+expect_exit 2 anet-train --resume "$T/m.ckpt" --init-from "$T/m.anw"
+
+# the loader benchmark
+anet-train --loader-only --batch 16 --steps 8 -j 2 "$T/train.lmdb" >"$T/loader" 2>/dev/null ||
+	fail "--loader-only failed"
+grep -q "^loader: 128 images (8 batches of 16, 32x32x1 raw) in .* img/s with 2 threads" "$T/loader" ||
+	fail "--loader-only: $(cat "$T/loader")"
+echo ok

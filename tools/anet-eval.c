@@ -1,0 +1,329 @@
+/* anet-eval: top-1/top-5 error of a model on a database (1 or 10 crops), predictions for images, feature dumps. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "kernels/kernels.h"
+#include "libcommon/db.h"
+#include "libcommon/eval.h"
+#include "libcommon/model.h"
+#include "libcommon/opt.h"
+#include "libcommon/util.h"
+
+typedef struct {
+	const char *model;
+	int crops;
+	int top;
+	int batch;          /* images per pass */
+	int jobs;
+	uint64_t limit;     /* records evaluated (0: all) */
+	const char *per_class, *confusion, *features;
+	const char *device;
+	int gpu, threads;
+	int quiet;
+	char **inputs;
+	int ninputs;
+} Options;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: anet-eval -w MODEL [--crops 1|10] [--device D] [--top K] [OPTION]... (DB | IMAGE...)\n"
+		"Evaluates a model from anet-train: top-1 and top-5 error on a database, or the most\n"
+		"probable classes of image files, prepared exactly as imgprep and anet-train did.\n"
+		"\n"
+		"  -w, --weights MODEL      a model or checkpoint written by anet-train\n"
+		"      --crops 1|10         the centre crop (default), or the paper's ten: four corners\n"
+		"                           and the centre, each mirrored, softmax outputs averaged\n"
+		"  -k, --top K              classes shown per image (default 5)\n"
+		"      --per-class FILE     per-class counts and errors as TSV (database)\n"
+		"      --confusion FILE     the confusion matrix as TSV (database)\n"
+		"      --features FILE      the last hidden layer of every input, averaged over the crops,\n"
+		"                           as a features file (man 5 anet-formats)\n"
+		"      --limit N            evaluate the first N records only\n"
+		"  -b, --batch N            images per pass (default 64)\n"
+		"  -j, --jobs N             decode threads (default: processors, at most 16)\n"
+		"  -d, --device D           auto, cpu or cuda (default $ANET_DEVICE, else auto)\n"
+		"      --gpu N              the CUDA device (default 0)\n"
+		"      --threads N          CPU threads of the kernels (default: every processor)\n"
+		"  -q, --quiet              no header, no progress\n"
+		"  -h, --help               this help\n"
+		"      --version            the version\n"
+		"\n"
+		"A DB is a folder made by mkdb; any other argument is an image file. See anet-eval(1).\n");
+}
+
+enum { OPT_CROPS = 256, OPT_PER_CLASS, OPT_CONFUSION, OPT_FEATURES, OPT_LIMIT, OPT_GPU, OPT_THREADS, OPT_VERSION };
+
+static void parse_options(int argc, char **argv, Options *o)
+{
+	static const struct option longopts[] = {
+		{ "weights", required_argument, NULL, 'w' },   { "crops", required_argument, NULL, OPT_CROPS },
+		{ "top", required_argument, NULL, 'k' },       { "per-class", required_argument, NULL, OPT_PER_CLASS },
+		{ "confusion", required_argument, NULL, OPT_CONFUSION },
+		{ "features", required_argument, NULL, OPT_FEATURES },
+		{ "limit", required_argument, NULL, OPT_LIMIT }, { "batch", required_argument, NULL, 'b' },
+		{ "jobs", required_argument, NULL, 'j' },      { "device", required_argument, NULL, 'd' },
+		{ "gpu", required_argument, NULL, OPT_GPU },   { "threads", required_argument, NULL, OPT_THREADS },
+		{ "quiet", no_argument, NULL, 'q' },           { "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, OPT_VERSION }, { NULL, 0, NULL, 0 }
+	};
+	int cpus = cpu_count();
+	*o = (Options){ .crops = 1, .top = 5, .batch = 64, .jobs = cpus < 16 ? cpus : 16 };
+	int c;
+	while ((c = getopt_long(argc, argv, "w:k:b:j:d:qh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'w': o->model = optarg; break;
+		case OPT_CROPS:
+			o->crops = (int)opt_int("--crops", optarg, 1, 10);
+			if (o->crops != 1 && o->crops != 10)
+				usage_error("--crops: %d: 1 (the centre) or 10 (the paper's) are possible", o->crops);
+			break;
+		case 'k': o->top = (int)opt_int("--top", optarg, 1, 1000000); break;
+		case OPT_PER_CLASS: o->per_class = optarg; break;
+		case OPT_CONFUSION: o->confusion = optarg; break;
+		case OPT_FEATURES: o->features = optarg; break;
+		case OPT_LIMIT: o->limit = (uint64_t)opt_int("--limit", optarg, 1, INT64_MAX); break;
+		case 'b': o->batch = (int)opt_int("--batch", optarg, 1, 1 << 16); break;
+		case 'j': o->jobs = (int)opt_int("--jobs", optarg, 1, 256); break;
+		case 'd': o->device = optarg; break;
+		case OPT_GPU: o->gpu = (int)opt_int("--gpu", optarg, 0, 1024); break;
+		case OPT_THREADS: o->threads = (int)opt_int("--threads", optarg, 1, 4096); break;
+		case 'q': o->quiet = 1; break;
+		case 'h': usage(stdout); exit(0);
+		case OPT_VERSION: printf("anet-eval %s\n", ANET_VERSION); exit(0);
+		default: fprintf(stderr, "Try '%s --help' for more information.\n", progname()); exit(EXIT_USAGE);
+		}
+	}
+	if (!o->model)
+		usage_error("no model: give -w MODEL");
+	if (optind == argc)
+		usage_error("nothing to evaluate: give a database or image files");
+	o->inputs = argv + optind;
+	o->ninputs = argc - optind;
+}
+
+/* A folder holding data.mdb is a database; anything else an image. */
+static int is_database(const char *path)
+{
+	struct stat sb;
+	if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
+		return 0;
+	char *data = xasprintf("%s/data.mdb", path);
+	int yes = stat(data, &sb) == 0;
+	free(data);
+	return yes;
+}
+
+static void print_header(const Options *o, const Model *m)
+{
+	Dims in = m->spec->layers[0].out;
+	printf("model: %s (%s; %u classes%s%s)\n", m->path, tensorfile_kind_name(m->kind), m->num_classes,
+	       *m->trained_on ? ", trained on " : "", m->trained_on);
+	if (o->crops == 10)
+		printf("views: 10 crops of %dx%d from %ux%u records (4 corners and the centre, each mirrored; softmax "
+		       "outputs averaged)\n",
+		       in.h, in.w, m->height, m->width);
+	else
+		printf("views: the centre %dx%d crop of %ux%u records\n", in.h, in.w, m->height, m->width);
+	printf("preprocessing: the training mean image (%ux%ux%u) subtracted, times %g\n", m->height, m->width,
+	       m->channels, (double)m->input_scale);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* a database */
+
+static int write_tables(const Options *o, const Model *m, const EvalResult *r)
+{
+	if (o->per_class && eval_write_per_class(o->per_class, m, r) != 0)
+		return -1;
+	if (o->confusion && eval_write_confusion(o->confusion, m, r) != 0)
+		return -1;
+	return 0;
+}
+
+static int eval_database(const Options *o, Model *m, Evaluator *e)
+{
+	Db *db = db_open(o->inputs[0]);
+	if (!db)
+		return -1;
+	const DbInfo *info = db_info(db);
+	int rc = -1;
+	FeatureFile *ff = NULL;
+	uint64_t count = o->limit && o->limit < info->count ? o->limit : info->count;
+	if (eval_check_db(m, db) != 0)
+		goto out;
+	if (!info->labelled && !o->features) {
+		warn_msg("%s: the records have no labels: nothing to measure (give --features, or images)", o->inputs[0]);
+		goto out;
+	}
+	if (!o->quiet) {
+		print_header(o, m);
+		printf("database: %s: %" PRIu64 " of %" PRIu64 " records, %ux%ux%u %s\n", o->inputs[0], count, info->count,
+		       info->height, info->width, info->channels, encoding_name(info->encoding));
+		fflush(stdout);
+	}
+	int dim;
+	const char *layer = evaluator_feature_layer(e, &dim);
+	if (o->features && !(ff = features_open(o->features, m, layer, count, dim, o->inputs[0])))
+		goto out;
+	EvalDbOptions eo = { .threads = o->jobs, .count = count, .features = ff != NULL, .sink = ff ? features_sink : NULL,
+			     .sink_arg = ff, .progress = o->quiet ? NULL : "evaluating", .per_class = 1 };
+	EvalResult r;
+	if (eval_db(e, db, &eo, &r) != 0) {
+		eval_result_free(&r);
+		goto out;
+	}
+	if (r.labelled) {
+		printf("images: %" PRIu64 " (%" PRIu64 " skipped)\n", r.images, r.skipped);
+		printf("top-1 error: %.4f (accuracy %.2f%%)\n", r.top1, 100 * (1 - r.top1));
+		printf("top-5 error: %.4f (accuracy %.2f%%)\n", r.top5, 100 * (1 - r.top5));
+		printf("loss: %.4f\n", r.loss);
+	}
+	if (!o->quiet)
+		printf("time: %.2f s (%.0f img/s, %.0f%% of it waiting for data)\n", r.seconds,
+		       r.seconds > 0 ? (double)r.images / r.seconds : 0.0, r.seconds > 0 ? 100 * r.wait / r.seconds : 0.0);
+	rc = r.labelled ? write_tables(o, m, &r) : 0;
+	eval_result_free(&r);
+	if (ff) {
+		int frc = features_commit(ff);
+		ff = NULL;
+		if (frc != 0)
+			rc = -1;
+		else if (!o->quiet)
+			printf("features: %s (%" PRIu64 " x %d, layer %s)\n", o->features, count, dim, layer);
+	}
+out:
+	features_abort(ff);
+	db_close(db);
+	return rc;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* images */
+
+static void print_predictions(const Options *o, const Model *m, const char *path, const float *p)
+{
+	int K = (int)m->num_classes, top = o->top < K ? o->top : K;
+	int *order = xcalloc((size_t)K, sizeof *order);
+	for (int k = 0; k < K; k++)
+		order[k] = k;
+	for (int i = 0; i < top; i++) /* a partial selection sort: top is small */
+		for (int j = i + 1; j < K; j++)
+			if (p[order[j]] > p[order[i]]) {
+				int t = order[i];
+				order[i] = order[j];
+				order[j] = t;
+			}
+	printf("%s\n", path);
+	for (int i = 0; i < top; i++) {
+		char name[256];
+		printf("  %7.3f%%  %d  %s\n", 100.0 * p[order[i]], order[i], model_class_name(m, order[i], name, sizeof name));
+	}
+	free(order);
+}
+
+/* Runs the prepared images [0, n) and prints (and stores) their results. */
+static int flush_images(const Options *o, Model *m, Evaluator *e, FeatureFile *ff, uint8_t *pixels, char **paths,
+			const uint64_t *index, int n, float *probs, float *feats)
+{
+	if (n == 0)
+		return 0;
+	if (evaluator_run(e, pixels, n, probs, ff ? feats : NULL) != 0)
+		return -1;
+	for (int i = 0; i < n; i++)
+		print_predictions(o, m, paths[i], probs + (size_t)i * m->num_classes);
+	if (ff) {
+		int32_t *none = xcalloc((size_t)n, sizeof *none);
+		for (int i = 0; i < n; i++)
+			none[i] = -1;
+		int rc = features_append(ff, n, feats, none, index, (const char *const *)paths);
+		free(none);
+		if (rc != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int eval_images(const Options *o, Model *m, Evaluator *e)
+{
+	size_t img = (size_t)m->height * m->width * m->channels;
+	int cap = evaluator_images(e), n = 0, failed = 0, dim;
+	const char *layer = evaluator_feature_layer(e, &dim);
+	uint8_t *pixels = xmallocarray((size_t)cap, img);
+	float *probs = xmallocarray((size_t)cap * m->num_classes, sizeof *probs);
+	float *feats = o->features ? xmallocarray((size_t)cap * (size_t)dim, sizeof *feats) : NULL;
+	char **paths = xcalloc((size_t)cap, sizeof *paths);
+	uint64_t *index = xcalloc((size_t)cap, sizeof *index);
+	ImageCodec *codec = codec_new();
+	FeatureFile *ff = NULL;
+	int rc = 0;
+	if (!o->quiet) {
+		print_header(o, m);
+		printf("images: prepared as imgprep -s %u -c %u does (shorter side to %u, centre crop)\n", m->height,
+		       m->channels, m->height);
+	}
+	/* every image, readable or not, has a row: count them first */
+	if (o->features && !(ff = features_open(o->features, m, layer, (uint64_t)o->ninputs, dim, "images")))
+		rc = -1;
+	for (int i = 0; i < o->ninputs && rc == 0; i++) {
+		if (eval_prepare_image(m, codec, o->inputs[i], pixels + (size_t)n * img) != 0) {
+			failed++;
+			continue;
+		}
+		paths[n] = o->inputs[i];
+		index[n++] = (uint64_t)i;
+		if (n == cap) {
+			rc = flush_images(o, m, e, ff, pixels, paths, index, n, probs, feats);
+			n = 0;
+		}
+	}
+	if (rc == 0)
+		rc = flush_images(o, m, e, ff, pixels, paths, index, n, probs, feats);
+	if (ff) {
+		if (rc == 0 && failed)
+			warn_msg("%s: not written: %d image%s could not be read", o->features, failed, failed == 1 ? "" : "s");
+		if (rc == 0 && !failed)
+			rc = features_commit(ff);
+		else
+			features_abort(ff);
+	}
+	codec_free(codec);
+	free(pixels);
+	free(probs);
+	free(feats);
+	free(paths);
+	free(index);
+	return rc != 0 || failed ? -1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	set_progname(argv[0]);
+	Options o;
+	parse_options(argc, argv, &o);
+	int db = is_database(o.inputs[0]);
+	if (db && o.ninputs > 1)
+		usage_error("one database at a time ('%s' is a database)", o.inputs[0]);
+	if (!db && (o.per_class || o.confusion || o.limit))
+		usage_error("--per-class, --confusion and --limit are for a database");
+	CtxOptions co = { .device = o.device, .gpu = o.gpu, .threads = o.threads };
+	char err[512], note[256];
+	Ctx *ctx = ctx_open(&co, err, sizeof err, note, sizeof note);
+	if (!ctx)
+		die("%s", err);
+	if (note[0])
+		warn_msg("%s", note);
+	Model *m = model_load(ctx, o.model, o.batch * o.crops, NET_EVAL);
+	Evaluator *e = m ? evaluator_for_model(m, o.crops) : NULL;
+	int rc = -1;
+	if (e)
+		rc = db ? eval_database(&o, m, e) : eval_images(&o, m, e);
+	evaluator_free(e);
+	model_free(m);
+	ctx_close(ctx);
+	return rc == 0 ? 0 : EXIT_RUNTIME;
+}
