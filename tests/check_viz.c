@@ -9,10 +9,12 @@
 #include <unistd.h>
 
 #include "kernels/kernels.h"
+#include "libcommon/db.h"
 #include "libcommon/image.h"
 #include "libcommon/net.h"
 #include "libcommon/png_write.h"
 #include "libcommon/spec.h"
+#include "libcommon/tensorfile.h"
 #include "libcommon/util.h"
 #include "libcommon/viz/viz.h"
 #include "tests/lib/testutil.h"
@@ -284,6 +286,243 @@ START_TEST(filters_refusals)
 }
 END_TEST
 
+/* ---------------------------------------------------------------------------------------- */
+/* nearest neighbours */
+
+/* The K nearest by a double-precision triple loop, ties to the earlier row. */
+static void knn_reference(const float *q, const float *g, int n, int dim, int k, int64_t skip, int64_t *ids,
+			  double *dist)
+{
+	for (int j = 0; j < k; j++) {
+		ids[j] = -1;
+		dist[j] = INFINITY;
+	}
+	for (int r = 0; r < n; r++) {
+		if (r == skip)
+			continue;
+		double d = 0;
+		for (int c = 0; c < dim; c++)
+			d += ((double)q[c] - g[(size_t)r * dim + c]) * ((double)q[c] - g[(size_t)r * dim + c]);
+		int j = k - 1;
+		if (!(d < dist[j]))
+			continue;
+		while (j > 0 && d < dist[j - 1]) {
+			dist[j] = dist[j - 1];
+			ids[j] = ids[j - 1];
+			j--;
+		}
+		dist[j] = d;
+		ids[j] = r;
+	}
+	for (int j = 0; j < k; j++)
+		dist[j] = sqrt(dist[j]);
+}
+
+START_TEST(knn_against_loop)
+{
+	enum { NQ = 7, DIM = 33, N = 500, K = 6 };
+	float *q = xmalloc(NQ * DIM * sizeof(float)), *g = xmalloc(N * DIM * sizeof(float));
+	fill_uniform(q, NQ * DIM, 1, -1, 1);
+	fill_uniform(g, N * DIM, 2, -1, 1);
+	memcpy(g + 17 * DIM, q + 2 * DIM, DIM * sizeof(float)); /* query 2 is gallery row 17 */
+	int64_t ids[N];
+	for (int i = 0; i < N; i++)
+		ids[i] = i;
+	/* the same answer whatever the blocks */
+	static const int blocks[] = { N, 1, 100, 399 };
+	for (size_t b = 0; b < ARRAY_LEN(blocks); b++) {
+		Knn *s = knn_new(q, NQ, DIM, K);
+		knn_exclude(s, 3, 40);
+		for (int first = 0; first < N; first += blocks[b]) {
+			int n = N - first < blocks[b] ? N - first : blocks[b];
+			knn_add(s, g + (size_t)first * DIM, n, ids + first);
+		}
+		for (int i = 0; i < NQ; i++) {
+			int64_t got[K], want[K];
+			float d[K];
+			double wd[K];
+			ck_assert_int_eq(knn_result(s, i, got, d), K);
+			knn_reference(q + i * DIM, g, N, DIM, K, i == 3 ? 40 : -1, want, wd);
+			for (int j = 0; j < K; j++) {
+				ck_assert_msg(got[j] == want[j], "block %d query %d neighbour %d: row %lld, expected %lld",
+					      blocks[b], i, j, (long long)got[j], (long long)want[j]);
+				/* the expansion's cancellation: a few float ulps of the squared norms (~11) */
+				ck_assert_msg(fabs(d[j] - wd[j]) <= 1e-3 * (1 + wd[j]) + (wd[j] < 1e-2 ? 3e-3 : 0),
+					      "distance %g, expected %g", d[j], wd[j]);
+			}
+		}
+		int64_t got[K];
+		float d[K];
+		knn_result(s, 2, got, d);
+		ck_assert_int_eq(got[0], 17); /* itself, at distance ~0 */
+		ck_assert(d[0] < 3e-3);
+		knn_free(s);
+	}
+	/* a gallery smaller than K */
+	Knn *s = knn_new(q, NQ, DIM, K);
+	knn_add(s, g, 4, ids);
+	int64_t got[K];
+	float d[K];
+	ck_assert_int_eq(knn_result(s, 0, got, d), 4);
+	knn_free(s);
+	free(q);
+	free(g);
+}
+END_TEST
+
+/* A database of n raw 8x8 RGB images, image i a flat colour, labels lab[i]; class names. */
+static char *small_db(const char *name, int n, const int32_t *lab)
+{
+	char *path = xasprintf("%s/%s", dir, name);
+	DbBuildOptions o;
+	db_build_defaults(&o);
+	o.quiet = 1;
+	o.shuffle = 0;
+	DbBuild *b = db_build_open(path, &o);
+	ck_assert_ptr_nonnull(b);
+	char *names[3] = { "red", "green", "blue" };
+	ClassTable t = { 3, names };
+	ck_assert_int_eq(db_build_classes(b, &t, "test"), 0);
+	uint8_t px[8 * 8 * 3];
+	for (int i = 0; i < n; i++) {
+		for (int k = 0; k < 64; k++) {
+			px[3 * k] = (uint8_t)(lab[i] == 0 ? 200 : 20 * i);
+			px[3 * k + 1] = (uint8_t)(lab[i] == 1 ? 200 : 20 * i);
+			px[3 * k + 2] = (uint8_t)(lab[i] == 2 ? 200 : 20 * i);
+		}
+		RecordView r = { .label = lab[i], .height = 8, .width = 8, .channels = 3, .encoding = ENC_RAW,
+				 .name_len = 3, .payload_len = sizeof px, .name = "img", .payload = px };
+		ck_assert_int_eq(db_build_add(b, &r, "test"), 0);
+	}
+	ck_assert_int_eq(db_build_finish(b, NULL), 0);
+	return path;
+}
+
+/* A features file: row i has features f[i], label lab[i], index key[i]. */
+static char *features_file(const char *name, int n, int dim, const float *f, const int32_t *lab, const int64_t *key)
+{
+	char *path = xasprintf("%s/%s", dir, name);
+	TensorWriter w;
+	uint64_t fd[2] = { (uint64_t)n, (uint64_t)dim }, nd = (uint64_t)n;
+	ck_assert_int_eq(tensorwriter_open(&w, path, TF_FEATURES), 0);
+	ck_assert_int_eq(tensorwriter_add(&w, "features", DT_F32, 2, fd, f), 0);
+	ck_assert_int_eq(tensorwriter_add(&w, "labels", DT_I32, 1, &nd, lab), 0);
+	ck_assert_int_eq(tensorwriter_add(&w, "index", DT_I64, 1, &nd, key), 0);
+	ck_assert_int_eq(tensorwriter_add_text(&w, "names", "a\nb\n"), 0);
+	ck_assert_int_eq(tensorwriter_commit(&w), 0);
+	return path;
+}
+
+START_TEST(neighbours_from_files)
+{
+	static const int32_t qlab[3] = { 0, 1, 2 }, glab[6] = { 2, 0, 1, 0, 2, 1 };
+	char *qdb = small_db("q.lmdb", 3, qlab), *gdb = small_db("g.lmdb", 6, glab);
+	/* 2-d features: class c near (c, c); gallery rows spread around them */
+	float qf[6] = { 0, 0, 1, 1, 2, 2 }, gf[12] = { 2.1f, 2, 0.2f, 0, 1, 1.3f, -0.1f, 0, 1.9f, 2, 1, 0.9f };
+	int64_t qkey[3] = { 0, 1, 2 }, gkey[6] = { 0, 1, 2, 3, 4, 5 };
+	char *qff = features_file("q.anf", 3, 2, qf, qlab, qkey), *gff = features_file("g.anf", 6, 2, gf, glab, gkey);
+	char *png = xasprintf("%s/n.png", dir);
+	NeighboursOptions o = { .query_features = qff, .gallery_features = gff, .query_db = qdb, .gallery_db = gdb,
+				.k = 2, .queries = 5 };
+	ck_assert_int_eq(viz_neighbours(&o, png), 0);
+	Image im = read_png(png);
+	ck_assert_int_gt(im.width, 3 * 96);
+	ck_assert_int_gt(im.height, 3 * 96);
+	image_free(&im);
+
+	/* refusals: features of another database (index past its end, a label that differs),
+	 * features of different lengths */
+	int64_t badkey[3] = { 0, 1, 7 };
+	char *f1 = features_file("bad1.anf", 3, 2, qf, qlab, badkey);
+	o.query_features = f1;
+	ck_assert_int_eq(viz_neighbours(&o, png), -1);
+	int32_t badlab[3] = { 0, 2, 2 };
+	char *f2 = features_file("bad2.anf", 3, 2, qf, badlab, qkey);
+	o.query_features = f2;
+	ck_assert_int_eq(viz_neighbours(&o, png), -1);
+	char *f3 = features_file("bad3.anf", 2, 3, qf, qlab, qkey);
+	o.query_features = f3;
+	ck_assert_int_eq(viz_neighbours(&o, png), -1);
+	o.query_features = png; /* not a tensor file */
+	ck_assert_int_eq(viz_neighbours(&o, png), -1);
+	/* --start past the end */
+	o.query_features = qff;
+	o.start = 3;
+	ck_assert_int_eq(viz_neighbours(&o, png), -1);
+	free(f1);
+	free(f2);
+	free(f3);
+	free(png);
+	free(qff);
+	free(gff);
+	free(qdb);
+	free(gdb);
+}
+END_TEST
+
+/* ---------------------------------------------------------------------------------------- */
+/* the training log */
+
+static char *write_text(const char *name, const char *text)
+{
+	char *path = xasprintf("%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+START_TEST(trainlog_parse)
+{
+	/* columns found by name, in any order, with one more; val rows without a rate; CRLF */
+	char *good = write_text("good.tsv", "# a comment\n"
+					    "kind\tstep\tepoch\tloss\ttop1\ttop5\tlr\tnew_column\r\n"
+					    "train\t10\t0.5\t2.3\t0.9\t0.5\t0.01\tx\r\n"
+					    "val\t20\t1\t2.1\t0.8\t0.4\t-\t\r\n"
+					    "train\t30\t1.5\tnan\t0.7\t0.3\t0.001\ty\n");
+	TrainLog log;
+	ck_assert_int_eq(trainlog_load(good, &log), 0);
+	ck_assert_uint_eq(log.count, 3);
+	ck_assert_int_eq(log.rows[1].val, 1);
+	ck_assert_int_eq(log.rows[1].step, 20);
+	ck_assert(fabs(log.rows[1].top5 - 0.4) < 1e-12);
+	ck_assert(isnan(log.rows[1].lr));
+	ck_assert(isnan(log.rows[2].loss));
+	ck_assert(isnan(log.rows[0].elapsed));
+	ck_assert(fabs(trainlog_value(&log.rows[2], LOG_LR) - 0.001) < 1e-15);
+	char *png = xasprintf("%s/c.png", dir);
+	CurvesOptions co = { .plotter = PLOT_CAIRO, .width = 640, .height = 480 };
+	ck_assert_int_eq(viz_curves(&log, &co, good, png), 0);
+	Image im = read_png(png);
+	ck_assert_int_eq(im.width, 640);
+	ck_assert_int_eq(im.height, 480);
+	image_free(&im);
+	trainlog_free(&log);
+
+	static const char *const bad[] = {
+		"",                                                        /* empty */
+		"step\tepoch\tkind\tloss\ttop1\ttop5\tlr\n",               /* no rows */
+		"step\tepoch\tkind\tloss\ttop1\ttop5\n1\t0\ttrain\t1\t1\t1\n", /* no lr column */
+		"step\tepoch\tkind\tloss\ttop1\ttop5\tlr\n1\t0\ttest\t1\t0.5\t0.5\t0.1\n", /* kind */
+		"step\tepoch\tkind\tloss\ttop1\ttop5\tlr\n1\t0\ttrain\t1\t0.5\t0.5\n",    /* a field short */
+		"step\tepoch\tkind\tloss\ttop1\ttop5\tlr\n1\t0\ttrain\tx\t0.5\t0.5\t0.1\n", /* not a number */
+		"step\tepoch\tkind\tloss\ttop1\ttop5\tlr\n1\t0\ttrain\t1\t1.5\t0.5\t0.1\n", /* an error rate > 1 */
+		"step\tepoch\tkind\tloss\ttop1\ttop5\tlr\n-\t0\ttrain\t1\t0.5\t0.5\t0.1\n", /* no step */
+	};
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		char *p = write_text("bad.tsv", bad[i]);
+		ck_assert_msg(trainlog_load(p, &log) == -1, "bad log %zu was accepted", i);
+		free(p);
+	}
+	char *missing = xasprintf("%s/none.tsv", dir);
+	ck_assert_int_eq(trainlog_load(missing, &log), -1);
+	free(missing);
+	free(png);
+	free(good);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("viz");
@@ -294,6 +533,9 @@ int main(void)
 	tcase_add_test(t, filters_pixels);
 	tcase_add_test(t, filters_gray_and_fc);
 	tcase_add_test(t, filters_refusals);
+	tcase_add_test(t, knn_against_loop);
+	tcase_add_test(t, neighbours_from_files);
+	tcase_add_test(t, trainlog_parse);
 	suite_add_tcase(s, t);
 	SRunner *r = srunner_create(s);
 	srunner_run_all(r, CK_ENV);

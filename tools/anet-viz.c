@@ -22,7 +22,7 @@
 		       "                --gallery DB [-k K] [-n N] [--start I | --random SEED] -o OUT.png\n"
 #define SYN_PREDICTIONS "anet-viz predictions -w MODEL [--label NAME]... IMAGE... -o OUT.png\n" \
 			"       anet-viz predictions -w MODEL --db DB [-n N] [--start I | --random SEED]\n" \
-			"                [--crops 1|10] [--device D] [-j N] -o OUT.png\n"
+			"                [--crops 1|10] [--columns N] [--size PX] [--device D] [-j N] -o OUT.png\n"
 #define SYN_CURVES "anet-viz curves LOG.tsv [--x step|epoch] [--plotter auto|gnuplot|cairo]\n" \
 		   "                [--size WxH] -o OUT.png\n"
 #define SYN_MEAN "anet-viz mean STATS|MODEL [--scale N] -o OUT.png\n"
@@ -59,6 +59,15 @@ enum {
 	OPT_SIZE,
 	OPT_X,
 	OPT_PLOTTER,
+	OPT_QUERY,
+	OPT_GALLERY,
+	OPT_QUERY_FEATURES,
+	OPT_GALLERY_FEATURES,
+	OPT_GALLERY_LIMIT,
+	OPT_DEVICE,
+	OPT_LABEL,
+	OPT_DB,
+	OPT_CROPS,
 };
 
 static _Noreturn void bad_option(void)
@@ -196,6 +205,185 @@ static int run_records(int argc, char **argv)
 
 /* ---------------------------------------------------------------------------------------- */
 
+static void usage_neighbours(FILE *f)
+{
+	fprintf(f,
+		"Usage: " SYN_NEIGHBOURS
+		"Draws query images, each followed by the K gallery images nearest to it in Euclidean\n"
+		"distance of the last hidden layer (the input of the last fc layer, after its ReLU; fc7's\n"
+		"4096 values for the paper's net): the paper's Figure 4, right. A neighbour of the\n"
+		"query's class is framed green, one of another class red. The features are computed with\n"
+		"the model (eval mode, centre crop), or read from anet-eval --features files, whose index\n"
+		"entries are keys of the --query and --gallery databases. The gallery is searched in\n"
+		"blocks, so it never sits in memory; with one database as both, a query is not its own\n"
+		"neighbour.\n"
+		"\n"
+		"  -w, --weights MODEL          compute the features with this model\n"
+		"      --query DB               the query images (a database)\n"
+		"      --gallery DB             the images searched (a database)\n"
+		"      --query-features F       the queries' features (anet-eval --features of --query)\n"
+		"      --gallery-features F     the gallery's features (anet-eval --features of --gallery)\n"
+		"  -k, --neighbours K           neighbours per query (default 6, the paper's)\n"
+		"  -n, --count N                queries (default 5, the paper's)\n"
+		"      --start I                the first query (default 0)\n"
+		"      --random SEED            a random sample of queries instead\n"
+		"      --gallery-limit N        search only the first N gallery images\n"
+		"      --size PX                pixels a side per image (default as records)\n"
+		"  -d, --device D               auto, cpu or cuda (default $ANET_DEVICE, else auto)\n"
+		"  -j, --threads N              CPU and decode threads (default: every processor)\n"
+		"  -o, --output OUT.png         the picture\n"
+		"  -h, --help                   this help\n");
+}
+
+static int run_neighbours(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "weights", required_argument, NULL, 'w' },
+		{ "query", required_argument, NULL, OPT_QUERY },
+		{ "gallery", required_argument, NULL, OPT_GALLERY },
+		{ "query-features", required_argument, NULL, OPT_QUERY_FEATURES },
+		{ "gallery-features", required_argument, NULL, OPT_GALLERY_FEATURES },
+		{ "neighbours", required_argument, NULL, 'k' },
+		{ "neighbors", required_argument, NULL, 'k' },
+		{ "count", required_argument, NULL, 'n' },
+		{ "start", required_argument, NULL, OPT_START },
+		{ "random", required_argument, NULL, OPT_RANDOM },
+		{ "gallery-limit", required_argument, NULL, OPT_GALLERY_LIMIT },
+		{ "size", required_argument, NULL, OPT_SIZE },
+		{ "device", required_argument, NULL, 'd' },
+		{ "threads", required_argument, NULL, 'j' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	NeighboursOptions o = { .k = 6, .queries = 5 };
+	const char *out = NULL;
+	int c, have_start = 0;
+	while ((c = getopt_long(argc, argv, "w:k:n:d:j:o:h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'w': o.model = optarg; break;
+		case OPT_QUERY: o.query_db = optarg; break;
+		case OPT_GALLERY: o.gallery_db = optarg; break;
+		case OPT_QUERY_FEATURES: o.query_features = optarg; break;
+		case OPT_GALLERY_FEATURES: o.gallery_features = optarg; break;
+		case 'k': o.k = (int)opt_int("--neighbours", optarg, 1, 64); break;
+		case 'n': o.queries = (int)opt_int("--count", optarg, 1, 256); break;
+		case OPT_START: o.start = (uint64_t)opt_int("--start", optarg, 0, INT64_MAX); have_start = 1; break;
+		case OPT_RANDOM: o.seed = (uint64_t)opt_int("--random", optarg, 0, INT64_MAX); o.random = 1; break;
+		case OPT_GALLERY_LIMIT: o.gallery_limit = (uint64_t)opt_int("--gallery-limit", optarg, 1, INT64_MAX); break;
+		case OPT_SIZE: o.size = (int)opt_int("--size", optarg, 8, 4096); break;
+		case 'd': o.device = optarg; break;
+		case 'j': o.threads = (int)opt_int("--threads", optarg, 1, 4096); break;
+		case 'o': out = optarg; break;
+		case 'h': usage_neighbours(stdout); return 0;
+		default: bad_option();
+		}
+	}
+	if (optind < argc)
+		usage_error("unexpected argument '%s' (databases go after --query and --gallery)", argv[optind]);
+	if (!o.query_db || !o.gallery_db)
+		usage_error("missing --query DB or --gallery DB (the databases whose images are shown)");
+	if (!o.query_features != !o.gallery_features)
+		usage_error("--query-features and --gallery-features go together");
+	if (o.model && o.query_features)
+		usage_error("-w and the features files exclude each other (the files hold the features)");
+	if (!o.model && !o.query_features)
+		usage_error("missing -w MODEL (or --query-features F --gallery-features F)");
+	if (have_start && o.random)
+		usage_error("--start and --random exclude each other");
+	need_output(out);
+	return viz_neighbours(&o, out) ? EXIT_RUNTIME : 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
+static void usage_predictions(FILE *f)
+{
+	fprintf(f,
+		"Usage: " SYN_PREDICTIONS
+		"Draws images, each with the model's five most probable classes as bars as long as their\n"
+		"probability, the true class written under the image (when known) and its bar red: the\n"
+		"paper's Figure 4, left. Image files are prepared as imgprep prepares the model's records;\n"
+		"images and records are evaluated as anet-eval evaluates them.\n"
+		"\n"
+		"  -w, --weights MODEL     a model or checkpoint from anet-train\n"
+		"      --label NAME        the true class of the next IMAGE (a class name or number);\n"
+		"                          the i-th --label goes with the i-th IMAGE\n"
+		"      --db DB             records of a database instead of image files\n"
+		"  -n, --count N           records to show (default 8)\n"
+		"      --start I           the first key shown (default 0)\n"
+		"      --random SEED       a random sample of records instead\n"
+		"      --crops 1|10        the centre crop (default) or the paper's 10 crops, averaged\n"
+		"      --columns N         images per row (default 4)\n"
+		"      --size PX           pixels a side per image (default 160; small ones enlarged)\n"
+		"  -d, --device D          auto, cpu or cuda (default $ANET_DEVICE, else auto)\n"
+		"  -j, --threads N         CPU threads (default: every processor)\n"
+		"  -o, --output OUT.png    the picture\n"
+		"  -h, --help              this help\n");
+}
+
+static int run_predictions(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "weights", required_argument, NULL, 'w' },  { "label", required_argument, NULL, OPT_LABEL },
+		{ "db", required_argument, NULL, OPT_DB },     { "count", required_argument, NULL, 'n' },
+		{ "start", required_argument, NULL, OPT_START }, { "random", required_argument, NULL, OPT_RANDOM },
+		{ "crops", required_argument, NULL, OPT_CROPS }, { "columns", required_argument, NULL, OPT_COLUMNS },
+		{ "size", required_argument, NULL, OPT_SIZE },  { "device", required_argument, NULL, 'd' },
+		{ "threads", required_argument, NULL, 'j' },   { "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },            { NULL, 0, NULL, 0 }
+	};
+	PredictionsOptions o = { .count = 8, .crops = 1 };
+	const char *out = NULL;
+	const char **labels = xcalloc((size_t)argc, sizeof *labels);
+	int c, have_start = 0, have_count = 0;
+	while ((c = getopt_long(argc, argv, "w:n:d:j:o:h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'w': o.model = optarg; break;
+		case OPT_LABEL: labels[o.nlabels++] = optarg; break;
+		case OPT_DB: o.db = optarg; break;
+		case 'n': o.count = (int)opt_int("--count", optarg, 1, 1024); have_count = 1; break;
+		case OPT_START: o.start = (uint64_t)opt_int("--start", optarg, 0, INT64_MAX); have_start = 1; break;
+		case OPT_RANDOM: o.seed = (uint64_t)opt_int("--random", optarg, 0, INT64_MAX); o.random = 1; break;
+		case OPT_CROPS:
+			o.crops = (int)opt_int("--crops", optarg, 1, 10);
+			if (o.crops != 1 && o.crops != 10)
+				usage_error("--crops: %s is neither 1 nor 10", optarg);
+			break;
+		case OPT_COLUMNS: o.columns = (int)opt_int("--columns", optarg, 1, 64); break;
+		case OPT_SIZE: o.size = (int)opt_int("--size", optarg, 16, 1024); break;
+		case 'd': o.device = optarg; break;
+		case 'j': o.threads = (int)opt_int("--threads", optarg, 1, 4096); break;
+		case 'o': out = optarg; break;
+		case 'h': usage_predictions(stdout); free(labels); return 0;
+		default: bad_option();
+		}
+	}
+	if (!o.model)
+		usage_error("missing -w MODEL (the model whose predictions to draw)");
+	o.images = (const char *const *)argv + optind;
+	o.nimages = argc - optind;
+	o.labels = labels;
+	if (o.db && o.nimages)
+		usage_error("image files and --db exclude each other");
+	if (!o.db && !o.nimages)
+		usage_error("missing IMAGE... (or --db DB)");
+	if (o.db && o.nlabels)
+		usage_error("--label is for image files; a database's records have their labels");
+	if (!o.db && (have_start || o.random || have_count))
+		usage_error("-n, --start and --random choose records of --db");
+	if (o.nlabels > o.nimages)
+		usage_error("%d --label for %d images", o.nlabels, o.nimages);
+	if (have_start && o.random)
+		usage_error("--start and --random exclude each other");
+	need_output(out);
+	int rc = viz_predictions(&o, out);
+	free(labels);
+	return rc ? EXIT_RUNTIME : 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
 static void usage_curves(FILE *f)
 {
 	fprintf(f,
@@ -316,7 +504,8 @@ typedef struct {
 } Command;
 
 static const Command commands[] = {
-	{ "filters", run_filters }, { "records", run_records }, { "curves", run_curves }, { "mean", run_mean },
+	{ "filters", run_filters }, { "records", run_records }, { "neighbours", run_neighbours },
+	{ "neighbors", run_neighbours }, { "predictions", run_predictions }, { "curves", run_curves }, { "mean", run_mean },
 };
 
 int main(int argc, char **argv)

@@ -200,3 +200,16 @@ Rgb rgb_hex(uint32_t hex)
 	Rgb c = { ((hex >> 16) & 255) / 255.0, ((hex >> 8) & 255) / 255.0, (hex & 255) / 255.0 };
 	return c;
 }
+
+/* The last part of a path, for titles ("val.lmdb" of "/data/run/val.lmdb/"). */
+const char *viz_base_name(const char *path, char *buf, size_t len)
+{
+	size_t n = strlen(path);
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	size_t b = n;
+	while (b > 0 && path[b - 1] != '/')
+		b--;
+	snprintf(buf, len, "%.*s", (int)(n - b), path + b);
+	return buf;
+}

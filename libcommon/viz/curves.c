@@ -67,6 +67,76 @@ static void summary_title(const TrainLog *log, const char *name, char *buf, size
 }
 
 /* ---------------------------------------------------------------------------------------- */
+/* ranges, shared by both plotters so that they draw the same axes */
+
+typedef struct {
+	double x, y, w, h;           /* the plotting area on the canvas */
+	double xmin, xmax, ymin, ymax; /* ymin/ymax as log10 on a log axis */
+	int log_y;
+} Axes;
+
+static double map_x(const Axes *a, double x) { return a->x + (x - a->xmin) / (a->xmax - a->xmin) * a->w; }
+static double map_y(const Axes *a, double y)
+{
+	double v = a->log_y ? log10(y) : y;
+	return a->y + a->h - (v - a->ymin) / (a->ymax - a->ymin) * a->h;
+}
+
+/* A step of 1, 2 or 5 times a power of ten giving about n intervals over span. */
+static double nice_step(double span, int n)
+{
+	double raw = span / n, p = pow(10, floor(log10(raw))), f = raw / p;
+	return (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * p;
+}
+
+static void data_range(const TrainLog *log, const Panel *p, TrainLogField xf, Axes *a)
+{
+	a->xmin = a->ymin = INFINITY;
+	a->xmax = a->ymax = -INFINITY;
+	for (size_t i = 0; i < log->count; i++) {
+		const TrainLogRow *r = &log->rows[i];
+		double x = trainlog_value(r, xf), y = trainlog_value(r, p->y);
+		if (!isfinite(x) || !usable(y, p->log_y) || (p->train_only && r->val))
+			continue;
+		if (p->log_y)
+			y = log10(y);
+		a->xmin = fmin(a->xmin, x);
+		a->xmax = fmax(a->xmax, x);
+		a->ymin = fmin(a->ymin, y);
+		a->ymax = fmax(a->ymax, y);
+	}
+	if (!isfinite(a->xmin)) { /* no data */
+		a->xmin = a->ymin = 0;
+		a->xmax = a->ymax = 1;
+	}
+	if (a->xmax <= a->xmin)
+		a->xmax = a->xmin + 1;
+	if (a->xmin > 0 && a->xmin <= (a->xmax - a->xmin) / 4)
+		a->xmin = 0; /* a log's first row comes after some steps: start the axis at 0 */
+	double xs = nice_step(a->xmax - a->xmin, 6);
+	a->xmax = ceil(a->xmax / xs - 1e-9) * xs;
+	if (p->log_y) { /* whole decades, with a margin so that a rate of 0.01 is not on the frame */
+		a->ymin = floor(a->ymin - 0.05);
+		a->ymax = ceil(a->ymax + 0.05);
+		if (a->ymax <= a->ymin)
+			a->ymax = a->ymin + 1;
+		return;
+	}
+	if (a->ymax <= a->ymin && p->y != LOG_LOSS) { /* a flat error rate (all 0 with few classes) */
+		a->ymin = 0;
+		a->ymax = a->ymax > 0 ? a->ymax * 1.25 : 1;
+	} else if (a->ymax <= a->ymin) {
+		a->ymin -= 0.5;
+		a->ymax += 0.5;
+	}
+	double st = nice_step(a->ymax - a->ymin, 5);
+	a->ymin = floor(a->ymin / st) * st;
+	a->ymax = ceil(a->ymax / st) * st;
+	if (p->y != LOG_LOSS && a->ymin < 0)
+		a->ymin = 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
 /* gnuplot */
 
 static int on_path(const char *prog)
@@ -128,12 +198,18 @@ static void gp_script(FILE *f, const TrainLog *log, const CurvesOptions *o, cons
 		const Panel *p = &panels[i];
 		int col = 2 + (int)(p->y - LOG_LOSS);
 		int nt = series_points(log, p, 0, xf), nv = p->train_only ? 0 : series_points(log, p, 1, xf);
+		Axes a = { .log_y = p->log_y };
+		data_range(log, p, xf, &a);
 		fputs("set title ", f);
 		gp_string(f, p->title);
-		fprintf(f, "\n%s\n", p->log_y ? "set logscale y; set format y \"%.0e\"" : "unset logscale y; set format y");
+		fprintf(f, "\n%s\n", p->log_y ? "set logscale y; set format y \"1e%T\"" : "unset logscale y; set format y");
+		fprintf(f, "set xrange [%.9g:%.9g]\n", a.xmin, a.xmax);
+		if (p->log_y)
+			fprintf(f, "set yrange [1e%d:1e%d]\n", (int)lround(a.ymin), (int)lround(a.ymax));
+		else
+			fprintf(f, "set yrange [%.9g:%.9g]\n", a.ymin, a.ymax);
 		if (nt + nv == 0) {
-			fputs("set label 1 \"no data\" at graph 0.5,0.5 center\nplot [0:1] [0:1] 1/0 notitle\nunset label 1\n",
-			      f);
+			fputs("set label 1 \"no data\" at graph 0.5,0.5 center\nplot 1/0 notitle\nunset label 1\n", f);
 			continue;
 		}
 		fputs("plot ", f);
@@ -232,70 +308,6 @@ static int plot_gnuplot(const TrainLog *log, const CurvesOptions *o, const char 
 
 /* ---------------------------------------------------------------------------------------- */
 /* cairo */
-
-typedef struct {
-	double x, y, w, h;           /* the plotting area on the canvas */
-	double xmin, xmax, ymin, ymax; /* ymin/ymax as log10 on a log axis */
-	int log_y;
-} Axes;
-
-static double map_x(const Axes *a, double x) { return a->x + (x - a->xmin) / (a->xmax - a->xmin) * a->w; }
-static double map_y(const Axes *a, double y)
-{
-	double v = a->log_y ? log10(y) : y;
-	return a->y + a->h - (v - a->ymin) / (a->ymax - a->ymin) * a->h;
-}
-
-/* A step of 1, 2 or 5 times a power of ten giving about n intervals over span. */
-static double nice_step(double span, int n)
-{
-	double raw = span / n, p = pow(10, floor(log10(raw))), f = raw / p;
-	return (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * p;
-}
-
-static void data_range(const TrainLog *log, const Panel *p, TrainLogField xf, Axes *a)
-{
-	a->xmin = a->ymin = INFINITY;
-	a->xmax = a->ymax = -INFINITY;
-	for (size_t i = 0; i < log->count; i++) {
-		const TrainLogRow *r = &log->rows[i];
-		double x = trainlog_value(r, xf), y = trainlog_value(r, p->y);
-		if (!isfinite(x) || !usable(y, p->log_y) || (p->train_only && r->val))
-			continue;
-		if (p->log_y)
-			y = log10(y);
-		a->xmin = fmin(a->xmin, x);
-		a->xmax = fmax(a->xmax, x);
-		a->ymin = fmin(a->ymin, y);
-		a->ymax = fmax(a->ymax, y);
-	}
-	if (!isfinite(a->xmin)) { /* no data */
-		a->xmin = a->ymin = 0;
-		a->xmax = a->ymax = 1;
-	}
-	if (a->xmax <= a->xmin)
-		a->xmax = a->xmin + 1;
-	if (a->xmin > 0 && a->xmin <= (a->xmax - a->xmin) / 4)
-		a->xmin = 0; /* a log's first row comes after some steps: start the axis at 0 */
-	double xs = nice_step(a->xmax - a->xmin, 6);
-	a->xmax = ceil(a->xmax / xs - 1e-9) * xs;
-	if (p->log_y) { /* whole decades, with a margin so that a rate of 0.01 is not on the frame */
-		a->ymin = floor(a->ymin - 0.05);
-		a->ymax = ceil(a->ymax + 0.05);
-		if (a->ymax <= a->ymin)
-			a->ymax = a->ymin + 1;
-		return;
-	}
-	if (a->ymax <= a->ymin) {
-		a->ymin -= 0.5;
-		a->ymax += 0.5;
-	}
-	double st = nice_step(a->ymax - a->ymin, 5);
-	a->ymin = floor(a->ymin / st) * st;
-	a->ymax = ceil(a->ymax / st) * st;
-	if (p->y != LOG_LOSS && a->ymin < 0)
-		a->ymin = 0;
-}
 
 static void tick_label(double v, char *buf, size_t len)
 {

@@ -103,8 +103,9 @@ int viz_records(const RecordsOptions *o, const char *out)
 	int cell_w = cw < 96 ? 96 : cw;
 	if (canvas_init(&cv, pad + cols * (cell_w + pad), head + rows * (ch + label_h + pad), rgb_hex(VIZ_BACKGROUND)))
 		goto out;
-	char head_text[512];
-	snprintf(head_text, sizeof head_text, "%s: %llu of %llu records, %ux%ux%u, %s%s", o->db, (unsigned long long)n,
+	char head_text[512], base[256];
+	snprintf(head_text, sizeof head_text, "%s: %llu of %llu records, %ux%ux%u, %s%s",
+		 viz_base_name(o->db, base, sizeof base), (unsigned long long)n,
 		 (unsigned long long)info->count, info->height, info->width, info->channels,
 		 encoding_name(info->encoding), o->random ? ", random sample" : "");
 	TextStyle hs = { .size = 13, .bold = 1, .color = rgb_hex(VIZ_INK), .max_width = cv.width - 2.0 * pad };

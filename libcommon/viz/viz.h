@@ -15,7 +15,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels/kernels.h"
 #include "libcommon/db.h"
+#include "libcommon/eval.h"
+#include "libcommon/model.h"
 #include "libcommon/spec.h"
 #include "libcommon/stats.h"
 
@@ -68,6 +71,8 @@ double canvas_text(Canvas *c, double x, double y, const TextStyle *st, const cha
 double canvas_text_width(Canvas *c, double size, int bold, const char *text);
 /* Writes the picture as an RGB PNG (atomically). */
 int canvas_write_png(Canvas *c, const char *path);
+/* The last part of a path, for titles ("val.lmdb" of "/data/run/val.lmdb/"), into buf. */
+const char *viz_base_name(const char *path, char *buf, size_t len);
 
 /* ---------------------------------------------------------------------------------------- */
 /* filters.c: the first learned layer's kernels (Figure 3) */
@@ -188,5 +193,68 @@ void knn_add(Knn *s, const float *gallery, int n, const int64_t *ids);
 /* Query's neighbours so far, nearest first: ids and distances (not squared); returns how many
  * (fewer than k while the gallery is smaller). */
 int knn_result(const Knn *s, int query, int64_t *ids, float *dist);
+
+/* ---------------------------------------------------------------------------------------- */
+/* evaluate.c: a model on a device, evaluating as anet-eval does (eval.h) */
+
+typedef struct {
+	Ctx *ctx;
+	Model *model;
+	Evaluator *eval;
+} VizModel;
+
+/* Opens the device (device NULL: $ANET_DEVICE, else auto; threads 0: every processor) and the
+ * model for runs of images images of crops crops each; -1 after printing why. */
+int viz_model_open(VizModel *vm, const char *path, const char *device, int threads, int crops, int images);
+void viz_model_close(VizModel *vm);
+/* n record-sized images (any n) through the network: probs [n][classes], features [n][dim]
+ * (may be NULL). */
+int viz_model_run(VizModel *vm, const uint8_t *pixels, int n, float *probs, float *features);
+/* The pixels and labels of records keys[0..n) of db, decoded as training decodes them. */
+int viz_read_records(Db *db, const uint64_t *keys, int n, uint8_t *pixels, int32_t *labels);
+
+/* ---------------------------------------------------------------------------------------- */
+/* predictions.c: the paper's Figure 4 (left) */
+
+typedef struct {
+	const char *model;
+	const char *const *images;     /* image files ... */
+	int nimages;
+	const char *const *labels;     /* ... the true class of the first nlabels (name or number) */
+	int nlabels;
+	const char *db;                /* ... or records of a database */
+	int count;
+	uint64_t start;
+	int random;
+	uint64_t seed;
+	int crops;                     /* 1 or 10 */
+	int columns;                   /* 0: up to 4 */
+	int size;                      /* pixels a side per image; 0: 160, small ones enlarged */
+	const char *device;
+	int threads;
+} PredictionsOptions;
+
+int viz_predictions(const PredictionsOptions *o, const char *out);
+
+/* ---------------------------------------------------------------------------------------- */
+/* neighbours.c: the paper's Figure 4 (right) */
+
+typedef struct {
+	const char *model;             /* features computed by the model ... */
+	const char *query_features;    /* ... or read from anet-eval --features files (both) */
+	const char *gallery_features;
+	const char *query_db, *gallery_db; /* the pictures (and, with a model, the images) */
+	int k;                         /* neighbours per query */
+	int queries;                   /* query images */
+	uint64_t start;                /* the first query (a key, or a row of the features file) */
+	int random;                    /* a random sample of queries instead, drawn with seed */
+	uint64_t seed;
+	uint64_t gallery_limit;        /* search only the first N gallery rows; 0: all */
+	int size;                      /* pixels a side per image; 0 as records */
+	const char *device;            /* with a model: auto, cpu, cuda (NULL: $ANET_DEVICE) */
+	int threads;                   /* CPU and decode threads; 0: every processor */
+} NeighboursOptions;
+
+int viz_neighbours(const NeighboursOptions *o, const char *out);
 
 #endif
