@@ -26,6 +26,7 @@ static void teardown(void)
 {
 	remove_tree(dir);
 	free(dir);
+	viz_shutdown(); /* each test runs in a child of its own: its leak check comes at its exit */
 }
 
 static Ctx *open_cpu(void)

@@ -532,7 +532,9 @@ int main(int argc, char **argv)
 			static char name[64];
 			snprintf(name, sizeof name, "%s %s", progname(), cmd);
 			set_progname(name);
-			return commands[i].run(argc - 1, argv + 1);
+			int rc = commands[i].run(argc - 1, argv + 1);
+			viz_shutdown();
+			return rc;
 		}
 	usage_error("unknown command '%s' (filters, records, neighbours, predictions, curves or mean)", cmd);
 }

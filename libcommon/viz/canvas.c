@@ -6,6 +6,7 @@
  * fontconfig's sans-serif face. Its RGB24 surface stores a pixel as a native 32-bit
  * 0x00RRGGBB word; the PNG is written from those words repacked as RGB bytes.
  */
+#include <fontconfig/fontconfig.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,4 +213,12 @@ const char *viz_base_name(const char *path, char *buf, size_t len)
 		b--;
 	snprintf(buf, len, "%.*s", (int)(n - b), path + b);
 	return buf;
+}
+
+void viz_shutdown(void)
+{
+	/* cairo keeps its font faces, fontconfig its configuration, until the process ends; both
+	 * let go of them here so that a leak checker sees only real leaks */
+	cairo_debug_reset_static_data();
+	FcFini();
 }

@@ -71,6 +71,8 @@ double canvas_text(Canvas *c, double x, double y, const TextStyle *st, const cha
 double canvas_text_width(Canvas *c, double size, int bold, const char *text);
 /* Writes the picture as an RGB PNG (atomically). */
 int canvas_write_png(Canvas *c, const char *path);
+/* Frees cairo's and fontconfig's caches; call once at the end, after every canvas is freed. */
+void viz_shutdown(void);
 /* The last part of a path, for titles ("val.lmdb" of "/data/run/val.lmdb/"), into buf. */
 const char *viz_base_name(const char *path, char *buf, size_t len);
 
