@@ -100,7 +100,8 @@ static void usage_filters(FILE *f)
 		"      --scale N           pixels per weight (default: about 56 pixels a kernel)\n"
 		"      --groups N          blocks to split the kernels into (default: the next layer's\n"
 		"                          groups, 2 for the paper's conv2)\n"
-		"      --columns N         kernels per row of a block (default 16)\n"
+		"      --columns N         kernels per row of a block (default 16, the paper's; 8\n"
+		"                          for blocks of up to 24)\n"
 		"      --no-caption        no line of text under the grid\n"
 		"  -h, --help              this help\n");
 }

@@ -115,8 +115,9 @@ int filters_layout(const FilterBank *fb, const FilterStyle *st, FilterLayout *la
 	lay->groups = groups;
 	lay->per_group = fb->count / groups;
 	lay->scale = st->scale ? st->scale : auto_scale(fb);
-	/* the paper's figure: 16 kernels a row, 3 rows a half */
-	lay->columns = st->columns ? st->columns : lay->per_group < 16 ? lay->per_group : 16;
+	/* the paper's figure: 16 kernels a row, 3 rows a half; a small bank in rows of 8 */
+	int cols = lay->per_group <= 24 ? 8 : 16;
+	lay->columns = st->columns ? st->columns : lay->per_group < cols ? lay->per_group : cols;
 	lay->rows = (lay->per_group + lay->columns - 1) / lay->columns;
 	lay->tiles = fb->channels == 3 ? 1 : fb->channels;
 	lay->tile_w = fb->width * lay->scale;

@@ -97,7 +97,7 @@ typedef struct {
 	FilterNorm norm;
 	int scale;   /* enlargement; 0: about 56 pixels a kernel */
 	int groups;  /* blocks drawn apart; 0: the bank's */
-	int columns; /* kernels a row in a block; 0: up to 16 (the paper's) */
+	int columns; /* kernels a row in a block; 0: 16 (the paper's), 8 for up to 24 a block */
 	int caption; /* a line naming the layer under the grid */
 } FilterStyle;
 
