@@ -14,6 +14,7 @@
 #include "libcommon/net.h"
 #include "libcommon/png_write.h"
 #include "libcommon/spec.h"
+#include "libcommon/stats.h"
 #include "libcommon/tensorfile.h"
 #include "libcommon/util.h"
 #include "libcommon/viz/viz.h"
@@ -524,6 +525,33 @@ START_TEST(trainlog_parse)
 }
 END_TEST
 
+/* ---------------------------------------------------------------------------------------- */
+/* the mean image */
+
+START_TEST(mean_pictures)
+{
+	/* a flat mean (as an all-zero mean file) still draws, with its warning; a gradient too */
+	Stats st = { .height = 6, .width = 4, .channels = 3, .images = 2 };
+	st.mean = xcalloc(6 * 4 * 3, sizeof(float));
+	st.source = xstrdup("x.lmdb");
+	char *png = xasprintf("%s/m.png", dir);
+	ck_assert_int_eq(viz_mean(&st, "flat.stats", 0, png), 0);
+	Image im = read_png(png);
+	ck_assert_int_ge(im.width, 520);
+	image_free(&im);
+	for (int i = 0; i < 6 * 4 * 3; i++)
+		st.mean[i] = (float)(i * 3);
+	ck_assert_int_eq(viz_mean(&st, "ramp.stats", 5, png), 0);
+	stats_free(&st);
+	/* a weights-only model holds no mean image; a PNG is no statistics file */
+	char *model = save_model("w.anw", rgb_net, 5, NULL, 0);
+	ck_assert_int_eq(viz_stats_load(model, &st), -1);
+	ck_assert_int_eq(viz_stats_load(png, &st), -1);
+	free(model);
+	free(png);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("viz");
@@ -537,6 +565,7 @@ int main(void)
 	tcase_add_test(t, knn_against_loop);
 	tcase_add_test(t, neighbours_from_files);
 	tcase_add_test(t, trainlog_parse);
+	tcase_add_test(t, mean_pictures);
 	suite_add_tcase(s, t);
 	SRunner *r = srunner_create(s);
 	srunner_run_all(r, CK_ENV);
