@@ -25,6 +25,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" { /* the CUDA backend is compiled as C++ */
+#endif
+
 typedef struct Ctx Ctx;
 
 /* Convolution: x[N][C][H][W] * w[K][C/G][R][S] + b[K] -> y[N][K][P][Q], with zero padding
@@ -134,11 +138,11 @@ typedef struct Backend {
 	int (*dropout_backward)(Ctx *ctx, size_t n, float p, uint64_t seed, uint64_t stream,
 				const float *dy, float *dx);
 
-	/* Fully connected: x[N][I], w[O][I] (PyTorch's layout), b[O] -> y[N][O]. */
-	int (*fc_forward)(Ctx *ctx, int N, int I, int O, const float *x, const float *w,
+	/* Fully connected: x[N][In], w[Out][In] (PyTorch's layout), b[Out] -> y[N][Out]. */
+	int (*fc_forward)(Ctx *ctx, int N, int In, int Out, const float *x, const float *w,
 			  const float *b, float *y, int relu);
-	int (*fc_backward_data)(Ctx *ctx, int N, int I, int O, const float *dy, const float *w, float *dx);
-	int (*fc_backward_weights)(Ctx *ctx, int N, int I, int O, const float *x, const float *dy,
+	int (*fc_backward_data)(Ctx *ctx, int N, int In, int Out, const float *dy, const float *w, float *dx);
+	int (*fc_backward_weights)(Ctx *ctx, int N, int In, int Out, const float *x, const float *dy,
 				   float *dw, float *db);
 
 	/* probs[N][K] = softmax(logits) per row (max-subtracted). */
@@ -202,5 +206,9 @@ static inline void ctx_free(Ctx *c, void *p) { if (p) c->be->free(c, p); }
 static inline int ctx_upload(Ctx *c, void *d, const void *s, size_t n) { return c->be->upload(c, d, s, n); }
 static inline int ctx_download(Ctx *c, void *d, const void *s, size_t n) { return c->be->download(c, d, s, n); }
 static inline int ctx_sync(Ctx *c) { return c->be->sync(c); }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

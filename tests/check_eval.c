@@ -41,36 +41,6 @@ static Ctx *open_cpu(int threads)
 	return c;
 }
 
-/* Capturing what the library prints on stderr. */
-typedef struct {
-	FILE *tmp;
-	int saved;
-} Capture;
-
-static Capture capture_begin(void)
-{
-	Capture c;
-	fflush(stderr);
-	c.tmp = tmpfile();
-	ck_assert_ptr_nonnull(c.tmp);
-	c.saved = dup(2);
-	dup2(fileno(c.tmp), 2);
-	return c;
-}
-
-static char *capture_end(Capture c)
-{
-	fflush(stderr);
-	dup2(c.saved, 2);
-	close(c.saved);
-	long n = ftell(c.tmp);
-	char *msgs = xcalloc(1, (size_t)n + 1);
-	rewind(c.tmp);
-	ck_assert_int_eq((int)fread(msgs, 1, (size_t)n, c.tmp), (int)n);
-	fclose(c.tmp);
-	return msgs;
-}
-
 #define ASSERT_MSG(msgs, want) ck_assert_msg(strstr((msgs), (want)) != NULL, "expected \"%s\" in \"%s\"", (want), (msgs))
 
 /* Statistics of a made-up gray database of REC x REC records. */

@@ -36,6 +36,9 @@ static const ConvCase conv_cases[] = {
 	 * stride 2 with groups, 9x9 stride 3 unpadded, 11x11 stride 4 with more padding than
 	 * usual (conv1 is the 35x35 case above) */
 	{ 2, 8, 17, 16, 16, 5, 5, 2, 1, 2 },  { 2, 3, 20, 19, 8, 9, 9, 3, 0, 1 },  { 1, 4, 23, 23, 8, 11, 11, 4, 5, 1 },
+	/* batches of more than 8 images per thread on wide planes: the transforms' 8x8 block
+	 * transposes, with images and columns left over */
+	{ 20, 16, 13, 13, 16, 3, 3, 1, 1, 2 }, { 18, 6, 27, 27, 16, 5, 5, 1, 2, 2 },
 };
 
 static ConvShape conv_of(const ConvCase *c)
@@ -181,31 +184,77 @@ START_TEST(conv_reference_gradients)
 END_TEST
 
 /* The same inputs and thread count give the same bits: the filter gradient's reduction over
- * the batch runs in a fixed order. A batch of 9 over 2 threads splits unevenly. */
+ * the batch runs in a fixed order. Batches of 9 over 2 threads split unevenly; one shape takes
+ * the Winograd path, the other im2col + GEMM. */
 START_TEST(conv_backward_filter_is_deterministic)
 {
+	static const ConvCase cases[] = { { 9, 16, 13, 13, 32, 3, 3, 1, 1, 2 }, { 9, 6, 15, 15, 16, 7, 7, 2, 3, 1 } };
 	Ctx *ctx = open_cpu(2);
-	ConvCase cc = { 9, 16, 13, 13, 32, 3, 3, 1, 1, 2 };
-	ConvShape s = conv_of(&cc);
-	size_t nx = conv_nx(&s), nw = conv_nw(&s), ny = conv_ny(&s);
-	float *x = rand_floats(nx, 130, -1, 1), *g = rand_floats(ny, 131, -1, 1);
-	float *bx = dev_floats(ctx, x, nx), *bg = dev_floats(ctx, g, ny);
-	float *bdw = dev_floats(ctx, NULL, nw), *bdb = dev_floats(ctx, NULL, (size_t)s.K);
-	float *first_w = NULL, *first_b = NULL;
-	for (int run = 0; run < 3; run++) {
-		ck_assert_int_eq(ctx->be->conv_backward_filter(ctx, &s, bx, bg, bdw, bdb), 0);
-		float *hw = host_floats(ctx, bdw, nw), *hb = host_floats(ctx, bdb, (size_t)s.K);
-		if (!first_w) {
-			first_w = hw, first_b = hb;
-			continue;
+	for (size_t ci = 0; ci < ARRAY_LEN(cases); ci++) {
+		ConvShape s = conv_of(&cases[ci]);
+		size_t nx = conv_nx(&s), nw = conv_nw(&s), ny = conv_ny(&s);
+		float *x = rand_floats(nx, 130 + ci, -1, 1), *g = rand_floats(ny, 132 + ci, -1, 1);
+		float *bx = dev_floats(ctx, x, nx), *bg = dev_floats(ctx, g, ny);
+		float *bdw = dev_floats(ctx, NULL, nw), *bdb = dev_floats(ctx, NULL, (size_t)s.K);
+		float *first_w = NULL, *first_b = NULL;
+		for (int run = 0; run < 3; run++) {
+			ck_assert_int_eq(ctx->be->conv_backward_filter(ctx, &s, bx, bg, bdw, bdb), 0);
+			float *hw = host_floats(ctx, bdw, nw), *hb = host_floats(ctx, bdb, (size_t)s.K);
+			if (!first_w) {
+				first_w = hw, first_b = hb;
+				continue;
+			}
+			ck_assert_msg(memcmp(hw, first_w, nw * sizeof(float)) == 0, "case %zu run %d: dw differs", ci, run);
+			ck_assert_msg(memcmp(hb, first_b, (size_t)s.K * sizeof(float)) == 0, "case %zu run %d: db differs", ci,
+				      run);
+			free(hw), free(hb);
 		}
-		ck_assert_msg(memcmp(hw, first_w, nw * sizeof(float)) == 0, "run %d: dw differs from run 0", run);
-		ck_assert_msg(memcmp(hb, first_b, (size_t)s.K * sizeof(float)) == 0, "run %d: db differs", run);
-		free(hw), free(hb);
+		ctx_free(ctx, bx), ctx_free(ctx, bg), ctx_free(ctx, bdw), ctx_free(ctx, bdb);
+		free(x), free(g), free(first_w), free(first_b);
 	}
-	ctx_free(ctx, bx), ctx_free(ctx, bg), ctx_free(ctx, bdw), ctx_free(ctx, bdb);
-	free(x), free(g), free(first_w), free(first_b);
 	ctx_close(ctx);
+}
+END_TEST
+
+/* Other thread counts (1, and 3 for an odd split) reach the same results within the same
+ * tolerances, on both paths. */
+START_TEST(conv_any_thread_count)
+{
+	static const ConvCase cases[] = { { 7, 16, 13, 13, 24, 3, 3, 1, 1, 2 }, { 5, 6, 15, 15, 16, 7, 7, 2, 3, 1 } };
+	static const int threads[] = { 1, 3 };
+	for (size_t ti = 0; ti < ARRAY_LEN(threads); ti++) {
+		Ctx *ctx = open_cpu(threads[ti]);
+		for (size_t ci = 0; ci < ARRAY_LEN(cases); ci++) {
+			ConvShape s = conv_of(&cases[ci]);
+			size_t nx = conv_nx(&s), nw = conv_nw(&s), ny = conv_ny(&s);
+			float *x = rand_floats(nx, 140 + ci, -1, 1), *w = rand_floats(nw, 142 + ci, -1, 1);
+			float *g = rand_floats(ny, 144 + ci, -1, 1);
+			double *xd = to_double(x, nx), *wd = to_double(w, nw), *gd = to_double(g, ny);
+			double *yd = zeros_double(ny), *dxd = zeros_double(nx), *dwd = zeros_double(nw);
+			float *bx = dev_floats(ctx, x, nx), *bw = dev_floats(ctx, w, nw), *bg = dev_floats(ctx, g, ny);
+			float *by = dev_floats(ctx, NULL, ny), *bdx = dev_floats(ctx, NULL, nx), *bdw = dev_floats(ctx, NULL, nw);
+			fprintf(stderr, "conv with %d threads: %dx%dx%dx%d k%d %dx%d s%d\n", threads[ti], s.N, s.C, s.H, s.W, s.K,
+				s.R, s.S, s.stride);
+			ck_assert_int_eq(ctx->be->conv_forward(ctx, &s, bx, bw, NULL, by, 0), 0);
+			ck_assert_int_eq(ctx->be->conv_backward_data(ctx, &s, bg, bw, bdx), 0);
+			ck_assert_int_eq(ctx->be->conv_backward_filter(ctx, &s, bx, bg, bdw, NULL), 0);
+			ref_conv_forward(&s, xd, wd, NULL, yd, 0);
+			ref_conv_backward_data(&s, gd, wd, dxd);
+			ref_conv_backward_filter(&s, xd, gd, dwd, NULL);
+			float *y = host_floats(ctx, by, ny), *dx = host_floats(ctx, bdx, nx), *dw = host_floats(ctx, bdw, nw);
+			double terms = (double)(s.C / s.G) * s.R * s.S;
+			ck_assert_uint_eq(compare_doubles("conv forward", y, yd, ny, conv_atol(&s, terms), 1e-5), 0);
+			ck_assert_uint_eq(compare_doubles("conv backward data", dx, dxd, nx,
+							  conv_atol(&s, (double)(s.K / s.G) * s.R * s.S), 1e-5), 0);
+			ck_assert_uint_eq(compare_doubles("conv backward filter", dw, dwd, nw,
+							  conv_atol(&s, (double)s.N * s.P * s.Q), 1e-5), 0);
+			ctx_free(ctx, bx), ctx_free(ctx, bw), ctx_free(ctx, bg), ctx_free(ctx, by), ctx_free(ctx, bdx);
+			ctx_free(ctx, bdw);
+			free(x), free(w), free(g), free(xd), free(wd), free(gd), free(yd), free(dxd), free(dwd);
+			free(y), free(dx), free(dw);
+		}
+		ctx_close(ctx);
+	}
 }
 END_TEST
 
@@ -429,6 +478,7 @@ static Suite *suite(void)
 	tcase_add_test(t, conv_backward_matches_reference);
 	tcase_add_test(t, conv_reference_gradients);
 	tcase_add_test(t, conv_backward_filter_is_deterministic);
+	tcase_add_test(t, conv_any_thread_count);
 	tcase_add_test(t, conv_rejects_bad_shapes);
 	suite_add_tcase(s, t);
 	t = tcase_create("fc");

@@ -13,8 +13,12 @@
 
 static const int pool_cases[][6] = {
 	/* N, C, H, W, size, stride: AlexNet's 3/2 on odd planes, non-square, stride 1 (heavy
-	 * overlap), size 2 stride 2 (no overlap), and a remainder row and column */
-	{ 2, 3, 13, 13, 3, 2 }, { 1, 2, 11, 9, 3, 2 }, { 3, 1, 7, 7, 3, 1 }, { 2, 2, 8, 8, 2, 2 }, { 2, 5, 10, 12, 3, 2 },
+	 * overlap), size 2 stride 2 (no overlap), and a remainder row and column; rows of more
+	 * than 16 outputs (whole vector groups, then a partial one), and geometries outside the
+	 * specialised ones (stride 3, a 9x9 window) */
+	{ 2, 3, 13, 13, 3, 2 }, { 1, 2, 11, 9, 3, 2 },  { 3, 1, 7, 7, 3, 1 },  { 2, 2, 8, 8, 2, 2 },
+	{ 2, 5, 10, 12, 3, 2 }, { 2, 3, 55, 55, 3, 2 }, { 1, 2, 9, 40, 3, 1 }, { 2, 2, 11, 11, 3, 3 },
+	{ 1, 2, 20, 20, 9, 3 },
 };
 
 static PoolShape pool_of(const int *c)

@@ -12,14 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* OpenBLAS's own entry points, declared by its cblas.h in most versions but not all. */
 extern void openblas_set_num_threads(int num_threads);
 extern char *openblas_get_config(void);
 extern char *openblas_get_corename(void);
 
-/* Large buffers start on a cache line and are filled in page order by the threads that
- * will use them; 64 bytes also suits AVX-512 loads. */
+/* Buffers start on a cache line, which is also one AVX-512 vector. */
 enum { ALIGN = 64 };
 
 static void *aligned_bytes(size_t bytes)
@@ -52,10 +52,14 @@ float *cpu_workspace(Ctx *ctx, size_t floats)
  * (37 against 200 GFLOP/s measured on 2 threads). The library reads OPENBLAS_CORETYPE when it
  * selects, and a dynamic-arch build exports the selection functions, so when the chosen core
  * is such a fallback and the CPU can run the AVX2 or AVX-512 kernels, select again with the
- * right name. A user's own OPENBLAS_CORETYPE is left alone. Returns the replacement's name,
- * or NULL when nothing changed. */
+ * right name. A user's own OPENBLAS_CORETYPE is left alone. Like the variable, this sets the
+ * library's kernels for the whole process; it happens when the first CPU context opens,
+ * before any product. Returns the replacement's name, or NULL when nothing changed. */
 static const char *openblas_fix_core(void)
 {
+#if !defined(__x86_64__) && !defined(__i386__)
+	return NULL; /* the fallbacks below are x86 cores */
+#else
 	static const char *const fallback[] = { "Prescott", "Core2", "Penryn", "Dunnington",
 						"Nehalem", "Atom", "Sandybridge", "Unknown" };
 	const char *env = getenv("OPENBLAS_CORETYPE");
@@ -86,6 +90,7 @@ static const char *openblas_fix_core(void)
 	init();
 	unsetenv("OPENBLAS_CORETYPE");
 	return want;
+#endif
 }
 
 static void describe_into(CpuState *st, const char *fixed)
@@ -115,6 +120,8 @@ static int cpu_open(Ctx *ctx, int device)
 	if (st->threads < 1)
 		st->threads = 1;
 	const char *fixed = openblas_fix_core();
+	/* OpenBLAS's thread count is the process's: with several CPU contexts, the last opened
+	 * sets it for the products they run outside parallel regions */
 	openblas_set_num_threads(st->threads);
 	describe_into(st, fixed);
 	ctx->impl = st;

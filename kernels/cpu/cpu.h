@@ -8,7 +8,10 @@
  *
  * Determinism: every reduction (bias and filter gradients over the batch) sums per-thread
  * partials over a static partition of the work, then adds them in thread order, so the same
- * inputs and the same thread count give the same bits.
+ * inputs and the same thread count give the same bits. Loops whose iterations are
+ * independent are scheduled dynamically in coarse chunks instead: on a shared machine a
+ * thread slowed down by another program then does not hold the others up, and the result
+ * cannot depend on which thread did what.
  */
 #ifndef ANET_KERNELS_CPU_H
 #define ANET_KERNELS_CPU_H

@@ -81,7 +81,7 @@ int cpu_pool_forward(Ctx *ctx, const PoolShape *s, const float *x, float *y, int
 	if (check_shape(ctx, s) != 0)
 		return -1;
 	size_t planes = (size_t)s->N * s->C, hw = (size_t)s->H * s->W, pq = (size_t)s->P * s->Q;
-#pragma omp parallel for schedule(static) num_threads(cpu_threads(ctx))
+#pragma omp parallel for schedule(dynamic, 16) num_threads(cpu_threads(ctx))
 	for (size_t i = 0; i < planes; i++)
 		pool_plane(s, x + i * hw, y + i * pq, argmax + i * pq);
 	return 0;
@@ -93,7 +93,7 @@ int cpu_pool_backward(Ctx *ctx, const PoolShape *s, const float *dy, const int32
 		return -1;
 	size_t planes = (size_t)s->N * s->C, hw = (size_t)s->H * s->W, pq = (size_t)s->P * s->Q;
 	int bad = 0;
-#pragma omp parallel for schedule(static) num_threads(cpu_threads(ctx)) reduction(| : bad)
+#pragma omp parallel for schedule(dynamic, 16) num_threads(cpu_threads(ctx)) reduction(| : bad)
 	for (size_t i = 0; i < planes; i++) {
 		float *d = dx + i * hw;
 		const float *g = dy + i * pq;

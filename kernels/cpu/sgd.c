@@ -13,7 +13,7 @@ int cpu_sgd_update(Ctx *ctx, size_t n, float *w, const float *dw, float *v, floa
 	if (!isfinite(lr) || !isfinite(momentum) || !isfinite(decay))
 		return CTX_FAIL(ctx, "sgd: learning rate, momentum and decay must be finite");
 	const float wd = decay * lr;
-#pragma omp parallel for simd schedule(static) num_threads(cpu_threads(ctx)) if (n > 65536)
+#pragma omp parallel for simd schedule(dynamic, 32768) num_threads(cpu_threads(ctx)) if (n > 65536)
 	for (size_t i = 0; i < n; i++) {
 		float vi = momentum * v[i] - wd * w[i] - lr * dw[i];
 		v[i] = vi;

@@ -32,8 +32,9 @@
  * wide as the vector unit whatever the plane size). The products' columns are ordered (tile
  * row, tile column, image); a block of tile rows gives each product ~TARGET_COLS columns.
  *
- * Threads as in conv.c: each thread transforms and multiplies its own run of images; filter
- * gradients are per-thread partial sums added in thread order.
+ * Threads: in the forward pass (and backward data) the blocks go to whichever thread is
+ * free; for the filter gradient each thread takes a fixed run of images and keeps partial
+ * sums, added in thread order at the end, so that the result does not depend on timing.
  */
 #include "kernels/cpu/cpu.h"
 
@@ -345,13 +346,27 @@ static void gather_rows(const Source *src, int row0, int col0, int rows, int wid
 	}
 }
 
+/* The transforms below come in two copies, one for full blocks where the lane count nb is
+ * the constant LANES (so each lane loop is a fixed number of whole vectors, no remainder),
+ * one for any nb; BY_LANES picks. */
+#define BY_LANES(NB, CALL)                     \
+	do {                                   \
+		if ((NB) == LANES) {           \
+			const int nb_ = LANES; \
+			CALL;                  \
+		} else {                       \
+			const int nb_ = (NB);  \
+			CALL;                  \
+		}                              \
+	} while (0)
+
 /* V[xi][col] (entries xs apart) = B^T d B for the block's tiles of one input channel, read
  * from src. xt, t1: scratch. */
-SIMD_CLONES
-static void input_block(const ConvShape *s, const Tiling *t, const Block *b, const Source *src, float *V, size_t xs,
-			float *xt, float *t1)
+static inline __attribute__((always_inline)) void input_block_n(const ConvShape *s, const Tiling *t, const Block *b,
+								 const int nb, const Source *src, float *V, size_t xs,
+								 float *xt, float *t1)
 {
-	const int nb = b->nb, m = t->m, wp = t->wp;
+	const int m = t->m, wp = t->wp;
 	const size_t row = (size_t)wp * nb;
 	gather_rows(src, b->ty0 * m - s->pad, s->pad, (b->ty1 - b->ty0) * m + t->r - 1, wp, nb, xt, NULL);
 	for (int ty = b->ty0; ty < b->ty1; ty++) {
@@ -367,14 +382,21 @@ static void input_block(const ConvShape *s, const Tiling *t, const Block *b, con
 	}
 }
 
+SIMD_CLONES
+static void input_block(const ConvShape *s, const Tiling *t, const Block *b, const Source *src, float *V, size_t xs,
+			float *xt, float *t1)
+{
+	BY_LANES(b->nb, input_block_n(s, t, b, nb_, src, V, xs, xt, t1));
+}
+
 /* D[xi][col] (entries xs apart) = A dY A^T for the block's m x m tiles of one output-gradient
  * channel (zero beyond the plane); dy is image 0's plane, the others istride after it. The
  * block's dy values are added to *sum. */
-SIMD_CLONES
-static void grad_block(const ConvShape *s, const Tiling *t, const Block *b, const float *dy, size_t istride,
-		       float *D, size_t xs, float *dyt, float *t1, double *sum)
+static inline __attribute__((always_inline)) void grad_block_n(const ConvShape *s, const Tiling *t, const Block *b,
+								const int nb, const float *dy, size_t istride, float *D,
+								size_t xs, float *dyt, float *t1, double *sum)
 {
-	const int nb = b->nb, m = t->m, wq = t->tq * t->m;
+	const int m = t->m, wq = t->tq * t->m;
 	const size_t row = (size_t)wq * nb;
 	Source src = plain_source(dy, istride, s->P, s->Q);
 	gather_rows(&src, b->ty0 * m, 0, (b->ty1 - b->ty0) * m, wq, nb, dyt, sum);
@@ -389,15 +411,23 @@ static void grad_block(const ConvShape *s, const Tiling *t, const Block *b, cons
 	}
 }
 
+SIMD_CLONES
+static void grad_block(const ConvShape *s, const Tiling *t, const Block *b, const float *dy, size_t istride,
+		       float *D, size_t xs, float *dyt, float *t1, double *sum)
+{
+	BY_LANES(b->nb, grad_block_n(s, t, b, nb_, dy, istride, D, xs, dyt, t1, sum));
+}
+
 /* One output channel of the block's images: Y = A^T M A per tile (M[xi] at Mo + xi*xs + col),
  * plus the bias, then the ReLU, into y (image 0's plane, the others istride after it).
  * z: ALPHA*m*tq*nb floats of scratch, o: m*m*tq*nb; qidx[q] = ((q % m)*tq + q/m)*nb, the
  * place of output column q in a row of o. */
-SIMD_CLONES
-static void output_block(const ConvShape *s, const Tiling *t, const Block *b, const float *Mo, size_t xs, float *y,
-			 size_t istride, float bias, int relu, float *z, float *o, const int32_t *qidx)
+static inline __attribute__((always_inline)) void output_block_n(const ConvShape *s, const Tiling *t,
+								  const Block *b, const int nb, const float *Mo,
+								  size_t xs, float *y, size_t istride, float bias,
+								  int relu, float *z, float *o, const int32_t *qidx)
 {
-	const int nb = b->nb, m = t->m, tq = t->tq;
+	const int m = t->m, tq = t->tq;
 	const float floor = relu ? 0.0f : -INFINITY; /* v < -inf never holds, and a NaN stays */
 	const size_t zrow = (size_t)tq * nb, zx = (size_t)m * zrow; /* z[x1][j][tx][i] */
 	for (int ty = b->ty0; ty < b->ty1; ty++) {
@@ -420,6 +450,13 @@ static void output_block(const ConvShape *s, const Tiling *t, const Block *b, co
 				}
 			}
 	}
+}
+
+SIMD_CLONES
+static void output_block(const ConvShape *s, const Tiling *t, const Block *b, const float *Mo, size_t xs, float *y,
+			 size_t istride, float bias, int relu, float *z, float *o, const int32_t *qidx)
+{
+	BY_LANES(b->nb, output_block_n(s, t, b, nb_, Mo, xs, y, istride, bias, relu, z, o, qidx));
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -548,14 +585,21 @@ static void forward_run(Ctx *ctx, const ConvShape *s, const ConvShape *orig, con
 	transform_filters(ctx, orig, w, transposed, U);
 	const size_t chw = fold ? (size_t)fold->C * fold->H * fold->W : (size_t)s->C * s->H * s->W;
 	const size_t kpq = (size_t)s->K * s->P * s->Q;
+	const size_t chunks = ((size_t)s->N + LANES - 1) / LANES, rowblocks = (size_t)((t.tp + t.rows - 1) / t.rows);
 #pragma omp parallel num_threads(T) if (T > 1)
 	{
-		int th = omp_get_thread_num();
-		size_t lo, hi;
-		cpu_split((size_t)s->N, omp_get_num_threads(), th, &lo, &hi);
-		float *scratch = U + usize + f.per * th;
-		FOR_EACH_BLOCK(&t, lo, hi, b,
-			       forward_block(s, fold, &t, &b, x + n0 * chw, U, bias, y + n0 * kpq, relu, scratch, &f));
+		float *scratch = U + usize + f.per * omp_get_thread_num();
+		/* no sum crosses the blocks, so each goes to whichever thread is free: one slowed
+		 * down by another program on the machine does not hold the others up */
+#pragma omp for schedule(dynamic, 1)
+		for (size_t unit = 0; unit < chunks * rowblocks; unit++) {
+			size_t n0 = unit / rowblocks * LANES;
+			Block b = { .nb = (int)((size_t)s->N - n0 < LANES ? (size_t)s->N - n0 : LANES) };
+			b.ty0 = (int)(unit % rowblocks) * t.rows;
+			b.ty1 = b.ty0 + t.rows < t.tp ? b.ty0 + t.rows : t.tp;
+			b.cols = (size_t)(b.ty1 - b.ty0) * t.tq * b.nb;
+			forward_block(s, fold, &t, &b, x + n0 * chw, U, bias, y + n0 * kpq, relu, scratch, &f);
+		}
 	}
 }
 

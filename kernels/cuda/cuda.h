@@ -18,10 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* kernels.h is a C header without extern "C" guards; the .cu files are C++. */
-extern "C" {
 #include "kernels/kernels.h"
-}
 #include "kernels/rng.h"
 
 #define CEIL_DIV(a, b) (((a) + (b) - 1) / (b))

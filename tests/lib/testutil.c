@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kernels/rng.h"
 #include "libcommon/util.h"
@@ -70,4 +71,30 @@ void remove_tree(const char *path)
 	if (system(cmd) != 0)
 		warn_msg("could not remove %s", path);
 	free(cmd);
+}
+
+Capture capture_begin(void)
+{
+	Capture c;
+	fflush(stderr);
+	c.tmp = tmpfile();
+	if (!c.tmp)
+		die_errno("tmpfile");
+	c.saved = dup(2);
+	dup2(fileno(c.tmp), 2);
+	return c;
+}
+
+char *capture_end(Capture c)
+{
+	fflush(stderr);
+	dup2(c.saved, 2);
+	close(c.saved);
+	long n = ftell(c.tmp);
+	char *msgs = xcalloc(1, (size_t)n + 1);
+	rewind(c.tmp);
+	if (fread(msgs, 1, (size_t)n, c.tmp) != (size_t)n)
+		die("capture_end: short read of the captured messages");
+	fclose(c.tmp);
+	return msgs;
 }

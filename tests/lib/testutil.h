@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* Compares got against ref element by element: a pair fails when
  * |got - ref| > atol + rtol * |ref|. Non-finite reference values are skipped; a non-finite
@@ -16,6 +17,14 @@ size_t compare_doubles(const char *what, const float *got, const double *ref, si
 /* Fills x with uniform values in [lo, hi) from the counter RNG, stream RNG_TEST + tag; the
  * same tag always gives the same numbers. */
 void fill_uniform(float *x, size_t n, uint64_t tag, float lo, float hi);
+
+/* Capturing what library code prints on stderr: begin, call, end (the caller frees the text). */
+typedef struct {
+	FILE *tmp;
+	int saved;
+} Capture;
+Capture capture_begin(void);
+char *capture_end(Capture c);
 
 /* A fresh folder under TMPDIR (or /tmp); the caller removes it with remove_tree. */
 char *make_temp_dir(const char *tag);
