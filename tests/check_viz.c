@@ -30,6 +30,17 @@ static void teardown(void)
 	viz_shutdown(); /* each test runs in a child of its own: its leak check comes at its exit */
 }
 
+/* call fails (returns -1) and prints a message holding text (the file and the problem). */
+#define EXPECT_REFUSAL(call, text)                                                                       \
+	do {                                                                                             \
+		Capture cap_ = capture_begin();                                                          \
+		int rc_ = (call);                                                                        \
+		char *msg_ = capture_end(cap_);                                                          \
+		ck_assert_msg(rc_ == -1 && strstr(msg_, text), "%s: returned %d, said '%s', expected '%s'", \
+			      #call, rc_, msg_, text);                                                   \
+		free(msg_);                                                                              \
+	} while (0)
+
 static Ctx *open_cpu(void)
 {
 	CtxOptions o = { .device = "cpu", .threads = 1 };
@@ -80,10 +91,10 @@ START_TEST(png_round_trip)
 	image_free(&im);
 	/* a folder that does not exist: refused, nothing left behind */
 	char *bad = xasprintf("%s/no/such/b.png", dir);
-	ck_assert_int_eq(png_write_file(bad, &px[0][0], 3, 2, 3, 12), -1);
+	EXPECT_REFUSAL(png_write_file(bad, &px[0][0], 3, 2, 3, 12), "No such file or directory");
 	/* bad geometry is refused before any file is made */
 	char *odd = xasprintf("%s/c.png", dir);
-	ck_assert_int_eq(png_write_file(odd, &px[0][0], 3, 2, 2, 12), -1);
+	EXPECT_REFUSAL(png_write_file(odd, &px[0][0], 3, 2, 2, 12), "c.png: PNG: cannot write 3x2 pixels of 2 channels");
 	ck_assert_int_eq(access(odd, F_OK), -1);
 	free(odd);
 	free(bad);
@@ -206,7 +217,7 @@ START_TEST(filters_pixels)
 	ck_assert_int_eq(filters_layout(&fb, &st, &lay), 0);
 	ck_assert_int_eq(lay.groups, 1);
 	st.groups = 3;
-	ck_assert_int_eq(filters_layout(&fb, &st, &lay), -1);
+	EXPECT_REFUSAL(filters_layout(&fb, &st, &lay), "conv1: 4 kernels cannot be split into 3 groups");
 	filter_bank_free(&fb);
 	free(png);
 	free(model);
@@ -270,18 +281,18 @@ START_TEST(filters_refusals)
 {
 	FilterBank fb;
 	char *missing = xasprintf("%s/none.anw", dir);
-	ck_assert_int_eq(filter_bank_load(missing, &fb), -1);
+	EXPECT_REFUSAL(filter_bank_load(missing, &fb), "none.anw: No such file or directory");
 	/* a PNG is not a model */
 	uint8_t px[3] = { 1, 2, 3 };
 	char *png = xasprintf("%s/x.png", dir);
 	ck_assert_int_eq(png_write_file(png, px, 1, 1, 3, 3), 0);
-	ck_assert_int_eq(filter_bank_load(png, &fb), -1);
+	EXPECT_REFUSAL(filter_bank_load(png, &fb), "x.png: not an anet tensor file");
 	/* a model cut short */
 	char *model = save_model("cut.anw", rgb_net, 5, NULL, 0);
 	struct stat st;
 	ck_assert_int_eq(stat(model, &st), 0);
 	ck_assert_int_eq(truncate(model, st.st_size / 2), 0);
-	ck_assert_int_eq(filter_bank_load(model, &fb), -1);
+	EXPECT_REFUSAL(filter_bank_load(model, &fb), "cut.anw: file is");
 	free(model);
 	free(png);
 	free(missing);
@@ -437,20 +448,20 @@ START_TEST(neighbours_from_files)
 	int64_t badkey[3] = { 0, 1, 7 };
 	char *f1 = features_file("bad1.anf", 3, 2, qf, qlab, badkey);
 	o.query_features = f1;
-	ck_assert_int_eq(viz_neighbours(&o, png), -1);
+	EXPECT_REFUSAL(viz_neighbours(&o, png), "bad1.anf: row 2 has index 7, but");
 	int32_t badlab[3] = { 0, 2, 2 };
 	char *f2 = features_file("bad2.anf", 3, 2, qf, badlab, qkey);
 	o.query_features = f2;
-	ck_assert_int_eq(viz_neighbours(&o, png), -1);
+	EXPECT_REFUSAL(viz_neighbours(&o, png), "bad2.anf says 2: features of another database?");
 	char *f3 = features_file("bad3.anf", 2, 3, qf, qlab, qkey);
 	o.query_features = f3;
-	ck_assert_int_eq(viz_neighbours(&o, png), -1);
+	EXPECT_REFUSAL(viz_neighbours(&o, png), "has 3: features of different layers or networks");
 	o.query_features = png; /* not a tensor file */
-	ck_assert_int_eq(viz_neighbours(&o, png), -1);
+	EXPECT_REFUSAL(viz_neighbours(&o, png), "n.png: not an anet tensor file");
 	/* --start past the end */
 	o.query_features = qff;
 	o.start = 3;
-	ck_assert_int_eq(viz_neighbours(&o, png), -1);
+	EXPECT_REFUSAL(viz_neighbours(&o, png), "q.anf: --start 3 is past the last row (2)");
 	free(f1);
 	free(f2);
 	free(f3);
@@ -514,11 +525,14 @@ START_TEST(trainlog_parse)
 	};
 	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
 		char *p = write_text("bad.tsv", bad[i]);
-		ck_assert_msg(trainlog_load(p, &log) == -1, "bad log %zu was accepted", i);
+		EXPECT_REFUSAL(trainlog_load(p, &log), "bad.tsv");
 		free(p);
 	}
+	char *kind = write_text("kind.tsv", bad[3]);
+	EXPECT_REFUSAL(trainlog_load(kind, &log), "kind.tsv:2: kind 'test' is neither train nor val");
+	free(kind);
 	char *missing = xasprintf("%s/none.tsv", dir);
-	ck_assert_int_eq(trainlog_load(missing, &log), -1);
+	EXPECT_REFUSAL(trainlog_load(missing, &log), "none.tsv: No such file or directory");
 	free(missing);
 	free(png);
 	free(good);
@@ -545,8 +559,8 @@ START_TEST(mean_pictures)
 	stats_free(&st);
 	/* a weights-only model holds no mean image; a PNG is no statistics file */
 	char *model = save_model("w.anw", rgb_net, 5, NULL, 0);
-	ck_assert_int_eq(viz_stats_load(model, &st), -1);
-	ck_assert_int_eq(viz_stats_load(png, &st), -1);
+	EXPECT_REFUSAL(viz_stats_load(model, &st), "w.anw: this model holds weights only, no mean image");
+	EXPECT_REFUSAL(viz_stats_load(png, &st), "m.png: not an anet tensor file");
 	free(model);
 	free(png);
 }

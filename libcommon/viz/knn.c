@@ -11,15 +11,13 @@
  * result is clamped at 0. Each query keeps its K best in a sorted array (K is small); ties
  * keep the earlier gallery row, so the result does not depend on the block size.
  */
+#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "libcommon/util.h"
 #include "libcommon/viz/viz.h"
-
-/* after viz.h: cblas.h pulls in complex.h, whose macro I would clash with kernels.h's names */
-#include <cblas.h>
 
 struct Knn {
 	int nq, dim, k;
