@@ -4,8 +4,11 @@
  * The gallery comes in blocks, so a large one (1.28 M training images x 4096 floats = 21 GB)
  * never sits in memory. For a block G of n rows and the queries Q of m rows,
  *   ||q - g||^2 = ||q||^2 + ||g||^2 - 2 q.g,
- * with all m x n dot products from one cblas_sgemm (Q G^T; about 2mnD flops at OpenBLAS's
- * 70-140 GFLOP/s here, against a triple loop's ~1-2), the norms in double. The expansion
+ * with all m x n dot products from one cblas_sgemm (Q G^T), the norms in double. Measured on
+ * this project's 2-core machine with D = 4096 (fc7): 5 queries against 100,000 rows in 0.62 s
+ * (6.6 GFLOP/s: with few queries the 1.6 GB gallery is read once and the time is the reading),
+ * a plain loop 1.9 s; 64 queries against 20,000 rows in 0.28 s (37 GFLOP/s), the loop 4.3 s
+ * (15x). Computing the features takes far longer than searching them. The expansion
  * loses digits when two vectors nearly coincide (cancellation), which can swap neighbours
  * whose distances agree to about 1e-6 of their norms: harmless for a picture, and the
  * result is clamped at 0. Each query keeps its K best in a sorted array (K is small); ties
@@ -30,6 +33,20 @@ struct Knn {
 	size_t cap;
 };
 
+/* ||x||^2 in double with eight partial sums: independent chains the CPU overlaps (one chain
+ * waits 4 cycles an add: 16k cycles a 4096-vector, as long as the GEMM's share of a row) */
+static double squared_norm(const float *x, int n)
+{
+	double acc[8] = { 0 };
+	int i = 0;
+	for (; i + 8 <= n; i += 8)
+		for (int j = 0; j < 8; j++)
+			acc[j] += (double)x[i + j] * x[i + j];
+	for (; i < n; i++)
+		acc[0] += (double)x[i] * x[i];
+	return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
 Knn *knn_new(const float *queries, int nq, int dim, int k)
 {
 	Knn *s = xcalloc(1, sizeof *s);
@@ -39,12 +56,8 @@ Knn *knn_new(const float *queries, int nq, int dim, int k)
 	s->q = xmallocarray((size_t)nq * (size_t)dim, sizeof(float));
 	memcpy(s->q, queries, (size_t)nq * (size_t)dim * sizeof(float));
 	s->qnorm = xmallocarray((size_t)nq, sizeof(double));
-	for (int i = 0; i < nq; i++) {
-		double acc = 0;
-		for (int d = 0; d < dim; d++)
-			acc += (double)s->q[(size_t)i * dim + d] * s->q[(size_t)i * dim + d];
-		s->qnorm[i] = acc;
-	}
+	for (int i = 0; i < nq; i++)
+		s->qnorm[i] = squared_norm(s->q + (size_t)i * dim, dim);
 	s->best = xmallocarray((size_t)nq * (size_t)k, sizeof(float));
 	s->id = xmallocarray((size_t)nq * (size_t)k, sizeof(int64_t));
 	s->exclude = xmallocarray((size_t)nq, sizeof(int64_t));
@@ -92,22 +105,13 @@ static void offer(Knn *s, int i, float d, int64_t id)
 	ids[j] = id;
 }
 
-void knn_add(Knn *s, const float *gallery, int n, const int64_t *ids)
+/* One chunk: its rows are read twice (norms, GEMM), so it should stay in the cache. */
+static void add_chunk(Knn *s, const float *gallery, int n, const int64_t *ids)
 {
-	if (n <= 0)
-		return;
-	if ((size_t)n > s->cap) {
-		free(s->dots);
-		s->cap = (size_t)n;
-		s->dots = xmallocarray((size_t)s->nq * s->cap, sizeof(float));
-	}
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->nq, n, s->dim, 1.0f, s->q, s->dim, gallery, s->dim, 0.0f,
 		    s->dots, n);
 	for (int j = 0; j < n; j++) {
-		const float *g = gallery + (size_t)j * s->dim;
-		double gn = 0;
-		for (int d = 0; d < s->dim; d++)
-			gn += (double)g[d] * g[d];
+		double gn = squared_norm(gallery + (size_t)j * s->dim, s->dim);
 		for (int i = 0; i < s->nq; i++) {
 			if (ids[j] == s->exclude[i])
 				continue;
@@ -115,6 +119,20 @@ void knn_add(Knn *s, const float *gallery, int n, const int64_t *ids)
 			offer(s, i, (float)(d2 > 0 ? d2 : 0), ids[j]);
 		}
 	}
+}
+
+void knn_add(Knn *s, const float *gallery, int n, const int64_t *ids)
+{
+	/* chunks of about 2 MiB (128 rows of 4096 floats), which the norms read back from the cache */
+	int chunk = (int)((2u << 20) / ((size_t)s->dim * sizeof(float)));
+	chunk = chunk < 1 ? 1 : chunk;
+	if ((size_t)chunk > s->cap) {
+		free(s->dots);
+		s->cap = (size_t)chunk;
+		s->dots = xmallocarray((size_t)s->nq * s->cap, sizeof(float));
+	}
+	for (int first = 0; first < n; first += chunk)
+		add_chunk(s, gallery + (size_t)first * s->dim, n - first < chunk ? n - first : chunk, ids + first);
 }
 
 int knn_result(const Knn *s, int query, int64_t *ids, float *dist)
