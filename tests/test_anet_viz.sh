@@ -2,6 +2,7 @@
 # test_anet_viz.sh: every anet-viz subcommand on a small trained model and the shared fixtures:
 # picture sizes and contents, --help, usage errors, and refusals of bad inputs.
 . "$ANET_TESTS/lib/shtest.sh"
+[ -x "$ANET_BIN/anet-viz" ] || skip "anet-viz is not built (it needs cairo: libcairo2-dev)"
 
 # png_size FILE: "WIDTHxHEIGHT" from the PNG header (IHDR), or fails if FILE is no PNG
 png_size() {

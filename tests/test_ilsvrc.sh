@@ -3,6 +3,7 @@
 # (tests/make-ilsvrc-tree.sh): the devkit mapping and its refusal, every output, a rerun that
 # skips finished steps, and a run killed during training that a rerun completes.
 . "$ANET_TESTS/lib/shtest.sh"
+[ -x "$ANET_BIN/anet-viz" ] || skip "anet-viz is not built (it needs cairo: libcairo2-dev)"
 command -v python3 >/dev/null 2>&1 || skip "python3 not installed (the devkit reader needs it)"
 command -v setsid >/dev/null 2>&1 || skip "setsid not installed (util-linux)"
 P=$ANET_TESTS/../pipelines/ilsvrc2012.sh
