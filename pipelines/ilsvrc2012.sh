@@ -37,9 +37,11 @@
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
+usage() { sed -n '2,/^set -eu/p' "$0" | sed -e 's/^# \{0,1\}//' -e '/^set -eu/d'; }
+case ${1:-} in -h | --help) usage; exit 0 ;; -*) usage >&2; exit 2 ;; esac
 ROOT=${1:-${ILSVRC_ROOT:-}}
 if [ -z "$ROOT" ] && [ -z "${TRAIN_DIR:-}" ]; then
-	sed -n '2,/^set -eu/p' "$0" | sed -e 's/^# \{0,1\}//' -e '/^set -eu/d' >&2
+	usage >&2
 	exit 2
 fi
 OUT=${OUT:-ilsvrc2012}

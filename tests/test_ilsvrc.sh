@@ -7,6 +7,8 @@
 command -v python3 >/dev/null 2>&1 || skip "python3 not installed (the devkit reader needs it)"
 command -v setsid >/dev/null 2>&1 || skip "setsid not installed (util-linux)"
 P=$ANET_TESTS/../pipelines/ilsvrc2012.sh
+sh "$P" --help | grep -q "ROOT/val/ILSVRC2012_val_00000001.JPEG" || fail "--help does not describe the input"
+expect_exit 2 sh "$P"
 sh "$ANET_TESTS/make-ilsvrc-tree.sh" "$T/il"
 
 # a tiny net on 32x32 crops of 40x40 records, 3 classes
