@@ -458,6 +458,15 @@ START_TEST(neighbours_from_files)
 	EXPECT_REFUSAL(viz_neighbours(&o, png), "has 3: features of different layers or networks");
 	o.query_features = png; /* not a tensor file */
 	EXPECT_REFUSAL(viz_neighbours(&o, png), "n.png: not an anet tensor file");
+	int32_t shifted[6];
+	for (int i = 0; i < 6; i++)
+		shifted[i] = (glab[i] + 1) % 3;
+	char *f4 = features_file("bad4.anf", 6, 2, gf, shifted, gkey);
+	o.query_features = qff;
+	o.gallery_features = f4;
+	EXPECT_REFUSAL(viz_neighbours(&o, png), "bad4.anf says");
+	o.gallery_features = gff;
+	free(f4);
 	/* --start past the end */
 	o.query_features = qff;
 	o.start = 3;

@@ -136,6 +136,7 @@ typedef struct {
 	int64_t *qkey;   /* [nq] */
 	int32_t *qlabel; /* [nq]; INT32_MIN: not known from a file */
 	int64_t *nkey;   /* [nq][k] */
+	int32_t *nlabel; /* [nq][k]; INT32_MIN: not known from a file */
 	float *ndist;    /* [nq][k] */
 	int *found;      /* [nq] */
 } Neighbours;
@@ -178,7 +179,8 @@ static int draw_neighbours(const Neighbours *nb, Pictures *qp, Pictures *gp, int
 		for (int j = 0; j < nb->found[q] && rc == 0; j++) {
 			double nx = pad + cw + sep + j * (cw + pad) + (cw - cell) / 2.0;
 			int32_t gl;
-			rc = draw_record(&cv, gp, nb->nkey[(size_t)q * nb->k + j], INT32_MIN, nx, y, cell, cell, &gl);
+			rc = draw_record(&cv, gp, nb->nkey[(size_t)q * nb->k + j], nb->nlabel[(size_t)q * nb->k + j], nx,
+					 y, cell, cell, &gl);
 			if (rc)
 				break;
 			/* green: the query's class; red: another; grey: no labels to compare */
@@ -204,6 +206,7 @@ static void neighbours_free(Neighbours *nb)
 	free(nb->qkey);
 	free(nb->qlabel);
 	free(nb->nkey);
+	free(nb->nlabel);
 	free(nb->ndist);
 	free(nb->found);
 }
@@ -215,6 +218,9 @@ static void neighbours_alloc(Neighbours *nb, int nq, int k)
 	nb->qkey = xcalloc((size_t)nq, sizeof *nb->qkey);
 	nb->qlabel = xcalloc((size_t)nq, sizeof *nb->qlabel);
 	nb->nkey = xcalloc((size_t)nq * (size_t)k, sizeof *nb->nkey);
+	nb->nlabel = xcalloc((size_t)nq * (size_t)k, sizeof *nb->nlabel);
+	for (size_t i = 0; i < (size_t)nq * (size_t)k; i++)
+		nb->nlabel[i] = INT32_MIN;
 	nb->ndist = xcalloc((size_t)nq * (size_t)k, sizeof *nb->ndist);
 	nb->found = xcalloc((size_t)nq, sizeof *nb->found);
 }
@@ -252,7 +258,7 @@ static int search_files(const NeighboursOptions *o, Db *qdb, Db *gdb, int same, 
 	uint64_t *rows = NULL;
 	float *qv = NULL, *block = NULL;
 	int32_t *labels = NULL;
-	int64_t *keys = NULL;
+	int64_t *keys = NULL, *ids = NULL;
 	Knn *knn = NULL;
 	if (qf.dim != gf.dim) {
 		warn_msg("%s: %d features a row, but %s has %d: features of different layers or networks",
@@ -266,10 +272,8 @@ static int search_files(const NeighboursOptions *o, Db *qdb, Db *gdb, int same, 
 	for (int i = 0; i < nq; i++)
 		if (feature_file_read(&qf, qdb, rows[i], 1, qv + (size_t)i * qf.dim, &nb->qlabel[i], &nb->qkey[i]))
 			goto out;
+	/* the search runs on gallery rows; their keys and labels are looked up for the winners */
 	knn = knn_new(qv, nq, qf.dim, o->k);
-	if (same)
-		for (int i = 0; i < nq; i++)
-			knn_exclude(knn, i, nb->qkey[i]);
 	uint64_t total = gf.rows;
 	if (o->gallery_limit && o->gallery_limit < total)
 		total = o->gallery_limit;
@@ -278,6 +282,7 @@ static int search_files(const NeighboursOptions *o, Db *qdb, Db *gdb, int same, 
 	block = xmallocarray((size_t)bs * (size_t)gf.dim, sizeof(float));
 	labels = xmallocarray((size_t)bs, sizeof *labels);
 	keys = xmallocarray((size_t)bs, sizeof *keys);
+	ids = xmallocarray((size_t)bs, sizeof *ids);
 	Progress *pr = progress_start("gallery", total, "rows");
 	for (uint64_t first = 0; first < total; first += (uint64_t)bs) {
 		int n = (int)(total - first < (uint64_t)bs ? total - first : (uint64_t)bs);
@@ -285,15 +290,30 @@ static int search_files(const NeighboursOptions *o, Db *qdb, Db *gdb, int same, 
 			progress_end(pr, first, NULL);
 			goto out;
 		}
-		knn_add(knn, block, n, keys);
+		for (int j = 0; j < n; j++) {
+			ids[j] = (int64_t)first + j;
+			for (int i = 0; i < nq && same; i++)
+				if (keys[j] == nb->qkey[i])
+					knn_exclude(knn, i, ids[j]);
+		}
+		knn_add(knn, block, n, ids);
 		progress_update(pr, first + (uint64_t)n, NULL);
 	}
 	progress_end(pr, total, NULL);
-	for (int i = 0; i < nq; i++)
-		nb->found[i] = knn_result(knn, i, nb->nkey + (size_t)i * o->k, nb->ndist + (size_t)i * o->k);
+	for (int i = 0; i < nq; i++) {
+		int64_t *key = nb->nkey + (size_t)i * o->k;
+		nb->found[i] = knn_result(knn, i, key, nb->ndist + (size_t)i * o->k);
+		for (int j = 0; j < nb->found[i]; j++) {
+			uint64_t row = (uint64_t)key[j];
+			if (tensorfile_read_range(&gf.tf, gf.labels, row, 1, nb->nlabel + (size_t)i * o->k + j) ||
+			    tensorfile_read_range(&gf.tf, gf.index, row, 1, key + j))
+				goto out;
+		}
+	}
 	rc = 0;
 out:
 	knn_free(knn);
+	free(ids);
 	free(keys);
 	free(labels);
 	free(block);
