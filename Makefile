@@ -99,11 +99,19 @@ VIZ_SRC := $(wildcard libcommon/viz/*.c)
 VIZ_OBJ := $(call obj,$(VIZ_SRC))
 ifneq ($(HAVE_CAIRO),1)
 TOOLS := $(filter-out anet-viz,$(TOOLS))
+CHECKS := $(filter-out check_viz,$(CHECKS))
 endif
-$(B)/obj/tools/anet-viz.o $(VIZ_OBJ): ALL_CFLAGS += $(CAIRO_CFLAGS)
+# (fontconfig, which cairo's text goes through, is named for viz_shutdown's FcFini)
+VIZ_LIBS = $(CAIRO_LIBS) -lfontconfig
+$(B)/obj/tools/anet-viz.o $(B)/obj/tests/check_viz.o $(VIZ_OBJ): ALL_CFLAGS += $(CAIRO_CFLAGS)
 $(B)/bin/anet-viz: $(B)/obj/tools/anet-viz.o $(B)/libviz.a $(LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) $< $(B)/libviz.a $(LIBS) $(CAIRO_LIBS) $(LDLIBS) -o $@
+	$(CC) $(ALL_LDFLAGS) $< $(B)/libviz.a $(LIBS) $(VIZ_LIBS) $(LDLIBS) -o $@
+# its Check suite (tests/check_viz.c) links the same library
+$(B)/tests/check_viz: $(B)/obj/tests/check_viz.o $(TESTLIB_OBJ) $(REF_OBJ) $(B)/libviz.a $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) $< $(TESTLIB_OBJ) $(REF_OBJ) $(B)/libviz.a $(LIBS) $(VIZ_LIBS) $(CHECK_LIBS) \
+		$(LDLIBS) -o $@
 $(B)/libviz.a: $(VIZ_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^

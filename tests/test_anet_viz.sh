@@ -1,0 +1,208 @@
+#!/bin/sh
+# test_anet_viz.sh: every anet-viz subcommand on a small trained model and the shared fixtures:
+# picture sizes and contents, --help, usage errors, and refusals of bad inputs.
+. "$ANET_TESTS/lib/shtest.sh"
+[ -x "$ANET_BIN/anet-viz" ] || skip "anet-viz is not built (it needs cairo: libcairo2-dev)"
+
+# png_size FILE: "WIDTHxHEIGHT" from the PNG header (IHDR), or fails if FILE is no PNG
+png_size() {
+	[ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] || fail "$1 is not a PNG"
+	od -An -tu1 -j 16 -N 8 "$1" | awk '{ printf "%dx%d\n", $1 * 16777216 + $2 * 65536 + $3 * 256 + $4,
+		$5 * 16777216 + $6 * 65536 + $7 * 256 + $8 }'
+}
+# png_at_least FILE W H: a PNG of at least W x H pixels, and not a blank one (> 2 KB)
+png_at_least() {
+	s=$(png_size "$1")
+	[ "${s%x*}" -ge "$2" ] && [ "${s#*x}" -ge "$3" ] || fail "$1 is $s, expected at least $2x$3"
+	[ "$(wc -c < "$1")" -gt 2000 ] || fail "$1 is suspiciously small ($(wc -c < "$1") bytes)"
+}
+no_temporaries() { ! ls "$T"/*.tmp.* >/dev/null 2>&1 || fail "temporary files left: $(ls "$T"/*.tmp.*)"; }
+
+check_help anet-viz
+for c in filters records neighbours predictions curves mean; do
+	anet-viz $c --help >"$T/help" 2>"$T/err" || fail "anet-viz $c --help failed"
+	grep -q "^Usage: anet-viz $c" "$T/help" || fail "anet-viz $c --help does not start with its usage"
+	[ -s "$T/err" ] && fail "anet-viz $c --help wrote to stderr"
+	expect_exit 2 anet-viz $c --no-such-option
+	expect_err "Try 'anet-viz $c --help'"
+done
+expect_exit 2 anet-viz
+expect_err "missing COMMAND"
+expect_exit 2 anet-viz draw
+expect_err "unknown command 'draw'"
+
+# ---------------------------------------------------------------------------------------------
+# the data: Fashion-MNIST (64 gray 28x28, with class names) and a small RGB tree
+imgprep --idx "$DATA/fashion-64-images.idx" "$DATA/fashion-64-labels.idx" --classes "$DATA/fashion-classes.txt" \
+	2>/dev/null | mkdb -q "$T/fashion.lmdb"
+imgprep -s 40 "$DATA/tree" 2>/dev/null | mkdb -q "$T/tree.lmdb"
+pcacolor -q "$T/fashion.lmdb"
+pcacolor -q "$T/tree.lmdb"
+
+# ---------------------------------------------------------------------------------------------
+# records
+anet-viz records "$T/fashion.lmdb" -n 12 -o "$T/rec.png"
+# 12 images of 28 pixels enlarged 4x (112) in 4 columns of 120, 3 rows of 150 under a 28-pixel heading
+[ "$(png_size "$T/rec.png")" = "488x478" ] || fail "records: $(png_size "$T/rec.png"), expected 488x478"
+png_at_least "$T/rec.png" 400 400
+anet-viz records "$T/tree.lmdb" --random 5 -n 4 --columns 4 --size 64 -o "$T/rec2.png"
+png_at_least "$T/rec2.png" 300 100
+cmp -s "$T/rec.png" "$T/rec2.png" && fail "records: two different sheets are the same picture"
+anet-viz records "$T/tree.lmdb" --random 5 -n 4 --columns 4 --size 64 -o "$T/rec3.png"
+cmp -s "$T/rec2.png" "$T/rec3.png" || fail "records --random: the same seed drew another sample"
+expect_exit 1 anet-viz records "$T/fashion.lmdb" --start 64 -o "$T/x.png"
+expect_err "fashion.lmdb: --start 64 is past the last record (63)"
+expect_exit 1 anet-viz records "$T/none.lmdb" -o "$T/x.png"
+expect_err "none.lmdb"
+expect_exit 2 anet-viz records "$T/fashion.lmdb"
+expect_err "missing -o"
+expect_exit 2 anet-viz records "$T/fashion.lmdb" --start 1 --random 2 -o "$T/x.png"
+expect_exit 2 anet-viz records "$T/fashion.lmdb" -n 0 -o "$T/x.png"
+expect_err "count"
+[ -e "$T/x.png" ] && fail "a failed run left $T/x.png"
+
+# ---------------------------------------------------------------------------------------------
+# mean
+anet-viz mean "$T/fashion.stats" -o "$T/mean.png"
+png_at_least "$T/mean.png" 460 300
+anet-viz mean "$T/tree.stats" --scale 2 -o "$T/mean2.png"
+png_at_least "$T/mean2.png" 180 80
+expect_exit 1 anet-viz mean "$T/rec.png" -o "$T/x.png"
+expect_err "rec.png: not an anet tensor file"
+head -c 200 "$T/tree.stats" > "$T/cut.stats"
+expect_exit 1 anet-viz mean "$T/cut.stats" -o "$T/x.png"
+expect_err "cut.stats"
+
+# ---------------------------------------------------------------------------------------------
+# curves from a hand-made log in anet-train's format: a header naming the columns, train rows
+# every 10 steps, a val row (no rate of its own) every 100, the rate divided at 300 and 500
+awk 'BEGIN { print "step\tepoch\tkind\tloss\ttop1\ttop5\tlr\timg_per_s\tdata_wait\telapsed"; lr = 0.01
+	for (s = 10; s <= 600; s += 10) {
+		if (s == 300 || s == 500) lr /= 10
+		l = 2.3 * exp(-s / 150) + 0.3; t1 = 0.9 * exp(-s / 200) + 0.1
+		printf "%d\t%.2f\ttrain\t%.4f\t%.4f\t%.4f\t%g\t500\t0.01\t%.1f\n", s, s / 100, l, t1, t1 / 3, lr, s / 5
+		if (s % 100 == 0) printf "%d\t%.2f\tval\t%.4f\t%.4f\t%.4f\t-\t\t\t%.1f\n", s, s / 100, l + 0.2, t1 + 0.05, t1 / 3, s / 5
+	} }' > "$T/log.tsv"
+anet-viz curves "$T/log.tsv" --plotter cairo -o "$T/curves-cairo.png"
+[ "$(png_size "$T/curves-cairo.png")" = "1200x800" ] || fail "curves (cairo): $(png_size "$T/curves-cairo.png")"
+png_at_least "$T/curves-cairo.png" 1200 800
+ANET_VIZ_PLOTTER=cairo anet-viz curves "$T/log.tsv" --x epoch --size 800x600 -o "$T/curves-env.png"
+[ "$(png_size "$T/curves-env.png")" = "800x600" ] || fail "curves --size: $(png_size "$T/curves-env.png")"
+if command -v gnuplot >/dev/null 2>&1 && echo 'set terminal pngcairo' | gnuplot 2>/dev/null; then
+	anet-viz curves "$T/log.tsv" --plotter gnuplot -o "$T/curves-gp.png"
+	[ "$(png_size "$T/curves-gp.png")" = "1200x800" ] || fail "curves (gnuplot): $(png_size "$T/curves-gp.png")"
+	png_at_least "$T/curves-gp.png" 1200 800
+	cmp -s "$T/curves-gp.png" "$T/curves-cairo.png" && fail "gnuplot and cairo made the same bytes"
+else
+	echo "gnuplot with pngcairo not installed: its path not tested"
+fi
+# auto without gnuplot on the PATH falls back to cairo; --plotter gnuplot refuses
+mkdir -p "$T/nognuplot"
+for p in anet-viz; do ln -sf "$(command -v $p)" "$T/nognuplot/$p"; done
+PATH=$T/nognuplot anet-viz curves "$T/log.tsv" -o "$T/curves-auto.png"
+cmp -s "$T/curves-auto.png" "$T/curves-cairo.png" || fail "auto without gnuplot did not draw with cairo"
+expect_exit 1 env PATH="$T/nognuplot" anet-viz curves "$T/log.tsv" --plotter gnuplot -o "$T/x.png"
+expect_err "gnuplot is not installed"
+# bad logs name the file and line
+printf 'step\tepoch\tkind\tloss\ttop1\ttop5\tlr\n10\t0.1\ttrain\t2.3\t0.9\t0.5\t0.01\n20\t0.2\ttest\t2\t0.8\t0.4\t0.01\n' > "$T/bad.tsv"
+expect_exit 1 anet-viz curves "$T/bad.tsv" -o "$T/x.png"
+expect_err "bad.tsv:3: kind 'test' is neither train nor val"
+expect_exit 1 anet-viz curves "$T/tree.stats" -o "$T/x.png"
+expect_err "tree.stats"
+expect_exit 2 anet-viz curves "$T/log.tsv" --plotter matplotlib -o "$T/x.png"
+expect_exit 2 env ANET_VIZ_PLOTTER=excel anet-viz curves "$T/log.tsv" -o "$T/x.png"
+expect_err "ANET_VIZ_PLOTTER"
+# ---------------------------------------------------------------------------------------------
+# a small model, trained for a few steps on the tree (40x40 records, 32x32 crops, 3 classes)
+cat > "$T/small.net" <<'NET'
+input size=32 channels=3
+conv name=conv1 out=8 kernel=5 stride=2 pad=2 bias=0.1
+relu
+pool size=3 stride=2
+conv name=conv2 out=8 kernel=3 pad=1 groups=2 bias=0.1
+relu
+fc name=fc3 out=16 bias=0.1
+relu
+dropout
+fc name=fc4 out=classes
+softmax
+NET
+anet-train --net "$T/small.net" --stats "$T/tree.stats" --batch 4 --steps 6 --lr 0.001 --device cpu --threads 1 \
+	-j 1 -o "$T/m.anw" "$T/tree.lmdb" 2>"$T/err" || { cat "$T/err"; fail "anet-train failed"; }
+
+# filters: conv1's 8 kernels of 5x5x3 in conv2's 2 groups: 11x (55-pixel tiles), 4 a row,
+# 11-pixel gaps, 22-pixel margins, 33 between the blocks, a 22-pixel caption
+anet-viz filters -w "$T/m.anw" -o "$T/f.png"
+[ "$(png_size "$T/f.png")" = "297x209" ] || fail "filters: $(png_size "$T/f.png"), expected 297x209"
+anet-viz filters -w "$T/m.anw" --scale 2 --groups 1 --columns 8 --no-caption --normalise global -o "$T/f2.png"
+[ "$(png_size "$T/f2.png")" = "102x18" ] || fail "filters (options): $(png_size "$T/f2.png"), expected 102x18"
+anet-viz filters -w "$T/m.anw" --scale 2 --groups 1 --columns 8 --no-caption -o "$T/f3.png"
+cmp -s "$T/f2.png" "$T/f3.png" && fail "--normalise global drew the same picture as per kernel"
+expect_exit 1 anet-viz filters -w "$T/none.anw" -o "$T/x.png"
+expect_err "none.anw"
+expect_exit 1 anet-viz filters -w "$T/tree.stats" -o "$T/x.png"
+expect_err "tree.stats: is a statistics file, expected a model or a checkpoint"
+head -c 3000 "$T/m.anw" > "$T/cut.anw"
+expect_exit 1 anet-viz filters -w "$T/cut.anw" -o "$T/x.png"
+expect_err "cut.anw: .*truncated"
+expect_exit 1 anet-viz filters -w "$T/m.anw" --groups 3 -o "$T/x.png"
+expect_err "8 kernels cannot be split into 3 groups"
+expect_exit 2 anet-viz filters -o "$T/x.png"
+expect_err "missing -w MODEL"
+expect_exit 2 anet-viz filters -w "$T/m.anw" --normalise loud -o "$T/x.png"
+expect_exit 2 anet-viz filters -w "$T/m.anw" --scale 0 -o "$T/x.png"
+
+# predictions: records with their labels, and files with --label (a name, a number, none),
+# among them a CMYK JPEG and a PNG named .JPEG
+anet-viz predictions -w "$T/m.anw" --db "$T/tree.lmdb" -n 5 --device cpu -j 1 -o "$T/p.png" 2>/dev/null
+[ "$(png_size "$T/p.png")" = "830x538" ] || fail "predictions: $(png_size "$T/p.png"), expected 830x538"
+png_at_least "$T/p.png" 830 538
+anet-viz predictions -w "$T/m.anw" --label apple --label 2 "$DATA/photo-dog.jpg" "$DATA/cmyk.jpg" "$DATA/gray.jpg" \
+	"$DATA/png-named.JPEG" --crops 10 --columns 2 --device cpu -o "$T/p2.png" 2>/dev/null
+png_at_least "$T/p2.png" 400 500
+expect_exit 1 anet-viz predictions -w "$T/m.anw" --label durian "$DATA/photo-dog.jpg" --device cpu -o "$T/x.png"
+expect_err "'durian' is neither a class name of .*m.anw nor a number below 3"
+expect_exit 1 anet-viz predictions -w "$T/m.anw" "$DATA/bad-truncated.jpg" --device cpu -o "$T/x.png"
+expect_err "bad-truncated.jpg"
+expect_exit 1 anet-viz predictions -w "$T/m.anw" --db "$T/fashion.lmdb" --device cpu -o "$T/x.png"
+expect_err "fashion.lmdb"
+expect_exit 1 anet-viz predictions -w "$T/tree.stats" --db "$T/tree.lmdb" --device cpu -o "$T/x.png"
+expect_err "tree.stats"
+expect_exit 2 anet-viz predictions -w "$T/m.anw" --db "$T/tree.lmdb" "$DATA/gray.jpg" -o "$T/x.png"
+expect_exit 2 anet-viz predictions -w "$T/m.anw" --label apple --label banana "$DATA/gray.jpg" -o "$T/x.png"
+expect_exit 2 anet-viz predictions -w "$T/m.anw" --db "$T/tree.lmdb" --crops 3 -o "$T/x.png"
+expect_exit 2 anet-viz predictions "$DATA/gray.jpg" -o "$T/x.png"
+expect_err "missing -w MODEL"
+
+# neighbours: computed, and from anet-eval --features files: the same picture
+anet-viz neighbours -w "$T/m.anw" --query "$T/tree.lmdb" --gallery "$T/tree.lmdb" -k 3 -n 2 --device cpu -j 1 \
+	-o "$T/n.png" 2>/dev/null
+png_at_least "$T/n.png" 400 250
+anet-eval -w "$T/m.anw" --device cpu --features "$T/tree.anf" "$T/tree.lmdb" > /dev/null 2>&1 ||
+	fail "anet-eval --features failed"
+anet-viz neighbours --query-features "$T/tree.anf" --gallery-features "$T/tree.anf" --query "$T/tree.lmdb" \
+	--gallery "$T/tree.lmdb" -k 3 -n 2 -o "$T/n2.png" 2>/dev/null
+cmp -s "$T/n.png" "$T/n2.png" || fail "neighbours from features files differ from computed ones"
+expect_exit 1 anet-viz neighbours -w "$T/m.anw" --query "$T/fashion.lmdb" --gallery "$T/tree.lmdb" --device cpu \
+	-o "$T/x.png"
+expect_err "fashion.lmdb"
+expect_exit 1 anet-viz neighbours --query-features "$T/tree.anf" --gallery-features "$T/tree.anf" \
+	--query "$T/fashion.lmdb" --gallery "$T/tree.lmdb" -o "$T/x.png"
+expect_err "features of another database"
+expect_exit 1 anet-viz neighbours --query-features "$T/tree.stats" --gallery-features "$T/tree.anf" \
+	--query "$T/tree.lmdb" --gallery "$T/tree.lmdb" -o "$T/x.png"
+expect_err "tree.stats: is a statistics file, expected a features file"
+expect_exit 2 anet-viz neighbours -w "$T/m.anw" --query "$T/tree.lmdb" -o "$T/x.png"
+expect_err "missing --query DB or --gallery DB"
+expect_exit 2 anet-viz neighbours --query-features "$T/tree.anf" --query "$T/tree.lmdb" --gallery "$T/tree.lmdb" \
+	-o "$T/x.png"
+expect_err "go together"
+expect_exit 2 anet-viz neighbours -w "$T/m.anw" --query-features "$T/tree.anf" --gallery-features "$T/tree.anf" \
+	--query "$T/tree.lmdb" --gallery "$T/tree.lmdb" -o "$T/x.png"
+expect_exit 2 anet-viz neighbours -w "$T/m.anw" --query "$T/tree.lmdb" --gallery "$T/tree.lmdb" -k 0 -o "$T/x.png"
+# the mean a model carries
+anet-viz mean "$T/m.anw" -o "$T/mean3.png"
+png_at_least "$T/mean3.png" 400 200
+[ -e "$T/x.png" ] && fail "a failed run left $T/x.png"
+no_temporaries
+echo ok

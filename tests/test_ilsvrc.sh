@@ -1,0 +1,106 @@
+#!/bin/sh
+# test_ilsvrc.sh: pipelines/ilsvrc2012.sh end to end on a tiny ILSVRC-shaped download
+# (tests/make-ilsvrc-tree.sh): the devkit mapping and its refusal, every output, a rerun that
+# skips finished steps, and a run killed during training that a rerun completes.
+. "$ANET_TESTS/lib/shtest.sh"
+[ -x "$ANET_BIN/anet-viz" ] || skip "anet-viz is not built (it needs cairo: libcairo2-dev)"
+command -v python3 >/dev/null 2>&1 || skip "python3 not installed (the devkit reader needs it)"
+command -v setsid >/dev/null 2>&1 || skip "setsid not installed (util-linux)"
+P=$ANET_TESTS/../pipelines/ilsvrc2012.sh
+sh "$P" --help | grep -q "ROOT/val/ILSVRC2012_val_00000001.JPEG" || fail "--help does not describe the input"
+expect_exit 2 sh "$P"
+sh "$ANET_TESTS/make-ilsvrc-tree.sh" "$T/il"
+
+# a tiny net on 32x32 crops of 40x40 records, 3 classes
+cat > "$T/tiny.net" <<'EOF'
+input size=32 channels=3
+conv name=conv1 out=8 kernel=5 stride=2 pad=2 bias=0.1
+relu
+pool size=3 stride=2
+conv name=conv2 out=8 kernel=3 pad=1 groups=2 bias=0.1
+relu
+fc name=fc3 out=16 bias=0.1
+relu
+dropout
+fc name=fc4 out=classes
+softmax
+EOF
+export NET="$T/tiny.net" SIZE=40 BATCH=4 LR=0.001 THREADS=2 DEVICE=cpu GALLERY=100 ANET_BIN
+run() { # OUT STEPS: the pipeline's output in $T/OUT.log
+	OUT=$T/$1 STEPS=$2 sh "$P" "$T/il" > "$T/$1.log" 2>&1
+}
+
+# a devkit whose classes differ from the train tree's is refused, naming both sides
+set +e
+OUT=$T/bad META=$T/il/bad-devkit/data/meta.mat STEPS=5 sh "$P" "$T/il" > "$T/bad.log" 2>&1
+rc=$?
+set -e
+[ $rc = 1 ] || { cat "$T/bad.log"; fail "a mismatched devkit: exit $rc, expected 1"; }
+grep -q "in the devkit, not in the train tree (1): n03126708" "$T/bad.log" || { cat "$T/bad.log"; fail "no list of the devkit's extra class"; }
+grep -q "in the train tree, not in the devkit (1): n03126707" "$T/bad.log" || fail "no list of the tree's extra class"
+[ -e "$T/bad/train.lmdb" ] && fail "a refused devkit still built a database"
+
+# the whole pipeline
+run a 12 || { cat "$T/a.log"; fail "the pipeline failed"; }
+A=$T/a
+for f in train.lmdb/data.mdb val.lmdb/data.mdb train.stats model.anw model.ckpt train-log.tsv eval-1crop.txt \
+	eval-10crop.txt labels/classes.txt labels/val.list figures/filters.png figures/neighbours.png \
+	figures/predictions.png figures/curves.png figures/records.png figures/mean.png; do
+	[ -s "$A/$f" ] || { cat "$T/a.log"; fail "$f is missing or empty"; }
+done
+for f in "$A"/figures/*.png; do
+	[ "$(head -c 8 "$f" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] || fail "$f is not a PNG"
+done
+grep -q "^ilsvrc2012: disk: about " "$T/a.log" || fail "no disk estimate"
+grep -q "^ilsvrc2012: time: training, about " "$T/a.log" || fail "no training time estimate"
+grep -c "^ilsvrc2012: == \[[1-7]/7\]" "$T/a.log" | grep -qx 7 || fail "not every step was announced"
+# all 9 training images made it (the CMYK JPEG and the PNG named .JPEG among them), the 6
+# validation ones with the devkit's labels mapped to the sorted-WNID order, one class table
+mkdb --info "$A/train.lmdb" > "$T/train.info"
+mkdb --info "$A/val.lmdb" > "$T/val.info"
+grep -q "^records: *9$" "$T/train.info" || { cat "$T/train.info"; fail "the train DB does not hold 9 records"; }
+grep -q "^records: *6$" "$T/val.info" || fail "the val DB does not hold 6 records"
+grep "^labels:" "$T/train.info" > "$T/l1"
+grep "^labels:" "$T/val.info" > "$T/l2"
+cmp -s "$T/l1" "$T/l2" || fail "train and val DBs have different class tables: $(cat "$T/l1") / $(cat "$T/l2")"
+grep -q "crane (n02012849), Shetland sheepdog, crane (n03126707)" "$T/l1" || fail "class names: $(cat "$T/l1")"
+printf '%s\n' "ILSVRC2012_val_00000001.JPEG 0" "ILSVRC2012_val_00000002.JPEG 1" "ILSVRC2012_val_00000003.JPEG 2" \
+	"ILSVRC2012_val_00000004.JPEG 0" "ILSVRC2012_val_00000005.JPEG 2" "ILSVRC2012_val_00000006.JPEG 1" > "$T/want.list"
+cmp -s "$A/labels/val.list" "$T/want.list" || fail "the validation labels are mapped wrongly: $(cat "$A/labels/val.list")"
+# the text mapping gives the same labels
+python3 "$ANET_TESTS/../pipelines/ilsvrc-devkit.py" --train "$T/il/train" --val "$T/il/val" \
+	--synsets "$T/il/synsets.txt" --ground-truth "$T/il/ILSVRC2012_devkit_t12/data/ILSVRC2012_validation_ground_truth.txt" \
+	--out "$T/text" 2>/dev/null
+cmp -s "$T/text/val.list" "$T/want.list" || fail "the text mapping gives other labels"
+grep -q "top-1" "$A/eval-10crop.txt" || fail "eval-10crop.txt holds no top-1 error"
+
+# a rerun does nothing again
+run a 12 || { cat "$T/a.log"; fail "the rerun failed"; }
+[ "$(grep -c "done already" "$T/a.log")" = 7 ] || { cat "$T/a.log"; fail "the rerun did not skip all 7 steps"; }
+grep -q "resuming\|^ilsvrc2012: time:" "$T/a.log" && { cat "$T/a.log"; fail "the rerun did work again"; }
+
+# killed during training: the rerun resumes from the checkpoint and finishes
+OUT=$T/k STEPS=100000 setsid sh "$P" "$T/il" > "$T/k.log" 2>&1 &
+pid=$!
+i=0
+until [ -f "$T/k/train-log.tsv" ] && [ "$(wc -l < "$T/k/train-log.tsv")" -ge 8 ]; do
+	i=$((i + 1))
+	[ $i -lt 600 ] || { kill -TERM -$pid; cat "$T/k.log"; fail "training did not start within 60 s"; }
+	kill -0 $pid 2>/dev/null || { cat "$T/k.log"; fail "the pipeline ended before it was interrupted"; }
+	sleep 0.1
+done
+kill -TERM -$pid
+wait $pid || true
+[ -e "$T/k/.done/train" ] && fail "training was marked done after an interruption"
+[ -s "$T/k/model.ckpt" ] || { cat "$T/k.log"; fail "no checkpoint after the interruption"; }
+last=$(awk -F '\t' 'NR > 1 { s = $1 } END { print s }' "$T/k/train-log.tsv")
+run k $((last + 12)) || { cat "$T/k.log"; fail "the rerun after the interruption failed"; }
+grep -q "resuming from" "$T/k.log" || fail "the rerun did not resume from the checkpoint"
+[ "$(grep -c "done already" "$T/k.log")" = 4 ] || { cat "$T/k.log"; fail "the rerun did not skip the 4 steps before training"; }
+[ -s "$T/k/figures/filters.png" ] && [ -e "$T/k/.done/figures" ] || fail "the resumed run did not finish"
+first=$(awk -F '\t' 'NR == 2 { print $1 }' "$T/k/train-log.tsv")
+[ "$(awk -F '\t' -v s="$first" '$1 == s && $3 == "train"' "$T/k/train-log.tsv" | wc -l)" = 1 ] ||
+	fail "the resumed run started training again (two rows of step $first)"
+[ "$(awk -F '\t' 'NR > 1 { s = $1 } END { print s }' "$T/k/train-log.tsv")" = $((last + 12)) ] ||
+	fail "the resumed run did not train on to step $((last + 12))"
+echo ok

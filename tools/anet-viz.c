@@ -1,0 +1,541 @@
+/* anet-viz: pictures of a model and its data: first-layer filters (the paper's Figure 3), nearest
+ * neighbours and top-5 predictions (Figure 4), contact sheets, training curves, the mean image.
+ * main() reads the subcommand and its options; the drawing lives in libcommon/viz/. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "libcommon/opt.h"
+#include "libcommon/stats.h"
+#include "libcommon/util.h"
+#include "libcommon/viz/viz.h"
+
+#define SYN_FILTERS "anet-viz filters -w MODEL -o OUT.png [--normalise kernel|global] [--scale N]\n" \
+		    "                [--groups N] [--columns N] [--no-caption]\n"
+#define SYN_RECORDS "anet-viz records DB [-n N] [--start I | --random SEED] [--columns N] [--size PX]\n" \
+		    "                -o OUT.png\n"
+#define SYN_NEIGHBOURS "anet-viz neighbours -w MODEL --query DB --gallery DB [-k K] [-n N]\n" \
+		       "                [--start I | --random SEED] [--gallery-limit N] [--size PX]\n" \
+		       "                [--device D] [-j N] -o OUT.png\n" \
+		       "       anet-viz neighbours --query-features F --gallery-features F --query DB\n" \
+		       "                --gallery DB [-k K] [-n N] [--start I | --random SEED] -o OUT.png\n"
+#define SYN_PREDICTIONS "anet-viz predictions -w MODEL [--label NAME]... IMAGE... -o OUT.png\n" \
+			"       anet-viz predictions -w MODEL --db DB [-n N] [--start I | --random SEED]\n" \
+			"                [--crops 1|10] [--columns N] [--size PX] [--device D] [-j N] -o OUT.png\n"
+#define SYN_CURVES "anet-viz curves LOG.tsv [--x step|epoch] [--plotter auto|gnuplot|cairo]\n" \
+		   "                [--size WxH] -o OUT.png\n"
+#define SYN_MEAN "anet-viz mean STATS|MODEL [--scale N] -o OUT.png\n"
+
+static void usage_all(FILE *f)
+{
+	fprintf(f,
+		"Usage: " SYN_FILTERS "       " SYN_RECORDS "       " SYN_NEIGHBOURS "       " SYN_PREDICTIONS
+		"       " SYN_CURVES "       " SYN_MEAN "       anet-viz COMMAND --help\n"
+		"Draws PNG pictures of a model and its data:\n"
+		"  filters      the first learned layer's kernels (the paper's Figure 3)\n"
+		"  records      a contact sheet of database images with their labels\n"
+		"  neighbours   query images and their nearest gallery images by last-hidden-layer\n"
+		"               distance (Figure 4, right)\n"
+		"  predictions  images with their top-5 classes and probabilities (Figure 4, left)\n"
+		"  curves       loss, top-1/top-5 error and learning rate from anet-train --log\n"
+		"  mean         the mean image of a statistics file or model\n"
+		"\n"
+		"  -h, --help   this help (COMMAND --help: the command's options)\n"
+		"      --version\n"
+		"See anet-viz(1).\n");
+}
+
+/* Every subcommand takes -o and --help; the rest are its own. */
+enum {
+	OPT_VERSION = 256,
+	OPT_NORMALISE,
+	OPT_SCALE,
+	OPT_GROUPS,
+	OPT_COLUMNS,
+	OPT_NO_CAPTION,
+	OPT_START,
+	OPT_RANDOM,
+	OPT_SIZE,
+	OPT_X,
+	OPT_PLOTTER,
+	OPT_QUERY,
+	OPT_GALLERY,
+	OPT_QUERY_FEATURES,
+	OPT_GALLERY_FEATURES,
+	OPT_GALLERY_LIMIT,
+	OPT_DEVICE,
+	OPT_LABEL,
+	OPT_DB,
+	OPT_CROPS,
+};
+
+static _Noreturn void bad_option(void)
+{
+	fprintf(stderr, "Try '%s --help' for more information.\n", progname());
+	exit(EXIT_USAGE);
+}
+
+static void need_output(const char *out)
+{
+	if (!out)
+		usage_error("missing -o OUT.png (the picture to write)");
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
+static void usage_filters(FILE *f)
+{
+	fprintf(f,
+		"Usage: " SYN_FILTERS
+		"Draws the kernels of the model's first learned layer as a grid (the paper's Figure 3):\n"
+		"RGB for 3 input channels, grey for 1, each kernel enlarged so its weights are squares.\n"
+		"The kernels are split into the blocks the next layer groups them in (the two GPU halves\n"
+		"of the paper's conv1), drawn apart.\n"
+		"\n"
+		"  -w, --weights MODEL     a model or checkpoint from anet-train\n"
+		"  -o, --output OUT.png    the picture\n"
+		"      --normalise MODE    kernel: stretch each kernel to its own range (default);\n"
+		"                          global: one range for all, so strong kernels stand out\n"
+		"      --scale N           pixels per weight (default: about 56 pixels a kernel)\n"
+		"      --groups N          blocks to split the kernels into (default: the next layer's\n"
+		"                          groups, 2 for the paper's conv2)\n"
+		"      --columns N         kernels per row of a block (default 16, the paper's; 8\n"
+		"                          for blocks of up to 24)\n"
+		"      --no-caption        no line of text under the grid\n"
+		"  -h, --help              this help\n");
+}
+
+static int run_filters(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "weights", required_argument, NULL, 'w' },      { "output", required_argument, NULL, 'o' },
+		{ "normalise", required_argument, NULL, OPT_NORMALISE }, { "normalize", required_argument, NULL, OPT_NORMALISE },
+		{ "scale", required_argument, NULL, OPT_SCALE },  { "groups", required_argument, NULL, OPT_GROUPS },
+		{ "columns", required_argument, NULL, OPT_COLUMNS }, { "no-caption", no_argument, NULL, OPT_NO_CAPTION },
+		{ "help", no_argument, NULL, 'h' },               { NULL, 0, NULL, 0 }
+	};
+	const char *model = NULL, *out = NULL;
+	FilterStyle st = { .norm = NORM_KERNEL, .caption = 1 };
+	int c;
+	while ((c = getopt_long(argc, argv, "w:o:h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'w': model = optarg; break;
+		case 'o': out = optarg; break;
+		case OPT_NORMALISE:
+			if (strcmp(optarg, "kernel") == 0)
+				st.norm = NORM_KERNEL;
+			else if (strcmp(optarg, "global") == 0)
+				st.norm = NORM_GLOBAL;
+			else
+				usage_error("--normalise: '%s' is neither kernel nor global", optarg);
+			break;
+		case OPT_SCALE: st.scale = (int)opt_int("--scale", optarg, 1, 64); break;
+		case OPT_GROUPS: st.groups = (int)opt_int("--groups", optarg, 1, 4096); break;
+		case OPT_COLUMNS: st.columns = (int)opt_int("--columns", optarg, 1, 4096); break;
+		case OPT_NO_CAPTION: st.caption = 0; break;
+		case 'h': usage_filters(stdout); return 0;
+		default: bad_option();
+		}
+	}
+	if (optind < argc)
+		usage_error("unexpected argument '%s' (the model goes after -w)", argv[optind]);
+	if (!model)
+		usage_error("missing -w MODEL (the model whose filters to draw)");
+	need_output(out);
+	FilterBank fb;
+	if (filter_bank_load(model, &fb) != 0)
+		return EXIT_RUNTIME;
+	int rc = filters_draw(&fb, &st, out);
+	filter_bank_free(&fb);
+	return rc ? EXIT_RUNTIME : 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
+static void usage_records(FILE *f)
+{
+	fprintf(f,
+		"Usage: " SYN_RECORDS
+		"Draws database images as a contact sheet, each with its class name (from the database's\n"
+		"class table) and key underneath, decoded exactly as anet-train decodes them.\n"
+		"\n"
+		"  -n, --count N           images to show (default 64)\n"
+		"      --start I           the first key shown (default 0)\n"
+		"      --random SEED       a random sample instead, the same for a seed\n"
+		"      --columns N         images per row (default: about square)\n"
+		"      --size PX           pixels a side per image (default: the records' size; under 96\n"
+		"                          enlarged by a whole factor, over 160 shown at 128)\n"
+		"  -o, --output OUT.png    the picture\n"
+		"  -h, --help              this help\n");
+}
+
+static int run_records(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "count", required_argument, NULL, 'n' },     { "start", required_argument, NULL, OPT_START },
+		{ "random", required_argument, NULL, OPT_RANDOM }, { "columns", required_argument, NULL, OPT_COLUMNS },
+		{ "size", required_argument, NULL, OPT_SIZE },   { "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },              { NULL, 0, NULL, 0 }
+	};
+	RecordsOptions o = { .count = 64 };
+	const char *out = NULL;
+	int c, have_start = 0;
+	while ((c = getopt_long(argc, argv, "n:o:h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'n': o.count = (int)opt_int("--count", optarg, 1, 4096); break;
+		case OPT_START: o.start = (uint64_t)opt_int("--start", optarg, 0, INT64_MAX); have_start = 1; break;
+		case OPT_RANDOM: o.seed = (uint64_t)opt_int("--random", optarg, 0, INT64_MAX); o.random = 1; break;
+		case OPT_COLUMNS: o.columns = (int)opt_int("--columns", optarg, 1, 4096); break;
+		case OPT_SIZE: o.size = (int)opt_int("--size", optarg, 8, 4096); break;
+		case 'o': out = optarg; break;
+		case 'h': usage_records(stdout); return 0;
+		default: bad_option();
+		}
+	}
+	if (optind >= argc)
+		usage_error("missing DB (the database to draw)");
+	if (optind + 1 < argc)
+		usage_error("too many arguments (one DB)");
+	if (have_start && o.random)
+		usage_error("--start and --random exclude each other");
+	need_output(out);
+	o.db = argv[optind];
+	return viz_records(&o, out) ? EXIT_RUNTIME : 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
+static void usage_neighbours(FILE *f)
+{
+	fprintf(f,
+		"Usage: " SYN_NEIGHBOURS
+		"Draws query images, each followed by the K gallery images nearest to it in Euclidean\n"
+		"distance of the last hidden layer (the input of the last fc layer, after its ReLU; fc7's\n"
+		"4096 values for the paper's net): the paper's Figure 4, right. A neighbour of the\n"
+		"query's class is framed green, one of another class red. The features are computed with\n"
+		"the model (eval mode, centre crop), or read from anet-eval --features files, whose index\n"
+		"entries are keys of the --query and --gallery databases. The gallery is searched in\n"
+		"blocks, so it never sits in memory; with one database as both, a query is not its own\n"
+		"neighbour.\n"
+		"\n"
+		"  -w, --weights MODEL          compute the features with this model\n"
+		"      --query DB               the query images (a database)\n"
+		"      --gallery DB             the images searched (a database)\n"
+		"      --query-features F       the queries' features (anet-eval --features of --query)\n"
+		"      --gallery-features F     the gallery's features (anet-eval --features of --gallery)\n"
+		"  -k, --neighbours K           neighbours per query (default 6, the paper's)\n"
+		"  -n, --count N                queries (default 5, the paper's)\n"
+		"      --start I                the first query (default 0)\n"
+		"      --random SEED            a random sample of queries instead\n"
+		"      --gallery-limit N        search only the first N gallery images\n"
+		"      --size PX                pixels a side per image (default as records)\n"
+		"  -d, --device D               auto, cpu or cuda (default $ANET_DEVICE, else auto)\n"
+		"  -j, --threads N              CPU and decode threads (default: every processor)\n"
+		"  -o, --output OUT.png         the picture\n"
+		"  -h, --help                   this help\n");
+}
+
+static int run_neighbours(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "weights", required_argument, NULL, 'w' },
+		{ "query", required_argument, NULL, OPT_QUERY },
+		{ "gallery", required_argument, NULL, OPT_GALLERY },
+		{ "query-features", required_argument, NULL, OPT_QUERY_FEATURES },
+		{ "gallery-features", required_argument, NULL, OPT_GALLERY_FEATURES },
+		{ "neighbours", required_argument, NULL, 'k' },
+		{ "neighbors", required_argument, NULL, 'k' },
+		{ "count", required_argument, NULL, 'n' },
+		{ "start", required_argument, NULL, OPT_START },
+		{ "random", required_argument, NULL, OPT_RANDOM },
+		{ "gallery-limit", required_argument, NULL, OPT_GALLERY_LIMIT },
+		{ "size", required_argument, NULL, OPT_SIZE },
+		{ "device", required_argument, NULL, 'd' },
+		{ "threads", required_argument, NULL, 'j' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	NeighboursOptions o = { .k = 6, .queries = 5 };
+	const char *out = NULL;
+	int c, have_start = 0;
+	while ((c = getopt_long(argc, argv, "w:k:n:d:j:o:h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'w': o.model = optarg; break;
+		case OPT_QUERY: o.query_db = optarg; break;
+		case OPT_GALLERY: o.gallery_db = optarg; break;
+		case OPT_QUERY_FEATURES: o.query_features = optarg; break;
+		case OPT_GALLERY_FEATURES: o.gallery_features = optarg; break;
+		case 'k': o.k = (int)opt_int("--neighbours", optarg, 1, 64); break;
+		case 'n': o.queries = (int)opt_int("--count", optarg, 1, 256); break;
+		case OPT_START: o.start = (uint64_t)opt_int("--start", optarg, 0, INT64_MAX); have_start = 1; break;
+		case OPT_RANDOM: o.seed = (uint64_t)opt_int("--random", optarg, 0, INT64_MAX); o.random = 1; break;
+		case OPT_GALLERY_LIMIT: o.gallery_limit = (uint64_t)opt_int("--gallery-limit", optarg, 1, INT64_MAX); break;
+		case OPT_SIZE: o.size = (int)opt_int("--size", optarg, 8, 4096); break;
+		case 'd': o.device = optarg; break;
+		case 'j': o.threads = (int)opt_int("--threads", optarg, 1, 4096); break;
+		case 'o': out = optarg; break;
+		case 'h': usage_neighbours(stdout); return 0;
+		default: bad_option();
+		}
+	}
+	if (optind < argc)
+		usage_error("unexpected argument '%s' (databases go after --query and --gallery)", argv[optind]);
+	if (!o.query_db || !o.gallery_db)
+		usage_error("missing --query DB or --gallery DB (the databases whose images are shown)");
+	if (!o.query_features != !o.gallery_features)
+		usage_error("--query-features and --gallery-features go together");
+	if (o.model && o.query_features)
+		usage_error("-w and the features files exclude each other (the files hold the features)");
+	if (!o.model && !o.query_features)
+		usage_error("missing -w MODEL (or --query-features F --gallery-features F)");
+	if (have_start && o.random)
+		usage_error("--start and --random exclude each other");
+	need_output(out);
+	return viz_neighbours(&o, out) ? EXIT_RUNTIME : 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
+static void usage_predictions(FILE *f)
+{
+	fprintf(f,
+		"Usage: " SYN_PREDICTIONS
+		"Draws images, each with the model's five most probable classes as bars as long as their\n"
+		"probability, the true class written under the image (when known) and its bar red: the\n"
+		"paper's Figure 4, left. Image files are prepared as imgprep prepares the model's records;\n"
+		"images and records are evaluated as anet-eval evaluates them.\n"
+		"\n"
+		"  -w, --weights MODEL     a model or checkpoint from anet-train\n"
+		"      --label NAME        the true class of the next IMAGE (a class name or number);\n"
+		"                          the i-th --label goes with the i-th IMAGE\n"
+		"      --db DB             records of a database instead of image files\n"
+		"  -n, --count N           records to show (default 8)\n"
+		"      --start I           the first key shown (default 0)\n"
+		"      --random SEED       a random sample of records instead\n"
+		"      --crops 1|10        the centre crop (default) or the paper's 10 crops, averaged\n"
+		"      --columns N         images per row (default 4)\n"
+		"      --size PX           pixels a side per image (default 160; small ones enlarged)\n"
+		"  -d, --device D          auto, cpu or cuda (default $ANET_DEVICE, else auto)\n"
+		"  -j, --threads N         CPU threads (default: every processor)\n"
+		"  -o, --output OUT.png    the picture\n"
+		"  -h, --help              this help\n");
+}
+
+static int run_predictions(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "weights", required_argument, NULL, 'w' },  { "label", required_argument, NULL, OPT_LABEL },
+		{ "db", required_argument, NULL, OPT_DB },     { "count", required_argument, NULL, 'n' },
+		{ "start", required_argument, NULL, OPT_START }, { "random", required_argument, NULL, OPT_RANDOM },
+		{ "crops", required_argument, NULL, OPT_CROPS }, { "columns", required_argument, NULL, OPT_COLUMNS },
+		{ "size", required_argument, NULL, OPT_SIZE },  { "device", required_argument, NULL, 'd' },
+		{ "threads", required_argument, NULL, 'j' },   { "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },            { NULL, 0, NULL, 0 }
+	};
+	PredictionsOptions o = { .count = 8, .crops = 1 };
+	const char *out = NULL;
+	const char **labels = xcalloc((size_t)argc, sizeof *labels);
+	int c, have_start = 0, have_count = 0;
+	while ((c = getopt_long(argc, argv, "w:n:d:j:o:h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'w': o.model = optarg; break;
+		case OPT_LABEL: labels[o.nlabels++] = optarg; break;
+		case OPT_DB: o.db = optarg; break;
+		case 'n': o.count = (int)opt_int("--count", optarg, 1, 1024); have_count = 1; break;
+		case OPT_START: o.start = (uint64_t)opt_int("--start", optarg, 0, INT64_MAX); have_start = 1; break;
+		case OPT_RANDOM: o.seed = (uint64_t)opt_int("--random", optarg, 0, INT64_MAX); o.random = 1; break;
+		case OPT_CROPS:
+			o.crops = (int)opt_int("--crops", optarg, 1, 10);
+			if (o.crops != 1 && o.crops != 10)
+				usage_error("--crops: %s is neither 1 nor 10", optarg);
+			break;
+		case OPT_COLUMNS: o.columns = (int)opt_int("--columns", optarg, 1, 64); break;
+		case OPT_SIZE: o.size = (int)opt_int("--size", optarg, 16, 1024); break;
+		case 'd': o.device = optarg; break;
+		case 'j': o.threads = (int)opt_int("--threads", optarg, 1, 4096); break;
+		case 'o': out = optarg; break;
+		case 'h': usage_predictions(stdout); free(labels); return 0;
+		default: bad_option();
+		}
+	}
+	if (!o.model)
+		usage_error("missing -w MODEL (the model whose predictions to draw)");
+	o.images = (const char *const *)argv + optind;
+	o.nimages = argc - optind;
+	o.labels = labels;
+	if (o.db && o.nimages)
+		usage_error("image files and --db exclude each other");
+	if (!o.db && !o.nimages)
+		usage_error("missing IMAGE... (or --db DB)");
+	if (o.db && o.nlabels)
+		usage_error("--label is for image files; a database's records have their labels");
+	if (!o.db && (have_start || o.random || have_count))
+		usage_error("-n, --start and --random choose records of --db");
+	if (o.nlabels > o.nimages)
+		usage_error("%d --label for %d images", o.nlabels, o.nimages);
+	if (have_start && o.random)
+		usage_error("--start and --random exclude each other");
+	need_output(out);
+	int rc = viz_predictions(&o, out);
+	free(labels);
+	return rc ? EXIT_RUNTIME : 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
+static void usage_curves(FILE *f)
+{
+	fprintf(f,
+		"Usage: " SYN_CURVES
+		"Plots the log anet-train --log writes: the loss, the top-1 and top-5 error (training\n"
+		"and validation) and the learning rate (log scale), in four panels.\n"
+		"\n"
+		"      --x step|epoch      the horizontal axis (default step)\n"
+		"      --plotter P         gnuplot (its pngcairo terminal), cairo (drawn by anet-viz),\n"
+		"                          or auto: gnuplot when installed (default; $ANET_VIZ_PLOTTER)\n"
+		"      --size WxH          the picture's size (default 1200x800)\n"
+		"  -o, --output OUT.png    the picture\n"
+		"  -h, --help              this help\n");
+}
+
+static void parse_size(const char *arg, int *w, int *h)
+{
+	const char *x = strchr(arg, 'x');
+	if (!x)
+		usage_error("--size: '%s' is not WIDTHxHEIGHT", arg);
+	char wbuf[32];
+	snprintf(wbuf, sizeof wbuf, "%.*s", (int)(x - arg), arg);
+	*w = (int)opt_int("--size (width)", wbuf, 320, 8192);
+	*h = (int)opt_int("--size (height)", x + 1, 240, 8192);
+}
+
+static int run_curves(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "x", required_argument, NULL, OPT_X },      { "plotter", required_argument, NULL, OPT_PLOTTER },
+		{ "size", required_argument, NULL, OPT_SIZE }, { "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },           { NULL, 0, NULL, 0 }
+	};
+	CurvesOptions o = { .plotter = PLOT_AUTO, .width = 1200, .height = 800 };
+	const char *out = NULL, *env = getenv("ANET_VIZ_PLOTTER");
+	if (env && *env && plotter_parse(env, &o.plotter) != 0)
+		usage_error("ANET_VIZ_PLOTTER: '%s' is not auto, gnuplot or cairo", env);
+	int c;
+	while ((c = getopt_long(argc, argv, "o:h", lo, NULL)) != -1) {
+		switch (c) {
+		case OPT_X:
+			if (strcmp(optarg, "step") != 0 && strcmp(optarg, "epoch") != 0)
+				usage_error("--x: '%s' is neither step nor epoch", optarg);
+			o.x_epoch = strcmp(optarg, "epoch") == 0;
+			break;
+		case OPT_PLOTTER:
+			if (plotter_parse(optarg, &o.plotter) != 0)
+				usage_error("--plotter: '%s' is not auto, gnuplot or cairo", optarg);
+			break;
+		case OPT_SIZE: parse_size(optarg, &o.width, &o.height); break;
+		case 'o': out = optarg; break;
+		case 'h': usage_curves(stdout); return 0;
+		default: bad_option();
+		}
+	}
+	if (optind >= argc)
+		usage_error("missing LOG.tsv (the log anet-train --log wrote)");
+	if (optind + 1 < argc)
+		usage_error("too many arguments (one LOG.tsv)");
+	need_output(out);
+	TrainLog log;
+	if (trainlog_load(argv[optind], &log) != 0)
+		return EXIT_RUNTIME;
+	int rc = viz_curves(&log, &o, argv[optind], out);
+	trainlog_free(&log);
+	return rc ? EXIT_RUNTIME : 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
+static void usage_mean(FILE *f)
+{
+	fprintf(f,
+		"Usage: " SYN_MEAN
+		"Draws the mean image of a statistics file (pcacolor) or of the one a model carries, as it\n"
+		"is and stretched to its range, with the channel means and eigenvalues, so that a bad mean\n"
+		"file is seen at a glance.\n"
+		"\n"
+		"      --scale N           enlargement (default: about 224 pixels a side)\n"
+		"  -o, --output OUT.png    the picture\n"
+		"  -h, --help              this help\n");
+}
+
+static int run_mean(int argc, char **argv)
+{
+	static const struct option lo[] = { { "scale", required_argument, NULL, OPT_SCALE },
+					     { "output", required_argument, NULL, 'o' },
+					     { "help", no_argument, NULL, 'h' },
+					     { NULL, 0, NULL, 0 } };
+	const char *out = NULL;
+	int scale = 0, c;
+	while ((c = getopt_long(argc, argv, "o:h", lo, NULL)) != -1) {
+		switch (c) {
+		case OPT_SCALE: scale = (int)opt_int("--scale", optarg, 1, 64); break;
+		case 'o': out = optarg; break;
+		case 'h': usage_mean(stdout); return 0;
+		default: bad_option();
+		}
+	}
+	if (optind >= argc)
+		usage_error("missing STATS (a statistics file from pcacolor, or a model)");
+	if (optind + 1 < argc)
+		usage_error("too many arguments (one STATS or MODEL)");
+	need_output(out);
+	Stats s;
+	if (viz_stats_load(argv[optind], &s) != 0)
+		return EXIT_RUNTIME;
+	int rc = viz_mean(&s, argv[optind], scale, out);
+	stats_free(&s);
+	return rc ? EXIT_RUNTIME : 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
+typedef struct {
+	const char *name;
+	int (*run)(int argc, char **argv);
+} Command;
+
+static const Command commands[] = {
+	{ "filters", run_filters }, { "records", run_records }, { "neighbours", run_neighbours },
+	{ "neighbors", run_neighbours }, { "predictions", run_predictions }, { "curves", run_curves }, { "mean", run_mean },
+};
+
+int main(int argc, char **argv)
+{
+	set_progname(argv[0]);
+	if (argc < 2)
+		usage_error("missing COMMAND (filters, records, neighbours, predictions, curves or mean)");
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
+		usage_all(stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "--version") == 0) {
+		printf("anet-viz (anet) %s\n", ANET_VERSION);
+		return 0;
+	}
+	if (cmd[0] == '-') {
+		fprintf(stderr, "%s: unknown option '%s' (give a COMMAND first)\n", progname(), cmd);
+		bad_option();
+	}
+	for (size_t i = 0; i < ARRAY_LEN(commands); i++)
+		if (strcmp(cmd, commands[i].name) == 0) {
+			/* messages and "Try ... --help" name the command */
+			static char name[64];
+			snprintf(name, sizeof name, "%s %s", progname(), cmd);
+			set_progname(name);
+			int rc = commands[i].run(argc - 1, argv + 1);
+			viz_shutdown();
+			return rc;
+		}
+	usage_error("unknown command '%s' (filters, records, neighbours, predictions, curves or mean)", cmd);
+}
