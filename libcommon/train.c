@@ -430,7 +430,7 @@ static void progress_line(const Trainer *t, const Window *w, Progress *pg, uint6
 {
 	char extra[256];
 	double n = w->images ? (double)w->images : 1, dt = now_seconds() - w->t0;
-	snprintf(extra, sizeof extra, "epoch %.2f, loss %.4f, top-1 %.1f%% top-5 %.1f%%, lr %.3g, %.0f img/s, data wait %.0f%%",
+	snprintf(extra, sizeof extra, "epoch %.2f, loss %.4f, error top-1 %.1f%% top-5 %.1f%%, lr %.3g, %.0f img/s, data wait %.0f%%",
 		 epochs_done(t), w->loss / n, 100 * w->top1 / n, 100 * w->top5 / n, t->st.lr,
 		 dt > 0 ? (double)w->images / dt : 0, dt > 0 ? 100 * w->wait / dt : 0);
 	progress_update(pg, done, extra);
@@ -631,7 +631,8 @@ static int run_loop(Trainer *t, Loader *l, Progress *pg, uint64_t target)
 		loader_release(l, b);
 		if (rc != 0)
 			return -1;
-		if (pg)
+		/* right after a report the window is empty: the line keeps the last window's figures */
+		if (pg && w.images)
 			progress_line(t, &w, pg, t->st.step - t->start_step);
 	}
 	(void)target;

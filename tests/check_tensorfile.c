@@ -91,6 +91,17 @@ static void copy_damaged(const char *from, const char *to, size_t keep, long fli
 	free(buf);
 }
 
+/* tensorfile_open must refuse the damaged file with a message that names it. */
+static void refused_naming(TensorFile *tf, const char *bad, const char *what, size_t n)
+{
+	Capture c = capture_begin();
+	int rc = tensorfile_open(tf, bad, 0);
+	char *msg = capture_end(c);
+	ck_assert_msg(rc == -1, "%s %zu: accepted", what, n);
+	ck_assert_msg(strstr(msg, bad) != NULL, "%s %zu: the message does not name the file: %s", what, n, msg);
+	free(msg);
+}
+
 /* Every truncation and every single-byte corruption must be refused (and not crash). */
 START_TEST(refuses_damage)
 {
@@ -101,13 +112,13 @@ START_TEST(refuses_damage)
 	TensorFile tf;
 	for (size_t keep = 0; keep < len; keep += (keep < 200 ? 1 : 97)) {
 		copy_damaged(path, bad, keep, -1);
-		ck_assert_msg(tensorfile_open(&tf, bad, 0) == -1, "truncated to %zu bytes was accepted", keep);
+		refused_naming(&tf, bad, "truncated to bytes:", keep);
 	}
 	for (size_t at = 0; at < len; at += (at < 200 ? 1 : 53)) {
 		if (at >= 20 && at < 24)
 			continue; /* the reserved word is not checked */
 		copy_damaged(path, bad, len, (long)at);
-		ck_assert_msg(tensorfile_open(&tf, bad, 0) == -1, "byte %zu flipped was accepted", at);
+		refused_naming(&tf, bad, "flipped byte", at);
 	}
 	free(bad);
 	free(path);
@@ -126,7 +137,11 @@ START_TEST(abort_leaves_nothing)
 	ck_assert_int_eq(tensorwriter_open(&w, path, TF_STATS), 0);
 	uint64_t d = 10;
 	ck_assert_int_eq(tensorwriter_begin(&w, "short", DT_F32, 1, &d), 0);
+	Capture c = capture_begin();
 	ck_assert_int_eq(tensorwriter_commit(&w), -1);
+	char *msg = capture_end(c);
+	ck_assert_msg(strstr(msg, "40 bytes short") != NULL, "commit's message: %s", msg);
+	free(msg);
 	ck_assert_int_ne(access(path, F_OK), 0);
 	free(path);
 }

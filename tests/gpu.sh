@@ -13,8 +13,8 @@
 # (GPU_BUDGET seconds, default 450, so the whole script ends well under 8 minutes), writes its
 # full log to $OUT/NAME.log, and prints one status line (and the tail of the log when it
 # fails). The last lines are the summary table. STAGES="build check_cuda ..." runs only the
-# named stages (build check_cuda bench study-fp32 study-tf32 check_ops anet-train-time ws256
-# nsys memcheck), for a quick second run on a warm machine, whose build is then incremental.
+# named stages (build check_cuda bench study-fp32 study-tf32 check_ops anet-train-time e2e-db loader
+# e2e ws256 nsys memcheck), for a quick second run on a warm machine, whose build is then incremental.
 set -u
 top=$(pwd)
 OUT=${OUT:-/tmp/gpu-out}
@@ -224,7 +224,32 @@ elif [ $gpu = 0 ]; then
 else
 	note "anet-train --time (net driver)" "not available in this build"
 fi
-note "data loader img/s" "TODO (lead): anet-train offers no loader benchmark in this build"
+
+# ---------------------------------------------------------------------------------------------
+# 6b. the loader and anet-train end to end: a 256x256 JPEG database of the committed photos
+# (repeated, labels 0..9), then --loader-only with every core and 200 CUDA training steps from it.
+# The loader must outrun the GPU's training rate; the end-to-end rate is read from the log's
+# rows after the first (warm-up) one.
+e2e_db() {
+	d=/tmp/anet-gpu-db
+	rm -rf "$d" && mkdir -p "$d" || return 1
+	ls tests/data/photo-*.jpg | awk '{ p[NR - 1] = $0 } END { for (i = 0; i < 4096; i++) print p[i % NR], i % 10 }' >"$d/list"
+	$B/bin/imgprep -l "$d/list" -j "$jobs" | $B/bin/mkdb -q "$d/db.lmdb" &&
+		$B/bin/pcacolor -q -o "$d/db.stats" "$d/db.lmdb"
+}
+if [ -x $B/bin/anet-train ] && [ -x $B/bin/imgprep ]; then
+	stage e2e-db 90 e2e_db
+	stage loader 60 $B/bin/anet-train --loader-only --batch 128 --steps 200 -j "$jobs" /tmp/anet-gpu-db/db.lmdb
+	note "data loader (-j $jobs, JPEG 256x256)" "$(status): $(sed -n 's/.*: \([0-9.]* img\/s\).*/\1/p' "$OUT/loader.log" | tail -n 1)"
+	if [ $gpu = 1 ]; then
+		stage e2e 120 $B/bin/anet-train --device cuda --stats /tmp/anet-gpu-db/db.stats --batch 128 --steps 200 \
+			-j "$jobs" --report-every 10 --checkpoint-every 0 --log "$OUT/e2e.tsv" -q -o /tmp/anet-gpu-db/m.anw \
+			/tmp/anet-gpu-db/db.lmdb
+		note "anet-train --device cuda, JPEG db" "$(status): $(awk -F'\t' 'NR == 2 { t0 = $10; s0 = $1 } NR > 2 {
+			t = $10; s = $1; w += $9; n++ } END { if (n) printf "%.0f img/s, data wait %.1f%%", 128 * (s - s0) / (t - t0), 100 * w / n }' \
+			"$OUT/e2e.tsv" 2>/dev/null)"
+	fi
+fi
 
 # ---------------------------------------------------------------------------------------------
 # 7. how the conv chunk size matters: the workspace limit at 256 MiB instead of 1 GiB
