@@ -25,9 +25,14 @@ int cpu_relu_forward(Ctx *ctx, size_t n, const float *x, float *y)
 
 int cpu_relu_backward(Ctx *ctx, size_t n, const float *y, const float *dy, float *dx)
 {
+	/* dy is loaded whatever y says: a load only under the condition would need a masked
+	 * load, and without one GCC keeps a scalar loop with a branch that real data mispredicts
+	 * half the time (11.8 ms against 1.4 ms for the same bytes, measured on the demo's relu1) */
 #pragma omp parallel for simd schedule(dynamic, 32768) num_threads(cpu_threads(ctx)) if (n > PAR_MIN)
-	for (size_t i = 0; i < n; i++)
-		dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+	for (size_t i = 0; i < n; i++) {
+		float g = dy[i];
+		dx[i] = y[i] > 0.0f ? g : 0.0f;
+	}
 	return 0;
 }
 
