@@ -23,14 +23,6 @@ static void teardown(void)
 	free(dir);
 }
 
-/* Asserts that the messages name the database (or stream) what and say reason. */
-static void assert_names(const char *msgs, const char *what, const char *reason)
-{
-	char *want = xasprintf("%s: %s", what, reason);
-	ASSERT_MSG(msgs, want);
-	free(want);
-}
-
 static int exists(const char *path)
 {
 	struct stat st;
@@ -167,7 +159,7 @@ START_TEST(round_trip)
 	Capture cap = capture_begin();
 	ck_assert_int_eq(db_get(c, 50, &r), -1); /* past the end */
 	char *msgs = capture_end(cap);
-	assert_names(msgs, path, "record 50 asked for, the database holds 50 (0..49)");
+	ASSERT_NAMES(msgs, path, "record 50 asked for, the database holds 50 (0..49)");
 	free(msgs);
 	db_cursor_free(c);
 	db_close(db);
@@ -345,7 +337,7 @@ START_TEST(compaction)
 	char *path = build("compact", N, &o, H, W);
 	char *msgs = capture_end(cap);
 	char *tmp = xasprintf("%s/compact.tmp", dir);
-	assert_names(msgs, tmp, "compacted in ");
+	ASSERT_NAMES(msgs, tmp, "compacted in ");
 	ASSERT_MSG(msgs, "% of its pages were free)");
 	free(tmp);
 	free(msgs);
@@ -495,9 +487,9 @@ START_TEST(refuse_bad_count)
 	ck_assert_ptr_null(db_open(path2));
 	ck_assert_ptr_null(db_open(path3));
 	char *msgs = capture_end(cap);
-	assert_names(msgs, path, "metadata says 11 records, the database holds 10 entries besides it");
-	assert_names(msgs, path2, "the keys are not 0000000000 .. 0000000009 followed by anet-meta");
-	assert_names(msgs, path3, "no 'anet-meta' entry: not an anet database");
+	ASSERT_NAMES(msgs, path, "metadata says 11 records, the database holds 10 entries besides it");
+	ASSERT_NAMES(msgs, path2, "the keys are not 0000000000 .. 0000000009 followed by anet-meta");
+	ASSERT_NAMES(msgs, path3, "no 'anet-meta' entry: not an anet database");
 	free(msgs);
 	free(path), free(path2), free(path3);
 }
@@ -525,8 +517,8 @@ START_TEST(refuse_bad_record)
 	ck_assert_int_eq(db_get(c, 2, &r), -1);
 	ck_assert_int_eq(db_get(c, 3, &r), -1);
 	char *msgs = capture_end(cap);
-	assert_names(msgs, path, "key 0000000002: shorter than a record header");
-	assert_names(msgs, path, "key 0000000003: shape 5x5x3 differs from the database's 4x5x3");
+	ASSERT_NAMES(msgs, path, "key 0000000002: shorter than a record header");
+	ASSERT_NAMES(msgs, path, "key 0000000003: shape 5x5x3 differs from the database's 4x5x3");
 	free(msgs);
 	db_cursor_free(c);
 	db_close(db);
@@ -572,7 +564,7 @@ START_TEST(refuse_bad_stream)
 		}
 		char *msgs = capture_end(cap);
 		if (kind < 6)
-			assert_names(msgs, "s", reasons[kind]);
+			ASSERT_NAMES(msgs, "s", reasons[kind]);
 		else
 			ck_assert_msg(msgs[0] == '\0', "the same class table twice: %s", msgs);
 		free(msgs);
@@ -592,7 +584,7 @@ START_TEST(refuse_bad_stream)
 	Capture cap = capture_begin();
 	ck_assert_int_eq(db_build_finish(b, NULL), -1);
 	char *msgs = capture_end(cap);
-	assert_names(msgs, path, "no records");
+	ASSERT_NAMES(msgs, path, "no records");
 	free(msgs);
 	ck_assert(!exists(tmp));
 	ck_assert(!exists(path));
@@ -609,7 +601,7 @@ START_TEST(existing_and_stale)
 	Capture cap = capture_begin();
 	ck_assert_ptr_null(db_build_open(path, &o));
 	char *msgs = capture_end(cap);
-	assert_names(msgs, path, "exists (use --force to replace it once the new database is complete)");
+	ASSERT_NAMES(msgs, path, "exists (use --force to replace it once the new database is complete)");
 	free(msgs);
 	ck_assert(!exists(tmp));
 	Db *db = db_open(path);
@@ -635,7 +627,7 @@ START_TEST(existing_and_stale)
 	char *p2 = build("db", 5, &f, H, W);
 	msgs = capture_end(cap);
 	ck_assert_ptr_nonnull(p2);
-	assert_names(msgs, tmp, "replacing the unfinished build of an earlier run that was killed");
+	ASSERT_NAMES(msgs, tmp, "replacing the unfinished build of an earlier run that was killed");
 	free(msgs);
 	ck_assert(!exists(tmp));
 	/* a DB.tmp locked by a running mkdb is not touched */
@@ -646,7 +638,7 @@ START_TEST(existing_and_stale)
 	ck_assert_ptr_null(db_build_open(path, &f));
 	msgs = capture_end(cap);
 	char *busy = xasprintf("another mkdb is building %s (its DB.tmp is locked)", path);
-	assert_names(msgs, tmp, busy);
+	ASSERT_NAMES(msgs, tmp, busy);
 	free(busy);
 	free(msgs);
 	ck_assert(exists(tmp));
@@ -661,7 +653,7 @@ START_TEST(existing_and_stale)
 	cap = capture_begin();
 	ck_assert_ptr_null(db_build_open(other, &f));
 	msgs = capture_end(cap);
-	assert_names(msgs, other, "holds 'cat.jpg', which is not part of an LMDB database; refusing to replace it");
+	ASSERT_NAMES(msgs, other, "holds 'cat.jpg', which is not part of an LMDB database; refusing to replace it");
 	free(msgs);
 	ck_assert(exists(keep));
 	free(p2), free(junk), free(other), free(keep), free(tmp), free(path);

@@ -5,7 +5,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "libcommon/util.h"
 
 /* Compares got against ref element by element: a pair fails when
  * |got - ref| > atol + rtol * |ref|. Non-finite reference values are skipped; a non-finite
@@ -35,6 +38,14 @@ int capture_exit(void (*fn)(void *), void *arg, char **msgs);
 
 /* Asserts that the captured messages msgs contain want (in a Check test). */
 #define ASSERT_MSG(msgs, want) ck_assert_msg(strstr((msgs), (want)) != NULL, "expected \"%s\" in \"%s\"", (want), (msgs))
+
+/* Asserts that msgs hold "WHAT: REASON": a refusal naming the file (or stream) and the problem. */
+#define ASSERT_NAMES(msgs, what, reason)                                                                   \
+	do {                                                                                               \
+		char *want_ = xasprintf("%s: %s", (what), (reason));                                       \
+		ASSERT_MSG(msgs, want_);                                                                   \
+		free(want_);                                                                               \
+	} while (0)
 
 /* A fresh folder under TMPDIR (or /tmp); the caller removes it with remove_tree. */
 char *make_temp_dir(const char *tag);
