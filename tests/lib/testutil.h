@@ -1,4 +1,4 @@
-/* testutil.h: helpers shared by the Check suites: tolerant comparison, random inputs, temp files. */
+/* testutil.h: helpers shared by the Check suites: tolerant comparison, random inputs, messages, temp files. */
 #ifndef ANET_TESTUTIL_H
 #define ANET_TESTUTIL_H
 
@@ -37,7 +37,8 @@ char *capture_end(Capture c);
 int capture_exit(void (*fn)(void *), void *arg, char **msgs);
 
 /* Asserts that the captured messages msgs contain want (in a Check test). */
-#define ASSERT_MSG(msgs, want) ck_assert_msg(strstr((msgs), (want)) != NULL, "expected \"%s\" in \"%s\"", (want), (msgs))
+#define ASSERT_MSG(msgs, want) \
+	ck_assert_msg(strstr((msgs), (want)) != NULL, "expected \"%s\" in \"%s\"", (want), (msgs))
 
 /* Asserts that msgs hold "WHAT: REASON": a refusal naming the file (or stream) and the problem. */
 #define ASSERT_NAMES(msgs, what, reason)                                                                   \
