@@ -540,13 +540,14 @@ int db_build_classes(DbBuild *b, const ClassTable *t, const char *source)
 	if (b->have_classes) {
 		if (classes_equal(&b->classes, t))
 			return 0;
-		warn_msg("%s: after record %" PRIu64 ": a second class table (%u classes) differs from the first "
-			 "(%u classes)", source, b->count, t->count, b->classes.count);
+		warn_msg("%s: after %" PRIu64 " record%s: a second class table (%u classes) differs from the first "
+			 "(%u classes)", source, b->count, b->count == 1 ? "" : "s", t->count, b->classes.count);
 		return -1;
 	}
 	if (b->labelled == 1 && (uint32_t)b->max_label >= t->count) {
-		warn_msg("%s: after record %" PRIu64 ": the class table has %u classes, but record %" PRIu64
-			 " has label %d", source, b->count, t->count, b->max_label_index, b->max_label);
+		warn_msg("%s: after %" PRIu64 " record%s: the class table has %u classes, but record %" PRIu64
+			 " has label %d", source, b->count, b->count == 1 ? "" : "s", t->count, b->max_label_index,
+			 b->max_label);
 		return -1;
 	}
 	b->classes = classes_copy(t);

@@ -156,7 +156,11 @@ START_TEST(round_trip)
 		free(tr.pix);
 	}
 	RecordView r;
+	Capture cap = capture_begin();
 	ck_assert_int_eq(db_get(c, 50, &r), -1); /* past the end */
+	char *msgs = capture_end(cap);
+	ASSERT_NAMES(msgs, path, "record 50 asked for, the database holds 50 (0..49)");
+	free(msgs);
 	db_cursor_free(c);
 	db_close(db);
 	free(path);
@@ -329,7 +333,14 @@ START_TEST(compaction)
 	DbBuildOptions o = opts(5, 1);
 	o.txn_size = 16 << 10;
 	o.verbose = 1;
+	Capture cap = capture_begin();
 	char *path = build("compact", N, &o, H, W);
+	char *msgs = capture_end(cap);
+	char *tmp = xasprintf("%s/compact.tmp", dir);
+	ASSERT_NAMES(msgs, tmp, "compacted in ");
+	ASSERT_MSG(msgs, "% of its pages were free)");
+	free(tmp);
+	free(msgs);
 	double share = free_share_of(path);
 	printf("compaction: %.1f%% of the pages free after the build\n", 100 * share);
 	ck_assert_double_lt(share, 0.01);
@@ -464,16 +475,22 @@ START_TEST(refuse_bad_count)
 	db_close(db);
 	poke(path, DB_META_KEY, text, len);
 	free(text);
-	ck_assert_ptr_null(db_open(path)); /* 11 said, 10 there */
 	/* a missing record with the count right is refused too */
 	char *path2 = build("hole", 10, &o, H, W);
 	poke(path2, "0000000009", NULL, 0);
 	poke(path2, "0000000010", "x", 1);
-	ck_assert_ptr_null(db_open(path2));
 	/* and no metadata at all */
 	char *path3 = build("nometa", 3, &o, H, W);
 	poke(path3, DB_META_KEY, NULL, 0);
+	Capture cap = capture_begin();
+	ck_assert_ptr_null(db_open(path)); /* 11 said, 10 there */
+	ck_assert_ptr_null(db_open(path2));
 	ck_assert_ptr_null(db_open(path3));
+	char *msgs = capture_end(cap);
+	ASSERT_NAMES(msgs, path, "metadata says 11 records, the database holds 10 entries besides it");
+	ASSERT_NAMES(msgs, path2, "the keys are not 0000000000 .. 0000000009 followed by anet-meta");
+	ASSERT_NAMES(msgs, path3, "no 'anet-meta' entry: not an anet database");
+	free(msgs);
 	free(path), free(path2), free(path3);
 }
 END_TEST
@@ -496,8 +513,13 @@ START_TEST(refuse_bad_record)
 	DbCursor *c = db_cursor_new(db);
 	RecordView r;
 	ck_assert_int_eq(db_get(c, 1, &r), 0);
+	Capture cap = capture_begin();
 	ck_assert_int_eq(db_get(c, 2, &r), -1);
 	ck_assert_int_eq(db_get(c, 3, &r), -1);
+	char *msgs = capture_end(cap);
+	ASSERT_NAMES(msgs, path, "key 0000000002: shorter than a record header");
+	ASSERT_NAMES(msgs, path, "key 0000000003: shape 5x5x3 differs from the database's 4x5x3");
+	free(msgs);
 	db_cursor_free(c);
 	db_close(db);
 	free(path);
@@ -510,6 +532,14 @@ START_TEST(refuse_bad_stream)
 	DbBuildOptions o = opts(1, 1);
 	char *path = xasprintf("%s/bad", dir), *tmp = xasprintf("%s/bad.tmp", dir);
 	ClassTable t = three_classes(), other = { 2, t.names };
+	static const char *const reasons[] = {
+		"record 1 (rec00001): size 5x5x3 differs from the first record's 4x5x3 (rec00000)",
+		"record 1 (rec00001): encoding jpeg differs from the first record's raw (rec00000)",
+		"record 1 (rec00001): unlabelled (-1), but the records before it are labelled",
+		"record 1 (rec00001): label 3 is out of range: the class table has 3 classes (0..2)",
+		"after 1 record: a second class table (2 classes) differs from the first (3 classes)",
+		"after 2 records: the class table has 2 classes, but record 1 has label 2",
+	};
 	for (int kind = 0; kind < 7; kind++) {
 		DbBuild *b = db_build_open(path, &o);
 		ck_assert_ptr_nonnull(b);
@@ -521,6 +551,7 @@ START_TEST(refuse_bad_stream)
 			ck_assert_int_eq(db_build_classes(b, &t, "s"), 0);
 		ck_assert_int_eq(db_build_add(b, &a.r, "s"), 0);
 		int rc;
+		Capture cap = capture_begin();
 		switch (kind) {
 		case 0: z.r.height = H + 1; z.r.payload_len = (H + 1) * W * C; rc = db_build_add(b, &z.r, "s"); break;
 		case 1: z.r.encoding = ENC_JPEG; rc = db_build_add(b, &z.r, "s"); break;
@@ -531,6 +562,12 @@ START_TEST(refuse_bad_stream)
 			rc = db_build_classes(b, &other, "s"); break;
 		default: rc = db_build_classes(b, &t, "s"); break;                /* the same table: fine */
 		}
+		char *msgs = capture_end(cap);
+		if (kind < 6)
+			ASSERT_NAMES(msgs, "s", reasons[kind]);
+		else
+			ck_assert_msg(msgs[0] == '\0', "the same class table twice: %s", msgs);
+		free(msgs);
 		free(a.pix), free(z.pix);
 		if (kind == 6) {
 			ck_assert_int_eq(rc, 0);
@@ -544,7 +581,11 @@ START_TEST(refuse_bad_stream)
 	}
 	/* no records at all */
 	DbBuild *b = db_build_open(path, &o);
+	Capture cap = capture_begin();
 	ck_assert_int_eq(db_build_finish(b, NULL), -1);
+	char *msgs = capture_end(cap);
+	ASSERT_NAMES(msgs, path, "no records");
+	free(msgs);
 	ck_assert(!exists(tmp));
 	ck_assert(!exists(path));
 	free(path), free(tmp);
@@ -557,7 +598,11 @@ START_TEST(existing_and_stale)
 	char *path = build("db", 4, &o, H, W);
 	char *tmp = xasprintf("%s.tmp", path);
 	/* an existing DB is refused without force and kept */
+	Capture cap = capture_begin();
 	ck_assert_ptr_null(db_build_open(path, &o));
+	char *msgs = capture_end(cap);
+	ASSERT_NAMES(msgs, path, "exists (use --force to replace it once the new database is complete)");
+	free(msgs);
 	ck_assert(!exists(tmp));
 	Db *db = db_open(path);
 	ck_assert_uint_eq(db_info(db)->count, 4);
@@ -578,14 +623,24 @@ START_TEST(existing_and_stale)
 	FILE *jf = fopen(junk, "w");
 	fputs("half a database", jf);
 	fclose(jf);
+	cap = capture_begin();
 	char *p2 = build("db", 5, &f, H, W);
+	msgs = capture_end(cap);
 	ck_assert_ptr_nonnull(p2);
+	ASSERT_NAMES(msgs, tmp, "replacing the unfinished build of an earlier run that was killed");
+	free(msgs);
 	ck_assert(!exists(tmp));
 	/* a DB.tmp locked by a running mkdb is not touched */
 	ck_assert_int_eq(mkdir(tmp, 0777), 0);
 	int fd = open(tmp, O_RDONLY | O_DIRECTORY);
 	ck_assert_int_eq(flock(fd, LOCK_EX), 0);
+	cap = capture_begin();
 	ck_assert_ptr_null(db_build_open(path, &f));
+	msgs = capture_end(cap);
+	char *busy = xasprintf("another mkdb is building %s (its DB.tmp is locked)", path);
+	ASSERT_NAMES(msgs, tmp, busy);
+	free(busy);
+	free(msgs);
 	ck_assert(exists(tmp));
 	close(fd);
 	rmdir(tmp);
@@ -595,7 +650,11 @@ START_TEST(existing_and_stale)
 	char *keep = xasprintf("%s/cat.jpg", other);
 	jf = fopen(keep, "w");
 	fclose(jf);
+	cap = capture_begin();
 	ck_assert_ptr_null(db_build_open(other, &f));
+	msgs = capture_end(cap);
+	ASSERT_NAMES(msgs, other, "holds 'cat.jpg', which is not part of an LMDB database; refusing to replace it");
+	free(msgs);
 	ck_assert(exists(keep));
 	free(p2), free(junk), free(other), free(keep), free(tmp), free(path);
 }

@@ -41,8 +41,6 @@ static Ctx *open_cpu(int threads)
 	return c;
 }
 
-#define ASSERT_MSG(msgs, want) ck_assert_msg(strstr((msgs), (want)) != NULL, "expected \"%s\" in \"%s\"", (want), (msgs))
-
 /* Statistics of a made-up gray database of REC x REC records. */
 static void make_stats(Stats *s)
 {

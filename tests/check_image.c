@@ -527,7 +527,11 @@ START_TEST(imgprep_records_round_trip)
 			  .list = list, .root = root, .classes = classes, .output = out };
 	prep_options_init(&a.prep);
 	a.prep.size = 48;
+	Capture cap = capture_begin();
 	ck_assert_int_eq(imgprep_main(&a), 0);
+	char *msgs = capture_end(cap);
+	ASSERT_MSG(msgs, "7 written, 0 skipped; converted: 1 grayscale to RGB");
+	free(msgs);
 
 	static const struct {
 		const char *name;
@@ -594,7 +598,11 @@ START_TEST(idx_plain_and_gzip)
 			first = la;
 	}
 	ck_assert_int_eq(first, 9); /* Fashion-MNIST's first training image is an ankle boot */
+	Capture cap = capture_begin();
 	ck_assert_int_eq(idx_read(&a, pa, &la), -1);
+	char *msgs = capture_end(cap);
+	ASSERT_NAMES(msgs, ip, "read past the last image");
+	free(msgs);
 	idx_close(&a);
 	idx_close(&b);
 	free(ip);
@@ -609,10 +617,19 @@ START_TEST(idx_mismatches_refused)
 	char *ip = data("fashion-64-images.idx"), *l63 = data("fashion-63-labels.idx");
 	char *bad = data("bad-truncated-images.idx"), *lp = data("fashion-64-labels.idx"), *jpg = data("photo-dog.jpg");
 	IdxReader r;
+	Capture cap = capture_begin();
 	ck_assert_int_eq(idx_open(&r, ip, l63), -1);  /* 64 images, 63 labels */
 	ck_assert_int_eq(idx_open(&r, bad, lp), -1);  /* data shorter than its header says */
 	ck_assert_int_eq(idx_open(&r, jpg, lp), -1);  /* not IDX at all */
 	ck_assert_int_eq(idx_open(&r, lp, lp), -1);   /* labels given as images */
+	char *msgs = capture_end(cap);
+	char *both = xasprintf("holds 63 labels, but %s holds 64 images", ip);
+	ASSERT_NAMES(msgs, l63, both);
+	ASSERT_NAMES(msgs, bad, "the header promises 6272 data bytes, the file holds 6172");
+	ASSERT_NAMES(msgs, jpg, "not an IDX file (bad magic ff d8 ff e0)");
+	ASSERT_NAMES(msgs, lp, "IDX images need 3 dimensions (count, rows, columns) or 4 (..., channels); this file has 1");
+	free(both);
+	free(msgs);
 	free(ip);
 	free(l63);
 	free(bad);
@@ -642,7 +659,20 @@ START_TEST(list_parsing)
 	inputs_free(in);
 	free(list);
 	list = data("list-bad.txt");
+	Capture cap = capture_begin();
 	ck_assert_ptr_null(inputs_from_list(list, root)); /* lines 2, 3, 5, 6 are reported */
+	char *msgs = capture_end(cap);
+	static const char *const lines[] = { ":2: no label (expected 'PATH LABEL')",
+					     ":3: label 'cat' is not a decimal number from 0 to 2147483647",
+					     ":5: label '-3' is not a decimal number",
+					     ":6: label '99999999999' is not a decimal number",
+					     ": 4 malformed lines; nothing was converted" };
+	for (size_t i = 0; i < ARRAY_LEN(lines); i++) {
+		char *want = xasprintf("%s%s", list, lines[i]);
+		ASSERT_MSG(msgs, want);
+		free(want);
+	}
+	free(msgs);
 	free(list);
 	free(root);
 	/* labels are decimal: a leading zero is not octal, and no 0x, sign or space inside */
@@ -656,12 +686,25 @@ START_TEST(list_parsing)
 	ck_assert_str_eq(it.name, "a b.jpg");
 	ck_assert_int_eq(it.label, 10);
 	inputs_free(in);
-	const char *bad[] = { "a.jpg 0x1\n", "a.jpg +1\n", "a.jpg 1e3\n", "a.jpg 2147483648\n", "a.jpg\n" };
+	static const struct {
+		const char *line, *reason;
+	} bad[] = { { "a.jpg 0x1\n", ":1: label '0x1' is not a decimal number" },
+		    { "a.jpg +1\n", ":1: label '+1' is not a decimal number" },
+		    { "a.jpg 1e3\n", ":1: label '1e3' is not a decimal number" },
+		    { "a.jpg 2147483648\n", ":1: label '2147483648' is not a decimal number from 0 to 2147483647" },
+		    { "a.jpg\n", ":1: no label (expected 'PATH LABEL')" } };
 	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
 		f = fopen(p, "w");
-		fputs(bad[i], f);
+		fputs(bad[i].line, f);
 		fclose(f);
-		ck_assert_msg(inputs_from_list(p, NULL) == NULL, "accepted %s", bad[i]);
+		cap = capture_begin();
+		ck_assert_msg(inputs_from_list(p, NULL) == NULL, "accepted %s", bad[i].line);
+		msgs = capture_end(cap);
+		char *want = xasprintf("%s%s", p, bad[i].reason);
+		ASSERT_MSG(msgs, want);
+		free(want);
+		ASSERT_NAMES(msgs, p, "1 malformed line; nothing was converted");
+		free(msgs);
 	}
 	free(p);
 	remove_tree(dir);

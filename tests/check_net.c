@@ -720,9 +720,6 @@ START_TEST(step_allocates_nothing)
 }
 END_TEST
 
-
-#define ASSERT_MSG(msgs, want) ck_assert_msg(strstr((msgs), (want)) != NULL, "expected \"%s\" in \"%s\"", (want), (msgs))
-
 static Net *trained_net(Ctx *ctx, const Spec *s)
 {
 	Net *net = net_create(ctx, s, 4, NET_TRAIN);

@@ -255,7 +255,11 @@ START_TEST(refuse_bad_record)
 	free(packed);
 	Db *db = db_open(path);
 	Stats s;
+	Capture cap = capture_begin();
 	ck_assert_int_eq(stats_compute(db, 2, 1, &s), -1);
+	char *msgs = capture_end(cap);
+	ASSERT_NAMES(msgs, path, "key 0000000150: shape 2x2x3 differs from the database's 3x3x3");
+	free(msgs);
 	db_close(db);
 	free(path);
 }
@@ -349,8 +353,9 @@ START_TEST(default_path)
 }
 END_TEST
 
-/* A statistics file with one thing wrong: each is refused. */
-static int load_variant(int variant)
+/* A statistics file with one thing wrong: each is refused, and the message names the file and
+ * says what is wrong (reason; NULL for the good control). */
+static int load_variant(int variant, const char *reason)
 {
 	char *file = xasprintf("%s/v%d.stats", dir, variant);
 	TensorWriter w;
@@ -376,21 +381,40 @@ static int load_variant(int variant)
 	tensorwriter_add_text(&w, "source", "test");
 	ck_assert_int_eq(tensorwriter_commit(&w), 0);
 	Stats s;
+	Capture cap = capture_begin();
 	int rc = stats_load(file, &s);
+	char *msgs = capture_end(cap);
 	if (rc == 0)
 		stats_free(&s);
+	if (reason)
+		ASSERT_NAMES(msgs, file, reason);
+	else
+		ck_assert_msg(msgs[0] == '\0', "the good file: %s", msgs);
+	free(msgs);
 	free(file);
 	return rc;
 }
 
 START_TEST(load_refusals)
 {
-	ck_assert_int_eq(load_variant(0), 0); /* the control: a good file loads */
+	static const char *const reasons[] = { NULL,
+					       "is a model file, expected a statistics file",
+					       "tensor cov: shape 2x2, expected 3x3",
+					       "tensor eigvec is missing (statistics file)",
+					       "pixel_scale is not 0-255",
+					       "eigval is not in descending order",
+					       "an eigenvector is not of unit length",
+					       "the mean image holds a value outside 0..255" };
+	ck_assert_int_eq(load_variant(0, NULL), 0); /* the control: a good file loads */
 	for (int v = 1; v <= 7; v++)
-		ck_assert_msg(load_variant(v) == -1, "variant %d accepted", v);
+		ck_assert_msg(load_variant(v, reasons[v]) == -1, "variant %d accepted", v);
 	Stats s;
 	char *missing = xasprintf("%s/none.stats", dir);
+	Capture cap = capture_begin();
 	ck_assert_int_eq(stats_load(missing, &s), -1);
+	char *msgs = capture_end(cap);
+	ASSERT_NAMES(msgs, missing, "No such file or directory");
+	free(msgs);
 	free(missing);
 }
 END_TEST

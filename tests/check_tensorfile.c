@@ -68,12 +68,19 @@ START_TEST(round_trip)
 	ck_assert_int_eq(part[9], 504);
 	/* wrong shape, wrong dtype, missing */
 	uint64_t wrong[2] = { 3, 2 };
+	Capture c = capture_begin();
 	ck_assert_int_eq(tensorfile_read(&tf, "conv1.w", DT_F32, 2, wrong, a), -1);
 	ck_assert_int_eq(tensorfile_read(&tf, "conv1.w", DT_F64, 2, da, a), -1);
 	ck_assert_int_eq(tensorfile_read(&tf, "conv9.w", DT_F32, 2, da, a), -1);
 	tensorfile_close(&tf);
 	/* wrong kind */
 	ck_assert_int_eq(tensorfile_open(&tf, path, TF_CHECKPOINT), -1);
+	char *msgs = capture_end(c);
+	ASSERT_NAMES(msgs, path, "tensor conv1.w: shape 2x3, expected 3x2");
+	ASSERT_NAMES(msgs, path, "tensor conv1.w is f32, expected f64");
+	ASSERT_NAMES(msgs, path, "tensor conv9.w is missing (model file)");
+	ASSERT_NAMES(msgs, path, "is a model file, expected a checkpoint file");
+	free(msgs);
 	free(path);
 }
 END_TEST
@@ -91,15 +98,20 @@ static void copy_damaged(const char *from, const char *to, size_t keep, long fli
 	free(buf);
 }
 
-/* tensorfile_open must refuse the damaged file with a message that names it. */
-static void refused_naming(TensorFile *tf, const char *bad, const char *what, size_t n)
+/* tensorfile_open must refuse the damaged file with a message that names it and gives a
+ * reason; returns the message (the caller frees it). */
+static char *refused_naming(TensorFile *tf, const char *bad, const char *what, size_t n)
 {
 	Capture c = capture_begin();
 	int rc = tensorfile_open(tf, bad, 0);
 	char *msg = capture_end(c);
 	ck_assert_msg(rc == -1, "%s %zu: accepted", what, n);
-	ck_assert_msg(strstr(msg, bad) != NULL, "%s %zu: the message does not name the file: %s", what, n, msg);
-	free(msg);
+	const char *at = strstr(msg, bad);
+	ck_assert_msg(at != NULL, "%s %zu: the message does not name the file: %s", what, n, msg);
+	at += strlen(bad);
+	ck_assert_msg(at[0] == ':' && at[1] == ' ' && at[2] != '\n' && at[2] != '\0', "%s %zu: no reason: %s", what,
+		      n, msg);
+	return msg;
 }
 
 /* Every truncation and every single-byte corruption must be refused (and not crash). */
@@ -112,13 +124,16 @@ START_TEST(refuses_damage)
 	TensorFile tf;
 	for (size_t keep = 0; keep < len; keep += (keep < 200 ? 1 : 97)) {
 		copy_damaged(path, bad, keep, -1);
-		refused_naming(&tf, bad, "truncated to bytes:", keep);
+		char *msg = refused_naming(&tf, bad, "truncated to bytes:", keep);
+		ck_assert_msg(strstr(msg, "truncated") || strstr(msg, "too short"), "truncated to %zu bytes: %s", keep,
+			      msg);
+		free(msg);
 	}
 	for (size_t at = 0; at < len; at += (at < 200 ? 1 : 53)) {
 		if (at >= 20 && at < 24)
 			continue; /* the reserved word is not checked */
 		copy_damaged(path, bad, len, (long)at);
-		refused_naming(&tf, bad, "flipped byte", at);
+		free(refused_naming(&tf, bad, "flipped byte", at));
 	}
 	free(bad);
 	free(path);

@@ -115,8 +115,6 @@ static Ctx *open_cpu(int threads)
 	return c;
 }
 
-#define ASSERT_MSG(msgs, want) ck_assert_msg(strstr((msgs), (want)) != NULL, "expected \"%s\" in \"%s\"", (want), (msgs))
-
 /* ---------------------------------------------------------------------------------------- */
 /* views */
 

@@ -437,7 +437,11 @@ START_TEST(neighbours_from_files)
 	char *png = xasprintf("%s/n.png", dir);
 	NeighboursOptions o = { .query_features = qff, .gallery_features = gff, .query_db = qdb, .gallery_db = gdb,
 				.k = 2, .queries = 5 };
+	Capture cap = capture_begin();
 	ck_assert_int_eq(viz_neighbours(&o, png), 0);
+	char *msgs = capture_end(cap);
+	ASSERT_MSG(msgs, "gallery 100% 6/6 rows"); /* the progress line: every gallery row searched */
+	free(msgs);
 	Image im = read_png(png);
 	ck_assert_int_gt(im.width, 3 * 96);
 	ck_assert_int_gt(im.height, 3 * 96);

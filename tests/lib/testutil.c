@@ -1,10 +1,12 @@
 /* testutil.c: helpers shared by the Check suites (see testutil.h). */
 #include "tests/lib/testutil.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "kernels/rng.h"
@@ -97,4 +99,23 @@ char *capture_end(Capture c)
 		die("capture_end: short read of the captured messages");
 	fclose(c.tmp);
 	return msgs;
+}
+
+int capture_exit(void (*fn)(void *), void *arg, char **msgs)
+{
+	fflush(stdout);
+	Capture c = capture_begin();
+	pid_t pid = fork();
+	if (pid < 0)
+		die_errno("fork");
+	if (pid == 0) {
+		fn(arg);
+		exit(0);
+	}
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			die_errno("waitpid");
+	*msgs = capture_end(c);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }

@@ -1,10 +1,14 @@
-/* testutil.h: helpers shared by the Check suites: tolerant comparison, random inputs, temp files. */
+/* testutil.h: helpers shared by the Check suites: tolerant comparison, random inputs, messages, temp files. */
 #ifndef ANET_TESTUTIL_H
 #define ANET_TESTUTIL_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "libcommon/util.h"
 
 /* Compares got against ref element by element: a pair fails when
  * |got - ref| > atol + rtol * |ref|. Non-finite reference values are skipped; a non-finite
@@ -25,6 +29,24 @@ typedef struct {
 } Capture;
 Capture capture_begin(void);
 char *capture_end(Capture c);
+
+/* Runs fn(arg) in a child process, capturing its stderr, for a call that ends the program (a
+ * usage error's exit(2)) and so cannot be captured in place. Returns the child's exit status
+ * (0 if fn returned, 128 + the signal if one killed it) and sets *msgs to what the child
+ * printed (the caller frees it). Works whether or not Check forks each test. */
+int capture_exit(void (*fn)(void *), void *arg, char **msgs);
+
+/* Asserts that the captured messages msgs contain want (in a Check test). */
+#define ASSERT_MSG(msgs, want) \
+	ck_assert_msg(strstr((msgs), (want)) != NULL, "expected \"%s\" in \"%s\"", (want), (msgs))
+
+/* Asserts that msgs hold "WHAT: REASON": a refusal naming the file (or stream) and the problem. */
+#define ASSERT_NAMES(msgs, what, reason)                                                                   \
+	do {                                                                                               \
+		char *want_ = xasprintf("%s: %s", (what), (reason));                                       \
+		ASSERT_MSG(msgs, want_);                                                                   \
+		free(want_);                                                                               \
+	} while (0)
 
 /* A fresh folder under TMPDIR (or /tmp); the caller removes it with remove_tree. */
 char *make_temp_dir(const char *tag);
