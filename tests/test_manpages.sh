@@ -1,13 +1,16 @@
 #!/bin/sh
 # test_manpages.sh: every program's --help and its man page agree: the options --help lists are
 # documented in the page and the page documents no option --help lacks (per anet-viz command),
-# the SYNOPSIS shows the usage lines of --help, and every page renders without groff warnings.
+# the SYNOPSIS shows the usage lines of --help, an option a page cites for a program (an example,
+# a quoted message) is one that program has, options are written \- in the roff source, and every
+# page renders without groff warnings.
 . "$ANET_TESTS/lib/shtest.sh"
 MAN=man
 cd "$ANET_TESTS/.."
 PROBLEMS=$T/problems
 : >"$PROBLEMS"
 problem() { echo "$*" >>"$PROBLEMS"; }
+TAB=$(printf '\t')
 
 # opts_in: the options (-x, --long-name) in the text on stdin, one a line, sorted; a dash inside
 # a word (anet-viz, top-5, K-1) starts no option
@@ -66,6 +69,22 @@ compare() {
 	done
 }
 
+# cited PAGE...: "PROG<tab>OPTION" (PROG as anet-viz.COMMAND for a command) for each option a
+# page cites for one of anet's programs: after the program's name, on the same line (a command
+# continued with \e is one line), up to a |, #, ; or )
+cited() {
+	sed 's/\\-/-/g; s/\\f[BIRP]//g; s/\\&//g; s/\\c//g' "$@" |
+		awk '/\\e$/ { sub(/\\e$/, ""); line = line $0 " "; next } { print line $0; line = "" }' |
+		grep -oE '(^|[^-A-Za-z0-9/.])(imgprep|mkdb|pcacolor|anet-train|anet-eval|anet-viz)( [^|#;)]*)?' |
+		awk '{
+			sub(/^[^a-z]*/, "")
+			prog = $1
+			if (prog == "anet-viz" && $2 ~ /^[a-z]+$/) prog = prog "." $2
+			for (i = 2; i <= NF; i++)
+				if ($i ~ /^--?[A-Za-z]/) { o = $i; sub(/[^-A-Za-z0-9].*$/, "", o); print prog "\t" o }
+		}' | LC_ALL=C sort -u
+}
+
 # check_synopsis NAME HELPFILE PAGE: the SYNOPSIS names the options of the usage lines and, where
 # groff can render it, reads as they do
 check_synopsis() {
@@ -105,6 +124,7 @@ for p in imgprep mkdb pcacolor anet-train anet-eval; do
 	"$p" --help >"$T/help" || fail "$p --help failed"
 	help_opts "$T/help" >"$T/help.opts"
 	[ -s "$T/help.opts" ] || fail "$p: found no options in --help (has its layout changed?)"
+	cp "$T/help.opts" "$T/opts.$p"
 	man_opts "$page" doc >"$T/man.opts"
 	compare "$p" "$T/help.opts" "$T/man.opts" "$page" "the options"
 	check_synopsis "$p" "$T/help" "$page"
@@ -116,6 +136,7 @@ if [ -x "$ANET_BIN/anet-viz" ]; then
 	page=$MAN/man1/anet-viz.1
 	anet-viz --help >"$T/help" || fail "anet-viz --help failed"
 	help_opts "$T/help" >"$T/all.opts"
+	cp "$T/all.opts" "$T/opts.anet-viz"
 	man_opts "$page" doc 'sec != "COMMANDS"' >"$T/man.opts"
 	LC_ALL=C comm -23 "$T/all.opts" "$T/man.opts" | while read -r o; do
 		problem "anet-viz: $o is in --help but not in the options of $page"
@@ -126,6 +147,7 @@ if [ -x "$ANET_BIN/anet-viz" ]; then
 		anet-viz $c --help >"$T/help.$c" || fail "anet-viz $c --help failed"
 		help_opts "$T/help.$c" >"$T/help.opts"
 		[ -s "$T/help.opts" ] || fail "anet-viz $c: found no options in --help"
+		cp "$T/help.opts" "$T/opts.anet-viz.$c"
 		cat "$T/help.opts" >>"$T/all.opts"
 		man_opts "$page" doc 'sec == "COMMANDS" && ss == "'$c'"' >"$T/man.opts"
 		LC_ALL=C sort -u "$T/man.opts" "$T/common.opts" >"$T/man+common.opts"
@@ -145,6 +167,23 @@ if [ -x "$ANET_BIN/anet-viz" ]; then
 else
 	missing="$missing anet-viz"
 fi
+
+# an option a page cites for a program (examples, quoted messages) is one the program has
+for page in "$MAN"/man1/*.1 "$MAN"/man5/*.5; do
+	cited "$page" | while IFS=$TAB read -r prog o; do
+		[ -f "$T/opts.$prog" ] || continue # not built, or an unknown command (anet-viz COMMAND)
+		grep -qxe "$o" "$T/opts.$prog" ||
+			problem "$page cites '$(echo "$prog" | tr . ' ') $o', but $o is not in that --help"
+	done
+done
+
+# options are written \- in the pages: groff renders a plain - as a hyphen (U+2010 in UTF-8 where
+# the system does not map it back), which cannot be copied into a shell or searched for as -
+grep -nE '(^|[ ("[|])--?[A-Za-z]|\\-\\-[A-Za-z0-9]+(\\-[A-Za-z0-9]+)*-[A-Za-z0-9]' \
+	"$MAN"/man1/*.1 "$MAN"/man5/*.5 | grep -v '^[^:]*:[0-9]*:\.\\"' | while IFS= read -r l; do
+	rest=${l#*:}
+	problem "${l%%:*}:${rest%%:*}: an option written with a plain '-' (write \\-): ${rest#*:}"
+done
 
 if [ -s "$PROBLEMS" ]; then
 	cat "$PROBLEMS" >&2
