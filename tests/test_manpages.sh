@@ -106,7 +106,7 @@ check_synopsis() {
 have_groff=0
 if command -v groff >/dev/null 2>&1; then
 	have_groff=1
-	# man(1) renders with warnings on; a page must render without one at 80 columns
+	# what man --warnings would print: a page renders without a warning at 80 columns
 	for page in "$MAN"/man1/*.1 "$MAN"/man5/*.5; do
 		groff -t -man -Tutf8 -ww -z -rLL=80n "$page" >"$T/groff.err" 2>&1 || problem "groff failed on $page"
 		[ -s "$T/groff.err" ] && problem "groff warns on $page:
