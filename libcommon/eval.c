@@ -281,7 +281,7 @@ int eval_check_db(const Model *m, Db *db)
 	if (info->height != m->height || info->width != m->width || info->channels != m->channels) {
 		warn_msg("%s: %ux%ux%u records, but %s was trained on %ux%ux%u records (imgprep -s %u%s)", db_path(db),
 			 info->height, info->width, info->channels, m->path, m->height, m->width, m->channels, m->height,
-			 m->channels == 1 ? " --gray" : "");
+			 m->channels == 1 ? " -c 1" : "");
 		return -1;
 	}
 	if (info->labelled && info->num_classes != m->num_classes) {

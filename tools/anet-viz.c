@@ -41,8 +41,8 @@ static void usage_all(FILE *f)
 		"  curves       loss, top-1/top-5 error and learning rate from anet-train --log\n"
 		"  mean         the mean image of a statistics file or model\n"
 		"\n"
-		"  -h, --help   this help (COMMAND --help: the command's options)\n"
-		"      --version\n"
+		"  -h, --help     this help (COMMAND --help: the command's options)\n"
+		"      --version  the version\n"
 		"See anet-viz(1).\n");
 }
 
