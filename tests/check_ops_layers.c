@@ -63,6 +63,47 @@ START_TEST(pool_matches_reference)
 }
 END_TEST
 
+/* Exact ties (inputs of five values) must go to the first maximum in row-major order, as in
+ * the reference, and a NaN must win its windows (the later NaN when there are two), on the
+ * specialised 3x3 paths and the general one. */
+START_TEST(pool_ties_and_nan)
+{
+	Ctx *ctx = open_cpu(2);
+	for (size_t ci = 0; ci < ARRAY_LEN(pool_cases); ci++) {
+		PoolShape s = pool_of(pool_cases[ci]);
+		size_t nx = (size_t)s.N * s.C * s.H * s.W, ny = (size_t)s.N * s.C * s.P * s.Q;
+		float *x = rand_floats(nx, 540 + ci, -2.5f, 2.5f);
+		for (size_t i = 0; i < nx; i++)
+			x[i] = roundf(x[i]);
+		double *xd = to_double(x, nx), *yd = zeros_double(ny);
+		int32_t *ad = xmallocarray(ny, sizeof *ad), *a = xmallocarray(ny, sizeof *a);
+		ref_pool_forward(&s, xd, yd, ad);
+		/* two NaNs in the first plane's first window, the later one must win */
+		x[1] = NAN;
+		x[(size_t)s.W + 1] = NAN;
+		float *bx = dev_floats(ctx, x, nx), *by = dev_floats(ctx, NULL, ny);
+		int32_t *ba = ctx_alloc(ctx, ny * sizeof(int32_t));
+		ck_assert_int_eq(ctx->be->pool_forward(ctx, &s, bx, by, ba), 0);
+		float *y = host_floats(ctx, by, ny);
+		ck_assert_int_eq(ctx_download(ctx, a, ba, ny * sizeof(int32_t)), 0);
+		ck_assert_msg(isnan(y[0]) && a[0] == s.W + 1, "case %zu: window 0 gave %g at %d, not the NaN at %d", ci,
+			      (double)y[0], a[0], s.W + 1);
+		size_t wrong = 0, first = 0;
+		for (size_t o = 0; o < ny; o++) {
+			if (o < (size_t)s.P * s.Q && (a[o] == 1 || a[o] == s.W + 1))
+				continue; /* windows of the first plane that a NaN won */
+			if (a[o] != ad[o] && !wrong++)
+				first = o;
+		}
+		ck_assert_msg(wrong == 0, "case %zu: %zu tied windows took another winner than the first (output %zu: %d, "
+			      "reference %d)", ci, wrong, first, a[first], ad[first]);
+		ctx_free(ctx, bx), ctx_free(ctx, by), ctx_free(ctx, ba);
+		free(x), free(xd), free(yd), free(ad), free(a), free(y);
+	}
+	ctx_close(ctx);
+}
+END_TEST
+
 typedef struct {
 	PoolShape s;
 	double *x, *g, *y;
@@ -435,6 +476,7 @@ static Suite *suite(void)
 	Suite *s = suite_create("ops_layers");
 	TCase *t = tcase_create("pool");
 	tcase_add_test(t, pool_matches_reference);
+	tcase_add_test(t, pool_ties_and_nan);
 	tcase_add_test(t, pool_reference_gradients);
 	tcase_add_test(t, pool_rejects_bad_argmax);
 	suite_add_tcase(s, t);
