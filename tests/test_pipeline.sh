@@ -37,8 +37,8 @@ for c in apple banana cherry; do grep -q " $c\$" "$T/pred" && found=1; done
 [ "$(grep -c '%' "$T/pred")" = 6 ] || fail "2 classes for each of 3 images expected"
 [ -s "$T/img.anf" ] || fail "no features file for the images"
 
-# gray: Fashion-MNIST, raw records upsampled to 32, as the demo
-imgprep --idx "$DATA/fashion-64-images.idx.gz" "$DATA/fashion-64-labels.idx.gz" -s 32 \
+# gray: Fashion-MNIST, raw records upsampled to 30, as the demo
+imgprep --idx "$DATA/fashion-64-images.idx.gz" "$DATA/fashion-64-labels.idx.gz" -s 30 \
 	--classes "$DATA/fashion-classes.txt" 2>/dev/null | mkdb -q "$T/fm.lmdb"
 pcacolor -o "$T/fm.stats" "$T/fm.lmdb" 2>/dev/null
 anet-train --net "$ANET_TESTS/../pipelines/fashion-mnist.net" --stats "$T/fm.stats" --batch 16 --steps 6 --input-scale 0.015625 \
