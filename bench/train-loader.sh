@@ -7,20 +7,22 @@
 #
 # Makes RECORDS (default 1024) 256x256 JPEG-payload records (imgprep's default jpeg:90) from the
 # photos of mate-backgrounds and darknet, repeated, labels 0..9, in a temporary folder, then, in
-# one run holding /tmp/anet-heavy.lock:
+# one run holding /tmp/anet-heavy.lock, ROUNDS (default 3) rounds of
 #   1. anet-train --time: the median training step of the paper's net (batch 128, 10 classes) on
 #      synthetic data already on the device: the kernels alone;
-#   2. anet-train on the database for STEPS (default 5) steps, a log row per step: the first
-#      step (warm-up) is left out and the rest timed from the log, so that the figure is the
-#      steady state with the loader decoding and augmenting, no epoch end inside;
-#   3. anet-train --loader-only with 1 and 2 decode threads: JPEG decode rate alone.
+#   2. anet-train on the database for STEPS (default 6) steps, a log row per step: the median
+#      of the steps after the first (warm-up), with the loader decoding and augmenting, no
+#      epoch end inside;
+# alternating, because the machine is shared and its speed drifts over minutes; the medians of
+# the rounds are compared. Then anet-train --loader-only with 1 and 2 decode threads: the JPEG
+# decode rate alone.
 # The last line is "end-to-end/--time: R" (the goal: at least 0.95).
 set -eu
 if [ -z "${ANET_BENCH_LOCKED:-}" ] && command -v flock >/dev/null 2>&1; then
 	ANET_BENCH_LOCKED=1 exec flock /tmp/anet-heavy.lock sh "$0" "$@"
 fi
 records=${1:-1024}
-steps=${2:-5}
+steps=${2:-6}
 bin=${ANET_BIN:-build/bin}
 threads=${ANET_THREADS:-$(nproc)}
 [ -x "$bin/anet-train" ] || { echo "bench/train-loader.sh: $bin/anet-train not found (run make first)" >&2; exit 1; }
@@ -36,19 +38,31 @@ echo "== database: $records records from $(wc -l <"$tmp/photos") photos, 256x256
 du -sh "$tmp/db.lmdb" | sed 's/^/   /'
 uptime | sed 's/^/   load:/'
 
-echo "== 1. anet-train --time (batch 128, $threads threads)"
-"$bin/anet-train" --time --classes 10 --batch 128 --iters 3 --device cpu --threads "$threads" >"$tmp/time"
-grep -E "^(train|inference):" "$tmp/time" | sed 's/^/   /'
-bare=$(sed -n 's/^train: \([0-9.]*\) img\/s.*/\1/p' "$tmp/time")
-
-echo "== 2. anet-train on the database ($steps steps, the first left out)"
-"$bin/anet-train" --stats "$tmp/db.stats" --batch 128 --steps "$steps" --device cpu --threads "$threads" \
-	-j "$threads" --report-every 1 --checkpoint-every 0 --log "$tmp/log.tsv" -q -o "$tmp/m.anw" "$tmp/db.lmdb" 2>"$tmp/err" ||
-	{ cat "$tmp/err"; exit 1; }
-e2e=$(awk -F'\t' 'NR == 2 { t0 = $10 } NR > 2 { n += 128; t = $10; w += $9 } END {
-	printf "%.3f %.4f", n / (t - t0), w / (NR - 2) }' "$tmp/log.tsv")
-rate=${e2e% *}
-echo "   train: $rate img/s end to end (data wait $(echo "$e2e" | cut -d' ' -f2) of the time, per the log)"
+# The machine is shared: the two measurements alternate, ROUNDS times, and the medians count.
+rounds=${ROUNDS:-3}
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+: >"$tmp/bare" && : >"$tmp/e2e"
+r=1
+while [ $r -le "$rounds" ]; do
+	echo "== round $r of $rounds"
+	"$bin/anet-train" --time --classes 10 --batch 128 --iters 3 --device cpu --threads "$threads" >"$tmp/time" 2>/dev/null
+	b=$(sed -n 's/^train: \([0-9.]*\) img\/s.*/\1/p' "$tmp/time")
+	echo "   1. anet-train --time (batch 128, $threads threads, median of 3 steps): $b img/s"
+	echo "$b" >>"$tmp/bare"
+	"$bin/anet-train" --stats "$tmp/db.stats" --batch 128 --steps "$steps" --device cpu --threads "$threads" \
+		-j "$threads" --report-every 1 --checkpoint-every 0 --log "$tmp/log.tsv" -q -o "$tmp/m.anw" \
+		"$tmp/db.lmdb" 2>"$tmp/err" || { cat "$tmp/err"; exit 1; }
+	# each log row is one step: its img/s, and the share of it spent waiting for data; the
+	# first step (warm-up) is left out
+	e=$(awk -F'\t' 'NR > 2 && $3 == "train" { print $8 }' "$tmp/log.tsv" | median)
+	w=$(awk -F'\t' 'NR > 2 && $3 == "train" { w += $9; n++ } END { printf "%.4f", w / n }' "$tmp/log.tsv")
+	echo "   2. anet-train on the database ($steps steps, median of the steps after the first): $e img/s, data wait $w"
+	echo "$e" >>"$tmp/e2e"
+	r=$((r + 1))
+done
+bare=$(median <"$tmp/bare")
+rate=$(median <"$tmp/e2e")
+echo "== medians: --time $bare img/s, end to end $rate img/s"
 
 echo "== 3. the loader alone"
 for j in 1 2; do
