@@ -19,7 +19,8 @@
 #      is built).
 # Outputs go to $ANET_DEMO_DIR (default demo/). A rerun starts afresh: it removes what an
 # earlier run made there. With --reuse (or ANET_DEMO_REUSE=1) it keeps the steps that
-# finished (databases, statistics, model) and redoes only the others.
+# finished (databases, statistics, model) and redoes only the others. ANET_DEMO_EPOCHS,
+# ANET_DEMO_LR_STEPS and ANET_DEMO_LR change the training schedule.
 #
 # The data: Debian's dataset-fashion-mnist (/usr/share/datasets/fashion-mnist), installed here
 # with apt-get when run as root and missing; FASHION_MNIST_DIR points elsewhere.
@@ -35,7 +36,7 @@ reuse=${ANET_DEMO_REUSE:-0}
 # (22 epochs take about 12 of the 15 minutes on 2 cores; lr 0.05 at batch 64 measured noisy)
 epochs=${ANET_DEMO_EPOCHS:-22}
 lr_steps=${ANET_DEMO_LR_STEPS:-15,20}
-lr=0.02
+lr=${ANET_DEMO_LR:-0.02}
 batch=128
 
 say() { printf '\n== %s\n' "$*" >&2; }
