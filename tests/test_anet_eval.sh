@@ -5,25 +5,8 @@
 
 check_help anet-eval
 
-imgprep --idx "$DATA/fashion-64-images.idx" "$DATA/fashion-64-labels.idx" -s 32 \
-	--classes "$DATA/fashion-classes.txt" 2>/dev/null | mkdb -q "$T/train.lmdb"
-pcacolor -o "$T/train.stats" "$T/train.lmdb" 2>/dev/null
-cat >"$T/tiny.net" <<'NET'
-input size=28 channels=1
-conv name=conv1 out=8 kernel=5 pad=2 init=0.2
-relu
-lrn
-pool size=3 stride=2
-conv name=conv2 out=8 kernel=3 pad=1 groups=2 bias=0.1 init=0.15
-relu
-pool size=3 stride=2
-fc name=fc3 out=32 bias=0.1 init=0.1
-relu
-dropout
-fc name=fc4 out=classes init=0.1
-softmax
-NET
-anet-train --net "$T/tiny.net" --stats "$T/train.stats" --batch 16 --lr 0.02 --input-scale 0.015625 --steps 200 \
+fashion_fixture
+anet-train --net "$DATA/tiny-gray28.net" --stats "$T/train.stats" --batch 16 --lr 0.02 --input-scale 0.015625 --steps 200 \
 	--device cpu -q -o "$T/m.anw" "$T/train.lmdb" 2>"$T/err" || { cat "$T/err"; fail "training failed"; }
 
 # a database, one crop and ten: the header says what was done

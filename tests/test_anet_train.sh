@@ -5,26 +5,9 @@
 
 check_help anet-train
 
-# the fixture: 64 images upsampled to 32x32 records, as the demo does, and a tiny net on 28x28 crops
-imgprep --idx "$DATA/fashion-64-images.idx" "$DATA/fashion-64-labels.idx" -s 32 \
-	--classes "$DATA/fashion-classes.txt" 2>/dev/null | mkdb -q "$T/train.lmdb"
-pcacolor -o "$T/train.stats" "$T/train.lmdb" 2>/dev/null
-cat >"$T/tiny.net" <<'NET'
-input size=28 channels=1
-conv name=conv1 out=8 kernel=5 pad=2 init=0.2
-relu
-lrn
-pool size=3 stride=2
-conv name=conv2 out=8 kernel=3 pad=1 groups=2 bias=0.1 init=0.15
-relu
-pool size=3 stride=2
-fc name=fc3 out=32 bias=0.1 init=0.1
-relu
-dropout
-fc name=fc4 out=classes init=0.1
-softmax
-NET
-train() { anet-train --net "$T/tiny.net" --stats "$T/train.stats" --batch 8 --lr 0.02 --input-scale 0.015625 \
+# the fixture (shtest.sh) and a tiny net on its 28x28 crops
+fashion_fixture
+train() { anet-train --net "$DATA/tiny-gray28.net" --stats "$T/train.stats" --batch 8 --lr 0.02 --input-scale 0.015625 \
 	--device cpu --threads 1 -j 2 "$@"; }
 
 # a short run: the log's columns, a validation row per epoch, the files
@@ -44,7 +27,7 @@ grep -q "validation on .*top-1 error" "$T/out" || fail "no validation message"
 # SIGINT in the middle of a run: exit 130, a checkpoint, and --resume ends with the same weights
 train --steps 800 -o "$T/straight.anw" "$T/train.lmdb" 2>/dev/null || fail "the straight run failed"
 # (a command of its own, not the function: the shell's background jobs ignore SIGINT)
-anet-train --net "$T/tiny.net" --stats "$T/train.stats" --batch 8 --lr 0.02 --input-scale 0.015625 --device cpu \
+anet-train --net "$DATA/tiny-gray28.net" --stats "$T/train.stats" --batch 8 --lr 0.02 --input-scale 0.015625 --device cpu \
 	--threads 1 -j 2 --steps 800 --log "$T/int.tsv" -o "$T/int.anw" "$T/train.lmdb" 2>"$T/int.err" &
 pid=$!
 i=0

@@ -114,20 +114,7 @@ expect_exit 2 env ANET_VIZ_PLOTTER=excel anet-viz curves "$T/log.tsv" -o "$T/x.p
 expect_err "ANET_VIZ_PLOTTER"
 # ---------------------------------------------------------------------------------------------
 # a small model, trained for a few steps on the tree (40x40 records, 32x32 crops, 3 classes)
-cat > "$T/small.net" <<'NET'
-input size=32 channels=3
-conv name=conv1 out=8 kernel=5 stride=2 pad=2 bias=0.1
-relu
-pool size=3 stride=2
-conv name=conv2 out=8 kernel=3 pad=1 groups=2 bias=0.1
-relu
-fc name=fc3 out=16 bias=0.1
-relu
-dropout
-fc name=fc4 out=classes
-softmax
-NET
-anet-train --net "$T/small.net" --stats "$T/tree.stats" --batch 4 --steps 6 --lr 0.001 --device cpu --threads 1 \
+anet-train --net "$DATA/tiny-rgb32.net" --stats "$T/tree.stats" --batch 4 --steps 6 --lr 0.001 --device cpu --threads 1 \
 	-j 1 -o "$T/m.anw" "$T/tree.lmdb" 2>"$T/err" || { cat "$T/err"; fail "anet-train failed"; }
 
 # filters: conv1's 8 kernels of 5x5x3 in conv2's 2 groups: 11x (55-pixel tiles), 4 a row,

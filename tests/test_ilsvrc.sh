@@ -12,20 +12,7 @@ expect_exit 2 sh "$P"
 sh "$ANET_TESTS/make-ilsvrc-tree.sh" "$T/il"
 
 # a tiny net on 32x32 crops of 40x40 records, 3 classes
-cat > "$T/tiny.net" <<'EOF'
-input size=32 channels=3
-conv name=conv1 out=8 kernel=5 stride=2 pad=2 bias=0.1
-relu
-pool size=3 stride=2
-conv name=conv2 out=8 kernel=3 pad=1 groups=2 bias=0.1
-relu
-fc name=fc3 out=16 bias=0.1
-relu
-dropout
-fc name=fc4 out=classes
-softmax
-EOF
-export NET="$T/tiny.net" SIZE=40 BATCH=4 LR=0.001 THREADS=2 DEVICE=cpu GALLERY=100 ANET_BIN
+export NET="$DATA/tiny-rgb32.net" SIZE=40 BATCH=4 LR=0.001 THREADS=2 DEVICE=cpu GALLERY=100 ANET_BIN
 run() { # OUT STEPS: the pipeline's output in $T/OUT.log
 	OUT=$T/$1 STEPS=$2 sh "$P" "$T/il" > "$T/$1.log" 2>&1
 }

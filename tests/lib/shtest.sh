@@ -28,3 +28,12 @@ check_help() {
 	expect_err "Try '$1 --help'"
 	"$1" --version >/dev/null || fail "$1 --version failed"
 }
+
+# fashion_fixture: the 64 Fashion-MNIST fixture images as 32x32 records (upsampled, as the
+# demo does) in $T/train.lmdb, their statistics in $T/train.stats; the net for them is
+# $DATA/tiny-gray28.net
+fashion_fixture() {
+	imgprep --idx "$DATA/fashion-64-images.idx" "$DATA/fashion-64-labels.idx" -s 32 \
+		--classes "$DATA/fashion-classes.txt" 2>/dev/null | mkdb -q "$T/train.lmdb"
+	pcacolor -o "$T/train.stats" "$T/train.lmdb" 2>/dev/null
+}
