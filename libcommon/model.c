@@ -83,25 +83,13 @@ int model_save(const char *path, Net *net, const Stats *stats, const ClassTable 
 /* ---------------------------------------------------------------------------------------- */
 /* reading */
 
-static int fail(const TensorFile *tf, const char *fmt, ...) ANET_PRINTF(2, 3);
-static int fail(const TensorFile *tf, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	warn_msg("%s: %s", tf->path, msg);
-	return -1;
-}
-
 static int read_dim(TensorFile *tf, const char *name, int64_t max, uint32_t *v)
 {
 	int64_t x;
 	if (tensorfile_read_i64(tf, name, &x) != 0)
 		return -1;
 	if (x < 1 || x > max)
-		return fail(tf, "%s %" PRId64 " out of range 1..%" PRId64 " (corrupt file?)", name, x, max);
+		return tensorfile_fail(tf, "%s %" PRId64 " out of range 1..%" PRId64 " (corrupt file?)", name, x, max);
 	*v = (uint32_t)x;
 	return 0;
 }
@@ -112,13 +100,13 @@ static int check_stats(TensorFile *tf, const Stats *s)
 	size_t n = (size_t)s->height * s->width * s->channels;
 	for (size_t k = 0; k < n; k++)
 		if (!isfinite(s->mean[k]) || s->mean[k] < 0 || s->mean[k] > 255)
-			return fail(tf, "stats.mean holds a value outside 0..255 (corrupt file?)");
+			return tensorfile_fail(tf, "stats.mean holds a value outside 0..255 (corrupt file?)");
 	for (uint32_t i = 0; i < s->channels; i++) {
 		if (!isfinite(s->eigval[i]) || s->eigval[i] < 0 || !isfinite(s->mean_channel[i]))
-			return fail(tf, "stats.eigval or stats.mean_channel holds a bad value (corrupt file?)");
+			return tensorfile_fail(tf, "stats.eigval or stats.mean_channel holds a bad value (corrupt file?)");
 		for (uint32_t j = 0; j < s->channels; j++)
 			if (!isfinite(s->eigvec[i][j]) || !isfinite(s->cov[i][j]))
-				return fail(tf, "stats.eigvec or stats.cov holds a value that is not finite");
+				return tensorfile_fail(tf, "stats.eigvec or stats.cov holds a value that is not finite");
 	}
 	return 0;
 }
@@ -164,10 +152,10 @@ static int read_names(TensorFile *tf, Model *m)
 	while (*p && rc == 0) {
 		char *nl = strchr(p, '\n');
 		if (!nl || nl == p)
-			rc = fail(tf, "class_names: name %u is %s (corrupt file?)", t->count + 1,
+			rc = tensorfile_fail(tf, "class_names: name %u is %s (corrupt file?)", t->count + 1,
 				  nl ? "empty" : "not ended by a newline");
 		else if (t->count == m->num_classes)
-			rc = fail(tf, "class_names holds more than the %u classes of the network", m->num_classes);
+			rc = tensorfile_fail(tf, "class_names holds more than the %u classes of the network", m->num_classes);
 		else {
 			size_t n = (size_t)(nl - p);
 			char *name = xmalloc(n + 1);
@@ -178,7 +166,7 @@ static int read_names(TensorFile *tf, Model *m)
 		}
 	}
 	if (rc == 0 && t->count != m->num_classes)
-		rc = fail(tf, "class_names holds %u names for %u classes", t->count, m->num_classes);
+		rc = tensorfile_fail(tf, "class_names holds %u names for %u classes", t->count, m->num_classes);
 	free(text);
 	return rc;
 }
@@ -198,13 +186,13 @@ int model_read_extras(TensorFile *tf, const Spec *spec, Model *m)
 	    tensorfile_read_f64(tf, "input_scale", &scale) != 0)
 		return -1;
 	if (!isfinite(scale) || scale <= 0)
-		return fail(tf, "input_scale %g is not a positive number (corrupt file?)", scale);
+		return tensorfile_fail(tf, "input_scale %g is not a positive number (corrupt file?)", scale);
 	m->input_scale = (float)scale;
 	const Dims in = spec->layers[0].out;
 	if ((uint32_t)in.c != m->channels)
-		return fail(tf, "the network takes %d channels, its records have %u (corrupt file?)", in.c, m->channels);
+		return tensorfile_fail(tf, "the network takes %d channels, its records have %u (corrupt file?)", in.c, m->channels);
 	if ((uint32_t)in.h > m->height || (uint32_t)in.w > m->width)
-		return fail(tf, "the network's %dx%d input is larger than its %ux%u records (corrupt file?)", in.h, in.w,
+		return tensorfile_fail(tf, "the network's %dx%d input is larger than its %ux%u records (corrupt file?)", in.h, in.w,
 			    m->height, m->width);
 	if (tensorfile_find(tf, "stats.mean") && read_stats(tf, m) != 0)
 		return -1;

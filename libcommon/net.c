@@ -113,6 +113,17 @@ static int alloc_params(Net *net)
 	return 0;
 }
 
+Ctx *net_ctx_open(const CtxOptions *co)
+{
+	char err[512], note[256];
+	Ctx *ctx = ctx_open(co, err, sizeof err, note, sizeof note);
+	if (!ctx)
+		warn_msg("%s", err);
+	else if (note[0])
+		warn_msg("%s", note);
+	return ctx;
+}
+
 Net *net_create(Ctx *ctx, const Spec *spec, int max_batch, NetMode mode)
 {
 	Net *net = xcalloc(1, sizeof *net);

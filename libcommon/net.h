@@ -52,6 +52,10 @@ typedef struct {
 	float bias;
 } NetInit;
 
+/* ctx_open for the programs: its note (such as the fall-back from --device auto to the CPU)
+ * and, on failure, its reason printed; NULL on failure. */
+Ctx *net_ctx_open(const CtxOptions *co);
+
 /* Allocates everything for batches of up to max_batch on ctx. A NET_EVAL net (anet-eval,
  * anet-viz) has no gradients, momentum or gradient buffers, and refuses backward and update.
  * The spec is borrowed and must outlive the net. The parameters are zero until net_init or

@@ -50,8 +50,7 @@ static void format_shape(char *buf, size_t len, uint32_t ndim, const uint64_t *d
 /* ---------------------------------------------------------------------------------------- */
 /* reading */
 
-static int bad(TensorFile *tf, const char *fmt, ...) ANET_PRINTF(2, 3);
-static int bad(TensorFile *tf, const char *fmt, ...)
+int tensorfile_fail(const TensorFile *tf, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -93,32 +92,32 @@ static int parse_entry(TensorFile *tf, TensorEntry *e, uint64_t size, uLong *crc
 		return -1;
 	uint32_t nlen = get_u32(b);
 	if (nlen == 0 || nlen > TENSORFILE_MAX_NAME)
-		return bad(tf, "entry %u: name length %u out of range (corrupt file?)", index, nlen);
+		return tensorfile_fail(tf, "entry %u: name length %u out of range (corrupt file?)", index, nlen);
 	if (take(tf, e->name, nlen, crc, what))
 		return -1;
 	e->name[nlen] = '\0';
 	if (strlen(e->name) != nlen)
-		return bad(tf, "entry %u: name holds a NUL byte", index);
+		return tensorfile_fail(tf, "entry %u: name holds a NUL byte", index);
 	if (take(tf, b, 8, crc, what))
 		return -1;
 	e->dtype = get_u32(b);
 	e->ndim = get_u32(b + 4);
 	if (!dtype_size(e->dtype))
-		return bad(tf, "tensor %s: unknown dtype %u", e->name, e->dtype);
+		return tensorfile_fail(tf, "tensor %s: unknown dtype %u", e->name, e->dtype);
 	if (e->ndim > TENSORFILE_MAX_DIMS)
-		return bad(tf, "tensor %s: %u dimensions (at most %d)", e->name, e->ndim, TENSORFILE_MAX_DIMS);
+		return tensorfile_fail(tf, "tensor %s: %u dimensions (at most %d)", e->name, e->ndim, TENSORFILE_MAX_DIMS);
 	e->count = 1;
 	for (uint32_t d = 0; d < e->ndim; d++) {
 		if (take(tf, b, 8, crc, what))
 			return -1;
 		e->dims[d] = get_u64(b);
 		if (e->dims[d] && e->count > UINT64_MAX / e->dims[d])
-			return bad(tf, "tensor %s: size overflows", e->name);
+			return tensorfile_fail(tf, "tensor %s: size overflows", e->name);
 		e->count *= e->dims[d];
 	}
 	e->offset = (uint64_t)ftello(tf->f);
 	if (e->count > (size - e->offset) / dtype_size(e->dtype))
-		return bad(tf, "tensor %s: %s %s needs %" PRIu64 " bytes, past the end of the file (truncated?)", e->name,
+		return tensorfile_fail(tf, "tensor %s: %s %s needs %" PRIu64 " bytes, past the end of the file (truncated?)", e->name,
 			   dtype_name(e->dtype), (format_shape(what, sizeof what, e->ndim, e->dims), what),
 			   e->count * dtype_size(e->dtype));
 	e->bytes = e->count * dtype_size(e->dtype);
@@ -136,45 +135,45 @@ int tensorfile_open(TensorFile *tf, const char *path, uint32_t expect_kind)
 	}
 	int64_t size = file_size(tf->f);
 	if (size < 0) {
-		bad(tf, "not a regular file");
+		tensorfile_fail(tf, "not a regular file");
 		goto fail;
 	}
 	uint8_t h[HEADER_SIZE];
 	if (size < HEADER_SIZE + 4 || fread(h, 1, HEADER_SIZE, tf->f) != HEADER_SIZE) {
-		bad(tf, "too short to be an anet tensor file (%" PRId64 " bytes)", size);
+		tensorfile_fail(tf, "too short to be an anet tensor file (%" PRId64 " bytes)", size);
 		goto fail;
 	}
 	if (get_u32(h) != TENSORFILE_MAGIC) {
-		bad(tf, "not an anet tensor file (bad magic)");
+		tensorfile_fail(tf, "not an anet tensor file (bad magic)");
 		goto fail;
 	}
 	if (get_u32(h + 4) != TENSORFILE_VERSION) {
-		bad(tf, "tensor file version %u, this anet reads version %d", get_u32(h + 4), TENSORFILE_VERSION);
+		tensorfile_fail(tf, "tensor file version %u, this anet reads version %d", get_u32(h + 4), TENSORFILE_VERSION);
 		goto fail;
 	}
 	if (get_u32(h + 8) != BOM) {
-		bad(tf, "byte-order mark 0x%08x is not 0x%08x (corrupt file?)", get_u32(h + 8), BOM);
+		tensorfile_fail(tf, "byte-order mark 0x%08x is not 0x%08x (corrupt file?)", get_u32(h + 8), BOM);
 		goto fail;
 	}
 	tf->kind = get_u32(h + 12);
 	tf->count = get_u32(h + 16);
 	uint64_t declared = get_u64(h + 24);
 	if (declared != (uint64_t)size) {
-		bad(tf, "file is %" PRId64 " bytes, its header says %" PRIu64 " (%s)", size, declared,
+		tensorfile_fail(tf, "file is %" PRId64 " bytes, its header says %" PRIu64 " (%s)", size, declared,
 		    (uint64_t)size < declared ? "truncated" : "trailing garbage");
 		goto fail;
 	}
 	if (tf->kind < TF_STATS || tf->kind > TF_FEATURES) {
-		bad(tf, "unknown tensor file kind %u (corrupt file?)", tf->kind);
+		tensorfile_fail(tf, "unknown tensor file kind %u (corrupt file?)", tf->kind);
 		goto fail;
 	}
 	if (expect_kind && tf->kind != expect_kind) {
-		bad(tf, "is a %s file, expected a %s file", tensorfile_kind_name(tf->kind),
+		tensorfile_fail(tf, "is a %s file, expected a %s file", tensorfile_kind_name(tf->kind),
 		    tensorfile_kind_name(expect_kind));
 		goto fail;
 	}
 	if (tf->count > 1u << 20) {
-		bad(tf, "entry count %u out of range (corrupt file?)", tf->count);
+		tensorfile_fail(tf, "entry count %u out of range (corrupt file?)", tf->count);
 		goto fail;
 	}
 	tf->entries = xcalloc(tf->count ? tf->count : 1, sizeof *tf->entries);
@@ -183,7 +182,7 @@ int tensorfile_open(TensorFile *tf, const char *path, uint32_t expect_kind)
 		if (parse_entry(tf, &tf->entries[i], (uint64_t)size - 4, &crc, i) != 0)
 			goto fail;
 	if ((uint64_t)ftello(tf->f) != (uint64_t)size - 4) {
-		bad(tf, "%" PRIu64 " bytes between the last tensor and the checksum (corrupt file?)",
+		tensorfile_fail(tf, "%" PRIu64 " bytes between the last tensor and the checksum (corrupt file?)",
 		    (uint64_t)size - 4 - (uint64_t)ftello(tf->f));
 		goto fail;
 	}
@@ -191,7 +190,7 @@ int tensorfile_open(TensorFile *tf, const char *path, uint32_t expect_kind)
 	if (read_exact(tf->f, t, 4, path, "checksum") != 0)
 		goto fail;
 	if (get_u32(t) != (uint32_t)crc) {
-		bad(tf, "checksum mismatch (stored %08x, computed %08x): the file is corrupt", get_u32(t),
+		tensorfile_fail(tf, "checksum mismatch (stored %08x, computed %08x): the file is corrupt", get_u32(t),
 		    (uint32_t)crc);
 		goto fail;
 	}
@@ -222,11 +221,11 @@ static const TensorEntry *need(TensorFile *tf, const char *name, uint32_t dtype)
 {
 	const TensorEntry *e = tensorfile_find(tf, name);
 	if (!e) {
-		bad(tf, "tensor %s is missing (%s file)", name, tensorfile_kind_name(tf->kind));
+		tensorfile_fail(tf, "tensor %s is missing (%s file)", name, tensorfile_kind_name(tf->kind));
 		return NULL;
 	}
 	if (e->dtype != dtype) {
-		bad(tf, "tensor %s is %s, expected %s", name, dtype_name(e->dtype), dtype_name(dtype));
+		tensorfile_fail(tf, "tensor %s is %s, expected %s", name, dtype_name(e->dtype), dtype_name(dtype));
 		return NULL;
 	}
 	return e;
@@ -236,7 +235,7 @@ int tensorfile_read_range(TensorFile *tf, const TensorEntry *e, uint64_t first, 
 {
 	size_t es = dtype_size(e->dtype);
 	if (first > e->count || n > e->count - first)
-		return bad(tf, "tensor %s: elements %" PRIu64 "..%" PRIu64 " out of range (%" PRIu64 ")", e->name, first,
+		return tensorfile_fail(tf, "tensor %s: elements %" PRIu64 "..%" PRIu64 " out of range (%" PRIu64 ")", e->name, first,
 			   first + n, e->count);
 	if (fseeko(tf->f, (off_t)(e->offset + first * es), SEEK_SET) != 0) {
 		warn_errno("%s: seek", tf->path);
@@ -254,7 +253,7 @@ int tensorfile_read(TensorFile *tf, const char *name, uint32_t dtype, uint32_t n
 		char got[128], want[128];
 		format_shape(got, sizeof got, e->ndim, e->dims);
 		format_shape(want, sizeof want, ndim, dims);
-		return bad(tf, "tensor %s: shape %s, expected %s", name, got, want);
+		return tensorfile_fail(tf, "tensor %s: shape %s, expected %s", name, got, want);
 	}
 	return tensorfile_read_range(tf, e, 0, e->count, dst);
 }
@@ -265,7 +264,7 @@ void *tensorfile_read_alloc(TensorFile *tf, const char *name, uint32_t dtype, ui
 	if (!e)
 		return NULL;
 	if (e->bytes > SIZE_MAX - 1) {
-		bad(tf, "tensor %s too large for this machine", name);
+		tensorfile_fail(tf, "tensor %s too large for this machine", name);
 		return NULL;
 	}
 	char *p = xmalloc((size_t)e->bytes + 1);
@@ -284,7 +283,7 @@ char *tensorfile_read_text(TensorFile *tf, const char *name)
 	uint64_t n;
 	char *s = tensorfile_read_alloc(tf, name, DT_TEXT, &n);
 	if (s && strlen(s) != n) {
-		bad(tf, "text %s holds a NUL byte", name);
+		tensorfile_fail(tf, "text %s holds a NUL byte", name);
 		free(s);
 		return NULL;
 	}
@@ -297,7 +296,7 @@ static int read_scalar(TensorFile *tf, const char *name, uint32_t dtype, void *v
 	if (!e)
 		return -1;
 	if (e->ndim != 0)
-		return bad(tf, "tensor %s: expected a scalar", name);
+		return tensorfile_fail(tf, "tensor %s: expected a scalar", name);
 	uint8_t b[8];
 	if (tensorfile_read_range(tf, e, 0, 1, b) != 0)
 		return -1;

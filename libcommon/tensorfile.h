@@ -73,6 +73,8 @@ int tensorfile_read_i64(TensorFile *tf, const char *name, int64_t *v);
 int tensorfile_read_f64(TensorFile *tf, const char *name, double *v);
 /* Reads elements [first, first + n) of a tensor (any shape, in storage order). */
 int tensorfile_read_range(TensorFile *tf, const TensorEntry *e, uint64_t first, uint64_t n, void *dst);
+/* Prints "path: MESSAGE" for a file whose contents a reader refuses; returns -1. */
+int tensorfile_fail(const TensorFile *tf, const char *fmt, ...) ANET_PRINTF(2, 3);
 
 typedef struct {
 	AtomicFile af;

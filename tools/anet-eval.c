@@ -311,12 +311,9 @@ int main(int argc, char **argv)
 	if (!db && (o.per_class || o.confusion || o.limit))
 		usage_error("--per-class, --confusion and --limit are for a database");
 	CtxOptions co = { .device = o.device, .gpu = o.gpu, .threads = o.threads };
-	char err[512], note[256];
-	Ctx *ctx = ctx_open(&co, err, sizeof err, note, sizeof note);
+	Ctx *ctx = net_ctx_open(&co);
 	if (!ctx)
-		die("%s", err);
-	if (note[0])
-		warn_msg("%s", note);
+		return EXIT_FAILURE;
 	Model *m = model_load(ctx, o.model, o.batch * o.crops, NET_EVAL);
 	Evaluator *e = m ? evaluator_for_model(m, o.crops) : NULL;
 	int rc = -1;

@@ -286,12 +286,9 @@ static void parse_options(int argc, char **argv, Options *o)
 static Ctx *open_device(const Options *o)
 {
 	CtxOptions co = { .device = o->device, .gpu = o->gpu, .threads = o->threads, .deterministic = o->deterministic };
-	char err[512], note[256];
-	Ctx *ctx = ctx_open(&co, err, sizeof err, note, sizeof note);
+	Ctx *ctx = net_ctx_open(&co);
 	if (!ctx)
-		die("%s", err);
-	if (note[0])
-		warn_msg("%s", note);
+		exit(EXIT_FAILURE);
 	return ctx;
 }
 

@@ -11,14 +11,8 @@ int viz_model_open(VizModel *vm, const char *path, const char *device, int threa
 {
 	memset(vm, 0, sizeof *vm);
 	CtxOptions co = { .device = device, .threads = threads };
-	char err[512], note[256];
-	vm->ctx = ctx_open(&co, err, sizeof err, note, sizeof note);
-	if (!vm->ctx) {
-		warn_msg("%s", err);
+	if (!(vm->ctx = net_ctx_open(&co)))
 		return -1;
-	}
-	if (note[0])
-		warn_msg("%s", note);
 	if (!(vm->model = model_load(vm->ctx, path, images * crops, NET_EVAL)) ||
 	    !(vm->eval = evaluator_for_model(vm->model, crops))) {
 		viz_model_close(vm);
