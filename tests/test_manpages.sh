@@ -3,7 +3,7 @@
 # documented in the page and the page documents no option --help lacks (per anet-viz command),
 # the SYNOPSIS shows the usage lines of --help, an option a page cites for a program (an example,
 # a quoted message) is one that program has, options are written \- in the roff source, and every
-# page renders without groff warnings.
+# page renders without groff warnings; --version reads the same way in every program.
 . "$ANET_TESTS/lib/shtest.sh"
 MAN=man
 cd "$ANET_TESTS/.."
@@ -103,6 +103,13 @@ check_synopsis() {
     SYNOPSIS: $(cat "$T/syn.text")"
 }
 
+# check_version NAME COMMAND: --version says one line, "NAME (anet) VERSION", as every program does
+check_version() {
+	$2 --version >"$T/version" 2>&1 || problem "$1 --version failed"
+	grep -qxE "$1 \(anet\) [0-9]+(\.[0-9]+)+" "$T/version" && [ "$(wc -l <"$T/version")" -eq 1 ] ||
+		problem "$1 --version printed '$(cat "$T/version")', not '$1 (anet) VERSION'"
+}
+
 have_groff=0
 if command -v groff >/dev/null 2>&1; then
 	have_groff=1
@@ -128,6 +135,7 @@ for p in imgprep mkdb pcacolor anet-train anet-eval; do
 	man_opts "$page" doc >"$T/man.opts"
 	compare "$p" "$T/help.opts" "$T/man.opts" "$page" "the options"
 	check_synopsis "$p" "$T/help" "$page"
+	check_version "$p" "$p"
 done
 
 # anet-viz: each command's --help against its subsection of COMMANDS, with the options common to
@@ -135,6 +143,7 @@ done
 if [ -x "$ANET_BIN/anet-viz" ]; then
 	page=$MAN/man1/anet-viz.1
 	anet-viz --help >"$T/help" || fail "anet-viz --help failed"
+	check_version anet-viz anet-viz
 	help_opts "$T/help" >"$T/all.opts"
 	cp "$T/all.opts" "$T/opts.anet-viz"
 	man_opts "$page" doc 'sec != "COMMANDS"' >"$T/man.opts"

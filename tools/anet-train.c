@@ -276,7 +276,7 @@ static void parse_options(int argc, char **argv, Options *o)
 		case OPT_THREADS: o->threads = (int)opt_int("--threads", optarg, 1, 4096); break;
 		case OPT_DETERMINISTIC: o->deterministic = 1; break;
 		case 'h': usage(stdout); exit(0);
-		case OPT_VERSION: printf("anet-train %s\n", ANET_VERSION); exit(0);
+		case OPT_VERSION: printf("anet-train (anet) %s\n", ANET_VERSION); exit(0);
 		default: fprintf(stderr, "Try '%s --help' for more information.\n", progname()); exit(EXIT_USAGE);
 		}
 	}
