@@ -45,8 +45,8 @@ Evaluator *evaluator_new(Net *net, const float *mean, uint32_t h, uint32_t w, ui
 {
 	const Spec *s = net_spec(net);
 	Dims in = s->layers[0].out;
-	if (crops != 1 && crops != 10) {
-		warn_msg("%d crops: 1 or 10 are possible", crops);
+	if (crops != 1 && crops != 5 && crops != 10) {
+		warn_msg("%d crops: 1, 5 or 10 are possible", crops);
 		return NULL;
 	}
 	if (net_max_batch(net) < crops) {

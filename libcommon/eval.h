@@ -1,11 +1,12 @@
-/* eval.h: evaluating a network: 1 or 10 crops, top-1/top-5, per-class figures, confusion, features, image predictions.
+/* eval.h: evaluating a network: 1, 5 or 10 crops, top-1/top-5, per-class figures, confusion, features, image predictions.
  *
  * An Evaluator runs a network (made for evaluation, or a training net between steps) in
  * NET_EVAL mode on records prepared as in training: the view (the centre crop, or the
- * paper's ten: four corners and the centre, each mirrored) is cut out of the record on the
- * device by the augment op, the mean image is taken away and the input scaled, exactly as
- * anet-train did minus the randomness. With ten crops the softmax outputs of the ten views
- * are averaged (§4.1), and so are the features.
+ * paper's ten: four corners and the centre, each mirrored; or those five unmirrored, for a
+ * network trained without mirror images) is cut out of the record on the device by the
+ * augment op, the mean image is taken away and the input scaled, exactly as anet-train did
+ * minus the randomness. With several crops the softmax outputs of the views are averaged
+ * (§4.1), and so are the features.
  *
  * The features of an image are the input of the network's last fully connected layer (after
  * its ReLU; dropout is off in eval mode): fc7's 4096 values for the paper's net, the
@@ -30,7 +31,7 @@
 typedef struct Evaluator Evaluator;
 
 /* Evaluation of net on records of h x w x c with the mean image mean (HWC, h x w x c floats,
- * on the host) and input scale scale, with crops views per image (1 or 10; the net's batch
+ * on the host) and input scale scale, with crops views per image (1, 5 or 10; the net's batch
  * must hold at least that many). NULL after printing why. */
 Evaluator *evaluator_new(Net *net, const float *mean, uint32_t h, uint32_t w, uint32_t c, float scale, int crops);
 /* The same from a model's preparation entries (model_need_preparation must hold). */

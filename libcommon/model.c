@@ -175,6 +175,7 @@ int model_read_extras(TensorFile *tf, const Spec *spec, Model *m)
 {
 	m->num_classes = (uint32_t)spec->classes;
 	m->input_scale = 1;
+	m->mirrored = 1;
 	m->kind = tf->kind;
 	if (!tensorfile_find(tf, "record_height")) { /* a bare net_save: weights only */
 		m->trained_on = xstrdup("");
@@ -198,6 +199,14 @@ int model_read_extras(TensorFile *tf, const Spec *spec, Model *m)
 		return -1;
 	if (tensorfile_find(tf, "class_names") && read_names(tf, m) != 0)
 		return -1;
+	if (tensorfile_find(tf, "mirrored")) {
+		int64_t v;
+		if (tensorfile_read_i64(tf, "mirrored", &v) != 0)
+			return -1;
+		if (v != 0 && v != 1)
+			return tensorfile_fail(tf, "mirrored is %" PRId64 ", not 0 or 1 (corrupt file?)", v);
+		m->mirrored = (int)v;
+	}
 	return (m->trained_on = tensorfile_read_text(tf, "trained_on")) ? 0 : -1;
 }
 

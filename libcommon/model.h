@@ -10,6 +10,8 @@
  *   stats.mean_channel, stats.cov, stats.eigval, stats.eigvec, stats.images, stats.source
  *   class_names   text  the class names, one a line (absent when the database had none)
  *   trained_on    text  the training database
+ *   mirrored      i64   1 if training mirrored half of its views, 0 if not (--no-flip);
+ *                       written by anet-train since 0.1; absent: 1
  * A checkpoint (TF_CHECKPOINT) holds the same entries first, then the momentum and the
  * trainer's state (train.h); model_load accepts either, so a checkpoint can be evaluated.
  *
@@ -38,6 +40,7 @@ typedef struct {
 	uint32_t height, width, channels; /* the record (database) image size the model was trained on */
 	float input_scale;                /* augment's scale during training */
 	char *trained_on;                 /* the training database ("" if unknown) */
+	int mirrored;                     /* trained on mirror images too (1 unless the file says 0) */
 	char *path;
 	uint32_t kind;                    /* TF_MODEL or TF_CHECKPOINT */
 } Model;

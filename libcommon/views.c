@@ -52,7 +52,7 @@ void views_test(int height, int width, int crop_h, int crop_w, int crops, int n,
 			out[i] = (View){ .src = i, .y0 = ys[4], .x0 = xs[4] };
 			continue;
 		}
-		for (int k = 0; k < 10; k++)
-			out[10 * i + k] = (View){ .src = i, .y0 = ys[k % 5], .x0 = xs[k % 5], .flip = k >= 5 };
+		for (int k = 0; k < crops; k++)
+			out[crops * i + k] = (View){ .src = i, .y0 = ys[k % 5], .x0 = xs[k % 5], .flip = k >= 5 };
 	}
 }

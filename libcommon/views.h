@@ -45,7 +45,9 @@ void views_train(const ViewParams *p, uint64_t step, int n, View *out);
 /* Test views of n images (src first .. first+n-1 of the uploaded batch): crops 1 gives the
  * centre crop, view i of image i; crops 10 gives ten per image, view 10i + k of image i:
  * k = 0..4 the top-left, top-right, bottom-left, bottom-right and centre windows, k + 5 the
- * same mirrored. The centre window starts at ((H - crop_h) / 2, (W - crop_w) / 2). */
+ * same mirrored; crops 5 gives the first five of those (for a network trained without
+ * mirror images, to which a mirrored view is foreign), view 5i + k. The centre window
+ * starts at ((H - crop_h) / 2, (W - crop_w) / 2). */
 void views_test(int height, int width, int crop_h, int crop_w, int crops, int n, View *out);
 
 /* The colour shift of one set of alphas (channels entries). */

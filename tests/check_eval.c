@@ -1,4 +1,4 @@
-/* check_eval.c: model files (round trip, refusals) and evaluation (views, 10 crops by hand, features). */
+/* check_eval.c: model files (round trip, refusals) and evaluation (views, 5 and 10 crops by hand, features). */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -83,6 +83,20 @@ static float *params_of(Net *net)
 	return h;
 }
 
+/* A model as anet-train writes it, with its mirrored entry. */
+static int save_mirrored(const char *path, Net *net, int64_t mirrored)
+{
+	TensorWriter tw;
+	if (tensorwriter_open(&tw, path, TF_MODEL) != 0)
+		return -1;
+	if (model_write(&tw, net, NULL, NULL, REC, REC, 1, 1, "made-up.lmdb") != 0 ||
+	    tensorwriter_add_i64(&tw, "mirrored", mirrored) != 0) {
+		tensorwriter_abort(&tw);
+		return -1;
+	}
+	return tensorwriter_commit(&tw);
+}
+
 START_TEST(model_round_trip)
 {
 	Ctx *ctx = open_cpu(1);
@@ -117,6 +131,13 @@ START_TEST(model_round_trip)
 	ck_assert_int_eq(ctx_download(ctx, b, net_param_buffer(m->net), (size_t)s->param_floats * sizeof *b), 0);
 	ck_assert_int_eq(memcmp(a, b, (size_t)s->param_floats * sizeof *b), 0);
 	ck_assert_int_eq(model_need_preparation(m, "test"), 0);
+	ck_assert_int_eq(m->mirrored, 1); /* no entry: trained with mirrors, as before the entry existed */
+	model_free(m);
+	/* anet-train's entry for a run without mirror images (--no-flip) */
+	ck_assert_int_eq(save_mirrored(path, net, 0), 0);
+	m = model_load(ctx, path, 1, NET_EVAL);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_int_eq(m->mirrored, 0);
 	model_free(m);
 
 	/* without names or stats: the count is 0 and names read "class N" */
@@ -219,6 +240,9 @@ START_TEST(model_refusals)
 	three.count = 3;
 	ck_assert_int_eq(model_save(bad, net, &st, &three, REC, REC, 1, 1), 0);
 	expect_refused(ctx, bad, "bad.anw: class_names holds 3 names for 4 classes", NULL);
+	/* a mirrored entry other than 0 or 1 */
+	ck_assert_int_eq(save_mirrored(bad, net, 2), 0);
+	expect_refused(ctx, bad, "bad.anw: mirrored is 2, not 0 or 1", NULL);
 	/* a statistics file is not a model */
 	ck_assert_int_eq(stats_write(bad, &st), 0);
 	expect_refused(ctx, bad, "bad.anw: is a statistics file, expected a model or a checkpoint", NULL);
@@ -250,9 +274,11 @@ static void view_by_hand(const uint8_t *img, const float *mean, int y0, int x0, 
 		}
 }
 
-START_TEST(ten_crops_average_the_ten_softmaxes)
+/* _i = 0: the paper's 10 crops; 1: the 5 without the mirrors */
+START_TEST(crops_average_their_softmaxes)
 {
 	enum { N = 3 };
+	const int crops = _i == 0 ? 10 : 5;
 	Ctx *ctx = open_cpu(1);
 	Spec *s = spec_parse(small_text, "small", CLASSES);
 	Net *net = fresh_net(ctx, s, 10 * N, 21);
@@ -262,7 +288,7 @@ START_TEST(ten_crops_average_the_ten_softmaxes)
 	for (size_t i = 0; i < sizeof img; i++)
 		img[i] = (uint8_t)rng_below(5, RNG_STREAM(RNG_TEST, 1), i, 256);
 	const float scale = 0.02f;
-	Evaluator *e = evaluator_new(net, st.mean, REC, REC, 1, scale, 10);
+	Evaluator *e = evaluator_new(net, st.mean, REC, REC, 1, scale, crops);
 	ck_assert_ptr_nonnull(e);
 	ck_assert_int_eq(evaluator_images(e), N);
 	int dim;
@@ -277,20 +303,20 @@ START_TEST(ten_crops_average_the_ten_softmaxes)
 	float in[144];
 	for (int i = 0; i < N; i++) {
 		double p[CLASSES] = { 0 }, f[8] = { 0 };
-		for (int k = 0; k < 10; k++) {
+		for (int k = 0; k < crops; k++) {
 			view_by_hand(img + i * REC * REC, st.mean, corner[k % 5][0], corner[k % 5][1], k >= 5, scale, in);
 			ck_assert_int_eq(ctx_upload(ctx, net_input(net), in, sizeof in), 0);
 			ck_assert_int_eq(net_forward(net, 1, NET_EVAL, 0), 0);
 			const float *q = net_probs(net);
 			for (int c = 0; c < CLASSES; c++)
-				p[c] += q[c] / 10.0;
+				p[c] += q[c] / crops;
 			float h[8];
 			ck_assert_int_eq(ctx_download(ctx, h, net_output(net, "fc2", NULL), sizeof h), 0);
 			for (int d = 0; d < 8; d++)
-				f[d] += h[d] / 10.0;
+				f[d] += h[d] / crops;
 		}
-		ck_assert_uint_eq(compare_doubles("10-crop probabilities", probs + i * CLASSES, p, CLASSES, 1e-6, 1e-5), 0);
-		ck_assert_uint_eq(compare_doubles("10-crop features", feats + i * 8, f, 8, 1e-6, 1e-5), 0);
+		ck_assert_uint_eq(compare_doubles(crops == 10 ? "10-crop probabilities" : "5-crop probabilities", probs + i * CLASSES, p, CLASSES, 1e-6, 1e-5), 0);
+		ck_assert_uint_eq(compare_doubles(crops == 10 ? "10-crop features" : "5-crop features", feats + i * 8, f, 8, 1e-6, 1e-5), 0);
 	}
 	/* the probabilities are a distribution that differs from the centre crop's */
 	Evaluator *one = evaluator_new(net, st.mean, REC, REC, 1, scale, 1);
@@ -335,7 +361,7 @@ static Suite *suite(void)
 	tcase_add_test(t, model_refusals);
 	suite_add_tcase(s, t);
 	t = tcase_create("evaluation");
-	tcase_add_test(t, ten_crops_average_the_ten_softmaxes);
+	tcase_add_loop_test(t, crops_average_their_softmaxes, 0, 2);
 	tcase_add_test(t, rank_counts_ties_against_the_label);
 	suite_add_tcase(s, t);
 	return s;

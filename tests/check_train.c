@@ -200,6 +200,16 @@ START_TEST(test_views_are_the_papers_ten)
 			ck_assert_int_eq(w->flip, k >= 5);
 			ck_assert(w->shift[0] == 0 && w->shift[1] == 0 && w->shift[2] == 0);
 		}
+	View v5[10];
+	views_test(32, 36, 28, 28, 5, 2, v5); /* the five unmirrored, for a model trained without mirrors */
+	for (int i = 0; i < 2; i++)
+		for (int k = 0; k < 5; k++) {
+			const View *w = &v5[5 * i + k];
+			ck_assert_int_eq(w->src, i);
+			ck_assert_int_eq(w->y0, want[k][0]);
+			ck_assert_int_eq(w->x0, want[k][1]);
+			ck_assert_int_eq(w->flip, 0);
+		}
 	views_test(32, 36, 28, 28, 1, 2, v);
 	ck_assert_int_eq(v[1].src, 1);
 	ck_assert_int_eq(v[1].y0, 2);

@@ -1,5 +1,5 @@
 #!/bin/sh
-# test_anet_eval.sh: anet-eval on a model trained on the Fashion-MNIST fixture: 1 and 10 crops, the
+# test_anet_eval.sh: anet-eval on a model trained on the Fashion-MNIST fixture: 1, 5 and 10 crops, the
 # header, per-class and confusion tables, features, images, refusals, usage errors.
 . "$ANET_TESTS/lib/shtest.sh"
 
@@ -59,6 +59,18 @@ expect_exit 1 anet-eval -w "$T/m.anw" --device cpu "$T/big.lmdb"
 expect_err "big.lmdb: 36x36x1 records, but .*m.anw was trained on 32x32x1 records"
 expect_exit 1 anet-eval -w "$T/train.stats" --device cpu "$T/train.lmdb"
 expect_err "train.stats: is a statistics file, expected a model or a checkpoint"
+# a model trained without mirror images says so: 5 crops are its test, and 10 warn
+anet-train --net "$DATA/tiny-gray28.net" --stats "$T/train.stats" --batch 16 --lr 0.02 --input-scale 0.015625 --steps 20 \
+	--no-flip --device cpu -q -o "$T/nf.anw" "$T/train.lmdb" 2>"$T/err" || { cat "$T/err"; fail "training --no-flip failed"; }
+anet-eval -w "$T/nf.anw" --crops 5 --device cpu "$T/train.lmdb" >"$T/five" 2>"$T/err" || fail "anet-eval (5 crops) failed"
+grep -q "^views: 5 crops of 28x28 from 32x32 records (4 corners and the centre, not mirrored; softmax outputs averaged)" \
+	"$T/five" || fail "no 5-crop views line: $(cat "$T/five")"
+! grep -q mirror "$T/err" || fail "5 crops of a --no-flip model warned: $(cat "$T/err")"
+anet-eval -w "$T/nf.anw" --crops 10 --device cpu -q "$T/train.lmdb" >/dev/null 2>"$T/err" || fail "anet-eval (10 crops) failed"
+expect_err "anet-eval: .*nf.anw was trained without mirror images (--no-flip): 5 of the 10 views are foreign to it; --crops 5 leaves them out"
+anet-eval -w "$T/m.anw" --crops 10 --device cpu -q --limit 4 "$T/train.lmdb" >/dev/null 2>"$T/err" || fail "anet-eval (10 crops) failed"
+! grep -q mirror "$T/err" || fail "10 crops of a model trained with mirrors warned: $(cat "$T/err")"
+
 # a checkpoint evaluates like its model
 anet-eval -w "$T/m.ckpt" --device cpu -q "$T/train.lmdb" >"$T/ck" || fail "a checkpoint was not accepted"
 [ "$(grep top-1 "$T/ck")" = "$(grep top-1 "$T/one")" ] || fail "the checkpoint and the model disagree"
@@ -68,8 +80,8 @@ expect_exit 2 anet-eval "$T/train.lmdb"
 expect_err "give -w MODEL"
 expect_exit 2 anet-eval -w "$T/m.anw"
 expect_err "nothing to evaluate"
-expect_exit 2 anet-eval -w "$T/m.anw" --crops 5 "$T/train.lmdb"
-expect_err "\-\-crops: 5"
+expect_exit 2 anet-eval -w "$T/m.anw" --crops 3 "$T/train.lmdb"
+expect_err "\-\-crops: 3: 1 (the centre), 10 (the paper's) or 5 (without mirrors) are possible"
 expect_exit 2 anet-eval -w "$T/m.anw" --per-class "$T/x" "$DATA/gray.jpg"
 expect_exit 2 anet-eval -w "$T/m.anw" "$T/train.lmdb" "$T/train.lmdb"
 echo ok

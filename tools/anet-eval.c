@@ -1,4 +1,4 @@
-/* anet-eval: top-1/top-5 error of a model on a database (1 or 10 crops), predictions for images, feature dumps. */
+/* anet-eval: top-1/top-5 error of a model on a database (1, 5 or 10 crops), predictions for images, feature dumps. */
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -31,13 +31,14 @@ typedef struct {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: anet-eval -w MODEL [--crops 1|10] [--device D] [--top K] [OPTION]... (DB | IMAGE...)\n"
+		"Usage: anet-eval -w MODEL [--crops 1|5|10] [--device D] [--top K] [OPTION]... (DB | IMAGE...)\n"
 		"Evaluates a model from anet-train: top-1 and top-5 error on a database, or the most\n"
 		"probable classes of image files, prepared exactly as imgprep and anet-train did.\n"
 		"\n"
 		"  -w, --weights MODEL      a model or checkpoint written by anet-train\n"
-		"      --crops 1|10         the centre crop (default), or the paper's ten: four corners\n"
-		"                           and the centre, each mirrored, softmax outputs averaged\n"
+		"      --crops 1|5|10       the centre crop (default), or the paper's ten: four corners\n"
+		"                           and the centre, each mirrored, softmax outputs averaged;\n"
+		"                           5: those without the mirrors (a model trained --no-flip)\n"
 		"  -k, --top K              classes shown per image (default 5)\n"
 		"      --per-class FILE     per-class counts and errors as TSV (database)\n"
 		"      --confusion FILE     the confusion matrix as TSV (database)\n"
@@ -79,8 +80,9 @@ static void parse_options(int argc, char **argv, Options *o)
 		case 'w': o->model = optarg; break;
 		case OPT_CROPS:
 			o->crops = (int)opt_int("--crops", optarg, 1, 10);
-			if (o->crops != 1 && o->crops != 10)
-				usage_error("--crops: %d: 1 (the centre) or 10 (the paper's) are possible", o->crops);
+			if (o->crops != 1 && o->crops != 5 && o->crops != 10)
+				usage_error("--crops: %d: 1 (the centre), 10 (the paper's) or 5 (without mirrors) are possible",
+					    o->crops);
 			break;
 		case 'k': o->top = (int)opt_int("--top", optarg, 1, 1000000); break;
 		case OPT_PER_CLASS: o->per_class = optarg; break;
@@ -125,6 +127,10 @@ static void print_header(const Options *o, const Model *m)
 	       *m->trained_on ? ", trained on " : "", m->trained_on);
 	if (o->crops == 10)
 		printf("views: 10 crops of %dx%d from %ux%u records (4 corners and the centre, each mirrored; softmax "
+		       "outputs averaged)\n",
+		       in.h, in.w, m->height, m->width);
+	else if (o->crops == 5)
+		printf("views: 5 crops of %dx%d from %ux%u records (4 corners and the centre, not mirrored; softmax "
 		       "outputs averaged)\n",
 		       in.h, in.w, m->height, m->width);
 	else
@@ -315,6 +321,10 @@ int main(int argc, char **argv)
 	if (!ctx)
 		return EXIT_FAILURE;
 	Model *m = model_load(ctx, o.model, o.batch * o.crops, NET_EVAL);
+	if (m && o.crops == 10 && !m->mirrored)
+		warn_msg("%s was trained without mirror images (--no-flip): 5 of the 10 views are foreign to it; "
+			 "--crops 5 leaves them out",
+			 o.model);
 	Evaluator *e = m ? evaluator_for_model(m, o.crops) : NULL;
 	int rc = -1;
 	if (e)

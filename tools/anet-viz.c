@@ -22,7 +22,7 @@
 		       "                --gallery DB [-k K] [-n N] [--start I | --random SEED] -o OUT.png\n"
 #define SYN_PREDICTIONS "anet-viz predictions -w MODEL [--label NAME]... IMAGE... -o OUT.png\n" \
 			"       anet-viz predictions -w MODEL --db DB [-n N] [--start I | --random SEED]\n" \
-			"                [--crops 1|10] [--columns N] [--size PX] [--device D] [-j N] -o OUT.png\n"
+			"                [--crops 1|5|10] [--columns N] [--size PX] [--device D] [-j N] -o OUT.png\n"
 #define SYN_CURVES "anet-viz curves LOG.tsv [--x step|epoch] [--plotter auto|gnuplot|cairo]\n" \
 		   "                [--size WxH] -o OUT.png\n"
 #define SYN_MEAN "anet-viz mean STATS|MODEL [--scale N] -o OUT.png\n"
@@ -314,7 +314,8 @@ static void usage_predictions(FILE *f)
 		"  -n, --count N           records to show (default 8)\n"
 		"      --start I           the first key shown (default 0)\n"
 		"      --random SEED       a random sample of records instead\n"
-		"      --crops 1|10        the centre crop (default) or the paper's 10 crops, averaged\n"
+		"      --crops 1|5|10      the centre crop (default), the paper's 10 crops averaged, or\n"
+		"                          5: those without the mirrors (a model trained --no-flip)\n"
 		"      --columns N         images per row (default 4)\n"
 		"      --size PX           pixels a side per image (default 160; small ones enlarged)\n"
 		"  -d, --device D          auto, cpu or cuda (default $ANET_DEVICE, else auto)\n"
@@ -348,8 +349,8 @@ static int run_predictions(int argc, char **argv)
 		case OPT_RANDOM: o.seed = (uint64_t)opt_int("--random", optarg, 0, INT64_MAX); o.random = 1; break;
 		case OPT_CROPS:
 			o.crops = (int)opt_int("--crops", optarg, 1, 10);
-			if (o.crops != 1 && o.crops != 10)
-				usage_error("--crops: %s is neither 1 nor 10", optarg);
+			if (o.crops != 1 && o.crops != 5 && o.crops != 10)
+				usage_error("--crops: %s is not 1, 5 or 10", optarg);
 			break;
 		case OPT_COLUMNS: o.columns = (int)opt_int("--columns", optarg, 1, 64); break;
 		case OPT_SIZE: o.size = (int)opt_int("--size", optarg, 16, 1024); break;
