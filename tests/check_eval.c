@@ -281,7 +281,7 @@ START_TEST(crops_average_their_softmaxes)
 	const int crops = _i == 0 ? 10 : 5;
 	Ctx *ctx = open_cpu(1);
 	Spec *s = spec_parse(small_text, "small", CLASSES);
-	Net *net = fresh_net(ctx, s, 10 * N, 21);
+	Net *net = fresh_net(ctx, s, crops * N, 21);
 	Stats st;
 	make_stats(&st);
 	uint8_t img[N * REC * REC];
