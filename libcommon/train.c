@@ -29,6 +29,8 @@ void train_defaults(TrainOptions *o)
 	o->lr = 0.01;
 	o->lr_steps = "";
 	o->lr_drop = 10;
+	o->weight_decay = NET_DECAY;
+	o->momentum = NET_MOMENTUM;
 	o->plateau_delta = 0.001;
 	o->max_drops = 3;
 	o->seed = 1;
@@ -131,8 +133,10 @@ static int check_settings(Trainer *t)
 		warn_msg("--plateau needs a validation database (--val): the rule watches the validation error");
 		return -1;
 	}
-	if (o->batch < 1 || o->lr <= 0 || o->lr_drop <= 1 || o->report_every < 1) {
-		warn_msg("a setting from the checkpoint is out of range (batch, lr, lr-drop, report-every): corrupt file?");
+	if (o->batch < 1 || o->lr <= 0 || o->lr_drop <= 1 || o->report_every < 1 || !(o->weight_decay >= 0) ||
+	    o->weight_decay > 1 || !(o->momentum >= 0) || o->momentum >= 1) {
+		warn_msg("a setting from the checkpoint is out of range (batch, lr, lr-drop, report-every, weight-decay, "
+			 "momentum): corrupt file?");
 		return -1;
 	}
 	if (parse_schedule(t) != 0)
@@ -306,6 +310,7 @@ static int setup(Trainer *t)
 			 t->st.position, t->info->count, t->o.db);
 		goto out;
 	}
+	net_set_hyper(t->net, (float)t->o.momentum, (float)t->o.weight_decay);
 	rc = device_buffers(t);
 out:
 	if (tf.f)
@@ -570,7 +575,7 @@ static void print_start(const Trainer *t)
 {
 	if (t->o.quiet)
 		return;
-	spec_print_summary(t->spec, (int)t->o.batch, t->ctx->threads, NET_MOMENTUM, NET_DECAY, stderr);
+	spec_print_summary(t->spec, (int)t->o.batch, t->ctx->threads, t->o.momentum, t->o.weight_decay, stderr);
 	warn_msg("training on %s (%s): %" PRIu64 " records %ux%ux%u %s, %u classes; %s%s%s", t->o.db,
 		 t->ctx->be->describe(t->ctx), t->info->count, t->H, t->W, t->C, encoding_name(t->info->encoding),
 		 t->info->num_classes, t->val ? "validating on " : "no validation", t->val ? t->o.val : "",

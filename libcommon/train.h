@@ -38,7 +38,7 @@ enum {
 	TO_DB, TO_VAL, TO_STATS, TO_OUTPUT, TO_CHECKPOINT, TO_LOG, TO_BATCH, TO_EPOCHS, TO_STEPS, TO_LR,
 	TO_LR_STEPS, TO_LR_DROP, TO_PLATEAU, TO_PLATEAU_DELTA, TO_MAX_DROPS, TO_SEED, TO_CHECKPOINT_EVERY,
 	TO_CROP, TO_FLIP, TO_COLOR_NOISE, TO_INPUT_SCALE, TO_REPORT_EVERY, TO_STALL_STEPS, TO_NET, TO_BIAS_INIT,
-	TO_COUNT
+	TO_WEIGHT_DECAY, TO_MOMENTUM, TO_COUNT
 };
 
 typedef struct {
@@ -54,6 +54,8 @@ typedef struct {
 	double lr;
 	const char *lr_steps;      /* "" for none */
 	double lr_drop;
+	double weight_decay;       /* the update's decay and momentum (the paper's 0.0005 and 0.9) */
+	double momentum;
 	int64_t plateau;           /* 0: off */
 	double plateau_delta;
 	int64_t max_drops;

@@ -10,15 +10,20 @@
 
 typedef enum { ST_TEXT, ST_INT, ST_REAL } SettingType;
 
-/* Every setting a checkpoint keeps as "train.NAME", and the option that sets it. */
+/* Every setting a checkpoint keeps as "train.NAME", and the option that sets it. A setting
+ * added after checkpoints existed (optional) reads as absent, the value those runs had. */
 typedef struct {
 	int bit;
 	const char *name, *flag;
 	SettingType type;
 	size_t off;
+	int optional;
+	double absent;
 } Setting;
 
-#define SET(bit, name, flag, type, field) { bit, name, flag, type, offsetof(TrainOptions, field) }
+#define SET(bit, name, flag, type, field) { bit, name, flag, type, offsetof(TrainOptions, field), 0, 0 }
+#define SET_ADDED(bit, name, flag, field, absent) \
+	{ bit, name, flag, ST_REAL, offsetof(TrainOptions, field), 1, absent }
 static const Setting settings[] = {
 	SET(TO_DB, "db", "DB", ST_TEXT, db),
 	SET(TO_VAL, "val", "--val", ST_TEXT, val),
@@ -33,6 +38,8 @@ static const Setting settings[] = {
 	SET(TO_LR, "lr", "--lr", ST_REAL, lr),
 	SET(TO_LR_STEPS, "lr_steps", "--lr-steps", ST_TEXT, lr_steps),
 	SET(TO_LR_DROP, "lr_drop", "--lr-drop", ST_REAL, lr_drop),
+	SET_ADDED(TO_WEIGHT_DECAY, "weight_decay", "--weight-decay", weight_decay, NET_DECAY),
+	SET_ADDED(TO_MOMENTUM, "momentum", "--momentum", momentum, NET_MOMENTUM),
 	SET(TO_PLATEAU, "plateau", "--plateau", ST_INT, plateau),
 	SET(TO_PLATEAU_DELTA, "plateau_delta", "--plateau-delta", ST_REAL, plateau_delta),
 	SET(TO_MAX_DROPS, "max_drops", "--max-drops", ST_INT, max_drops),
@@ -190,6 +197,10 @@ static int read_setting(Trainer *t, TensorFile *tf, const Setting *s, TrainOptio
 	char name[64];
 	snprintf(name, sizeof name, "train.%s", s->name);
 	void *p = field(from, s->off);
+	if (s->optional && !tensorfile_find(tf, name)) {
+		*(double *)p = s->absent;
+		return 0;
+	}
 	switch (s->type) {
 	case ST_TEXT: {
 		char *text = tensorfile_read_text(tf, name);

@@ -1,6 +1,7 @@
 #!/bin/sh
 # test_anet_train.sh: anet-train on the Fashion-MNIST fixture: the log, SIGINT and --resume (the
-# same weights as a run that never stopped), --steps across a resume, refusals, usage errors.
+# same weights as a run that never stopped), --steps across a resume, --weight-decay and --momentum,
+# refusals, usage errors.
 . "$ANET_TESTS/lib/shtest.sh"
 
 check_help anet-train
@@ -51,6 +52,18 @@ anet-train --resume "$T/s.ckpt" --steps 20 --log "$T/s.tsv" --device cpu --threa
 grep -q "resume: --steps 20 overrides the checkpoint's 10" "$T/err" || fail "the override is not reported"
 tail -n 1 "$T/s.tsv" | grep -q '^20	' || fail "the resumed run did not stop at step 20"
 
+# --weight-decay and --momentum change the update, and a checkpoint keeps them: a run stopped at
+# step 10 and resumed without them ends with the weights of one that went straight to 20
+train --steps 20 -o "$T/d.anw" "$T/train.lmdb" 2>/dev/null || fail "the default run failed"
+train --steps 20 --weight-decay 0.01 --momentum 0.5 -o "$T/h20.anw" "$T/train.lmdb" 2>/dev/null ||
+	fail "--weight-decay/--momentum run failed"
+cmp -s "$T/d.anw" "$T/h20.anw" && fail "--weight-decay 0.01 --momentum 0.5 left the weights as the defaults do"
+train --steps 10 --weight-decay 0.01 --momentum 0.5 -o "$T/h.anw" "$T/train.lmdb" 2>/dev/null
+anet-train --resume "$T/h.ckpt" --steps 20 --device cpu --threads 1 2>"$T/err" || { cat "$T/err"; fail; }
+expect_err "resume: weight_decay 0.01 (from the checkpoint)"
+expect_err "resume: momentum 0.5 (from the checkpoint)"
+cmp "$T/h20.anw" "$T/h.anw" || fail "resumed with the checkpoint's decay and momentum: the weights differ"
+
 # refusals
 expect_exit 1 anet-train --resume "$T/m.anw" --device cpu
 expect_err "m.anw: is a model (weights only), not a checkpoint"
@@ -77,6 +90,10 @@ expect_exit 2 anet-train --stats "$T/train.stats" --checkpoint-every 5h "$T/trai
 expect_err "\-\-checkpoint-every"
 expect_exit 2 anet-train --stats "$T/train.stats" --batch 0 "$T/train.lmdb"
 expect_exit 2 anet-train --stats "$T/train.stats" --crop corner "$T/train.lmdb"
+expect_exit 2 anet-train --stats "$T/train.stats" --momentum 1 "$T/train.lmdb"
+expect_err "\-\-momentum"
+expect_exit 2 anet-train --stats "$T/train.stats" --weight-decay -0.1 "$T/train.lmdb"
+expect_err "\-\-weight-decay"
 expect_exit 2 anet-train --stats "$T/train.stats" "$T/train.lmdb" "$T/train.lmdb"
 expect_exit 2 anet-train --resume "$T/m.ckpt" --init-from "$T/m.anw"
 

@@ -75,6 +75,8 @@ static void usage(FILE *f)
 		"      --plateau-delta X      smaller improvements do not count (default 0.001)\n"
 		"      --max-drops N          plateau drops at most (default 3)\n"
 		"      --lr-drop X            the divisor (default 10)\n"
+		"      --weight-decay X       the update's weight decay (default 0.0005, the paper's)\n"
+		"      --momentum X           the update's momentum (default 0.9, the paper's)\n"
 		"Augmentation and initialisation:\n"
 		"      --crop random|center   random crops (default) or the centre one\n"
 		"      --no-flip              no mirror images\n"
@@ -103,13 +105,14 @@ static void usage(FILE *f)
 		"\n"
 		"The paper's choices: LRN alpha multiplies the raw sum of squares (k=2, n=5, alpha=1e-4,\n"
 		"beta=0.75); groups=2 on conv2, conv4, conv5; 224x224 crops with conv1 pad 2 (55x55);\n"
-		"v = 0.9 v - 0.0005 lr w - lr dw, w = w + v on every parameter; PCA colour noise adds\n"
-		"sum_i alpha_i sqrt(lambda_i) p_i on the 0-255 scale. See anet-train(1).\n");
+		"v = 0.9 v - 0.0005 lr w - lr dw, w = w + v on every parameter (the default update);\n"
+		"PCA colour noise adds sum_i alpha_i sqrt(lambda_i) p_i on the 0-255 scale. See\n"
+		"anet-train(1).\n");
 }
 
 enum {
 	OPT_SUMMARY = 256, OPT_TIME, OPT_CLASSES, OPT_ITERS, OPT_SEED, OPT_VERSION, OPT_STATS, OPT_VAL, OPT_EPOCHS,
-	OPT_STEPS, OPT_LR, OPT_LR_STEPS, OPT_LR_DROP, OPT_PLATEAU, OPT_PLATEAU_DELTA, OPT_MAX_DROPS, OPT_BIAS_INIT,
+	OPT_STEPS, OPT_LR, OPT_LR_STEPS, OPT_LR_DROP, OPT_WEIGHT_DECAY, OPT_MOMENTUM, OPT_PLATEAU, OPT_PLATEAU_DELTA, OPT_MAX_DROPS, OPT_BIAS_INIT,
 	OPT_RESUME, OPT_INIT_FROM, OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY, OPT_LOG, OPT_CROP, OPT_NO_FLIP, OPT_COLOR,
 	OPT_SCALE, OPT_GPU, OPT_THREADS, OPT_DETERMINISTIC, OPT_REPORT, OPT_STALL, OPT_LOADER_ONLY
 };
@@ -130,6 +133,8 @@ static const struct option longopts[] = {
 	{ "lr", required_argument, NULL, OPT_LR },
 	{ "lr-steps", required_argument, NULL, OPT_LR_STEPS },
 	{ "lr-drop", required_argument, NULL, OPT_LR_DROP },
+	{ "weight-decay", required_argument, NULL, OPT_WEIGHT_DECAY },
+	{ "momentum", required_argument, NULL, OPT_MOMENTUM },
 	{ "plateau", optional_argument, NULL, OPT_PLATEAU },
 	{ "plateau-delta", required_argument, NULL, OPT_PLATEAU_DELTA },
 	{ "max-drops", required_argument, NULL, OPT_MAX_DROPS },
@@ -193,6 +198,11 @@ static int training_option(TrainOptions *t, int c, const char *arg)
 		t->given |= 1u << TO_LR_STEPS;
 		break;
 	case OPT_LR_DROP: t->lr_drop = opt_double("--lr-drop", arg, 1.0001, 1e6); t->given |= 1u << TO_LR_DROP; break;
+	case OPT_WEIGHT_DECAY:
+		t->weight_decay = opt_double("--weight-decay", arg, 0, 1);
+		t->given |= 1u << TO_WEIGHT_DECAY;
+		break;
+	case OPT_MOMENTUM: t->momentum = opt_double("--momentum", arg, 0, 0.999); t->given |= 1u << TO_MOMENTUM; break;
 	case OPT_PLATEAU:
 		t->plateau = arg ? opt_int("--plateau", arg, 1, 1000000) : 2;
 		t->given |= 1u << TO_PLATEAU;
