@@ -20,7 +20,7 @@
 # Outputs go to $ANET_DEMO_DIR (default demo/). A rerun starts afresh: it removes what an
 # earlier run made there. With --reuse (or ANET_DEMO_REUSE=1) it keeps the steps that
 # finished (databases, statistics, model) and redoes only the others. ANET_DEMO_EPOCHS,
-# ANET_DEMO_LR_STEPS and ANET_DEMO_LR change the training schedule.
+# ANET_DEMO_LR_STEPS, ANET_DEMO_LR and ANET_DEMO_WEIGHT_DECAY change the training schedule.
 #
 # The data: Debian's dataset-fashion-mnist (/usr/share/datasets/fashion-mnist), installed here
 # with apt-get when run as root and missing; FASHION_MNIST_DIR points elsewhere.
@@ -38,6 +38,9 @@ reuse=${ANET_DEMO_REUSE:-0}
 epochs=${ANET_DEMO_EPOCHS:-30}
 lr_steps=${ANET_DEMO_LR_STEPS:-20,27}
 lr=${ANET_DEMO_LR:-0.04}
+# (weight decay 0.0001 rather than the paper's 0.0005: 92.75% and 93.05% with 10 crops for seeds 1
+# and 2, against 92.52% for seed 1 with 0.0005; pipelines/fashion-mnist.net says more)
+wd=${ANET_DEMO_WEIGHT_DECAY:-0.0001}
 batch=128
 
 say() { printf '\n== %s\n' "$*" >&2; }
@@ -102,9 +105,9 @@ t=$(now)
 if [ -s "$out/model.anw" ]; then
 	say "3. $out/model.anw exists: reused"
 else
-	say "3. anet-train: $epochs epochs of 60000, batch $batch, lr $lr divided by 10 at epochs $lr_steps"
+	say "3. anet-train: $epochs epochs of 60000, batch $batch, lr $lr divided by 10 at epochs $lr_steps, weight decay $wd"
 	"$bin/anet-train" --net "$here/fashion-mnist.net" --stats "$out/train.stats" --val "$out/test.lmdb" \
-		--batch $batch --lr $lr --lr-steps "$lr_steps" --epochs "$epochs" --input-scale 0.015625 \
+		--batch $batch --lr $lr --lr-steps "$lr_steps" --epochs "$epochs" --weight-decay "$wd" --input-scale 0.015625 \
 		--log "$out/train.tsv" -o "$out/model.anw" "$out/train.lmdb"
 fi
 t_train=$(took "$t")
