@@ -41,11 +41,13 @@ static int feature_layer(const Spec *s)
 	return -1;
 }
 
+int evaluator_crops_ok(int crops) { return crops == 1 || crops == 5 || crops == 10; }
+
 Evaluator *evaluator_new(Net *net, const float *mean, uint32_t h, uint32_t w, uint32_t c, float scale, int crops)
 {
 	const Spec *s = net_spec(net);
 	Dims in = s->layers[0].out;
-	if (crops != 1 && crops != 5 && crops != 10) {
+	if (!evaluator_crops_ok(crops)) {
 		warn_msg("%d crops: 1, 5 or 10 are possible", crops);
 		return NULL;
 	}

@@ -34,6 +34,8 @@ typedef struct Evaluator Evaluator;
  * on the host) and input scale scale, with crops views per image (1, 5 or 10; the net's batch
  * must hold at least that many). NULL after printing why. */
 Evaluator *evaluator_new(Net *net, const float *mean, uint32_t h, uint32_t w, uint32_t c, float scale, int crops);
+/* Whether crops is a view count evaluator_new takes (1, 5 or 10). */
+int evaluator_crops_ok(int crops);
 /* The same from a model's preparation entries (model_need_preparation must hold). */
 Evaluator *evaluator_for_model(Model *m, int crops);
 void evaluator_free(Evaluator *e);

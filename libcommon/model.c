@@ -49,7 +49,7 @@ static char *join_names(const ClassTable *t)
 }
 
 int model_write(TensorWriter *tw, Net *net, const Stats *stats, const ClassTable *classes, uint32_t h,
-		uint32_t w, uint32_t c, float input_scale, const char *trained_on)
+		uint32_t w, uint32_t c, float input_scale, const char *trained_on, int64_t mirrored)
 {
 	if (net_write(net, tw) != 0 || tensorwriter_add_i64(tw, "record_height", h) ||
 	    tensorwriter_add_i64(tw, "record_width", w) || tensorwriter_add_i64(tw, "record_channels", c) ||
@@ -64,7 +64,9 @@ int model_write(TensorWriter *tw, Net *net, const Stats *stats, const ClassTable
 		if (rc != 0)
 			return -1;
 	}
-	return tensorwriter_add_text(tw, "trained_on", trained_on ? trained_on : "");
+	if (tensorwriter_add_text(tw, "trained_on", trained_on ? trained_on : ""))
+		return -1;
+	return tensorwriter_add_i64(tw, "mirrored", mirrored);
 }
 
 int model_save(const char *path, Net *net, const Stats *stats, const ClassTable *classes, uint32_t h, uint32_t w,
@@ -73,7 +75,7 @@ int model_save(const char *path, Net *net, const Stats *stats, const ClassTable 
 	TensorWriter tw;
 	if (tensorwriter_open(&tw, path, TF_MODEL) != 0)
 		return -1;
-	if (model_write(&tw, net, stats, classes, h, w, c, input_scale, NULL) != 0) {
+	if (model_write(&tw, net, stats, classes, h, w, c, input_scale, NULL, 1) != 0) {
 		tensorwriter_abort(&tw);
 		return -1;
 	}

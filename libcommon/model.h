@@ -60,9 +60,9 @@ int model_save(const char *path, Net *net, const Stats *stats, const ClassTable 
 	       uint32_t c, float input_scale);
 
 /* The entries of a model, into an open writer (model_save, and anet-train's checkpoints,
- * which add theirs after these). trained_on may be NULL. */
+ * which add theirs after these). trained_on may be NULL; mirrored as the entry above. */
 int model_write(TensorWriter *tw, Net *net, const Stats *stats, const ClassTable *classes, uint32_t h,
-		uint32_t w, uint32_t c, float input_scale, const char *trained_on);
+		uint32_t w, uint32_t c, float input_scale, const char *trained_on, int64_t mirrored);
 
 /* Reads the preparation entries of an open model or checkpoint into m (not spec, net or
  * path), checking them against spec (channels, crop size, class count). -1 after printing

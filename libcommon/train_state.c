@@ -152,9 +152,8 @@ int trainer_params_finite(Trainer *t)
 
 static int write_model_entries(Trainer *t, TensorWriter *w)
 {
-	if (model_write(w, t->net, &t->stats, &t->classes, t->H, t->W, t->C, (float)t->o.input_scale, t->o.db) != 0)
-		return -1;
-	return tensorwriter_add_i64(w, "mirrored", t->o.flip ? 1 : 0);
+	return model_write(w, t->net, &t->stats, &t->classes, t->H, t->W, t->C, (float)t->o.input_scale, t->o.db,
+			   t->o.flip ? 1 : 0);
 }
 
 int trainer_write_model(Trainer *t, const char *path)

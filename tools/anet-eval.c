@@ -80,7 +80,7 @@ static void parse_options(int argc, char **argv, Options *o)
 		case 'w': o->model = optarg; break;
 		case OPT_CROPS:
 			o->crops = (int)opt_int("--crops", optarg, 1, 10);
-			if (o->crops != 1 && o->crops != 5 && o->crops != 10)
+			if (!evaluator_crops_ok(o->crops))
 				usage_error("--crops: %d: 1 (the centre), 10 (the paper's) or 5 (without mirrors) are possible",
 					    o->crops);
 			break;

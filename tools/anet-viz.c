@@ -349,7 +349,7 @@ static int run_predictions(int argc, char **argv)
 		case OPT_RANDOM: o.seed = (uint64_t)opt_int("--random", optarg, 0, INT64_MAX); o.random = 1; break;
 		case OPT_CROPS:
 			o.crops = (int)opt_int("--crops", optarg, 1, 10);
-			if (o.crops != 1 && o.crops != 5 && o.crops != 10)
+			if (!evaluator_crops_ok(o.crops))
 				usage_error("--crops: %s is not 1, 5 or 10", optarg);
 			break;
 		case OPT_COLUMNS: o.columns = (int)opt_int("--columns", optarg, 1, 64); break;
