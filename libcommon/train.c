@@ -29,6 +29,7 @@ void train_defaults(TrainOptions *o)
 	o->lr = 0.01;
 	o->lr_steps = "";
 	o->lr_drop = 10;
+	o->lr_decay = "none";
 	o->weight_decay = NET_DECAY;
 	o->momentum = NET_MOMENTUM;
 	o->plateau_delta = 0.001;
@@ -93,6 +94,11 @@ static int every_parse(const char *text, int64_t *steps, double *seconds)
 
 int train_check_lr_steps(const char *s) { return milestones_parse(s, NULL, NULL); }
 
+int train_check_lr_decay(const char *s)
+{
+	return s && (strcmp(s, "none") == 0 || strcmp(s, "cosine") == 0 || strcmp(s, "linear") == 0) ? 0 : -1;
+}
+
 int train_check_checkpoint_every(const char *s)
 {
 	int64_t steps;
@@ -137,6 +143,10 @@ static int check_settings(Trainer *t)
 	    o->weight_decay > 1 || !(o->momentum >= 0) || o->momentum >= 1) {
 		warn_msg("a setting from the checkpoint is out of range (batch, lr, lr-drop, report-every, weight-decay, "
 			 "momentum): corrupt file?");
+		return -1;
+	}
+	if (train_check_lr_decay(o->lr_decay) != 0) {
+		warn_msg("--lr-decay: '%s' is none of none, cosine, linear (corrupt checkpoint?)", o->lr_decay);
 		return -1;
 	}
 	if (parse_schedule(t) != 0)
@@ -330,6 +340,20 @@ static double epochs_done(const Trainer *t)
 	return (double)t->st.epoch + (double)t->st.position / (double)t->info->count;
 }
 
+/* The rate of the next step: the drops' rate, times --lr-decay's factor for the fraction of
+ * the run done (train.h). */
+static double lr_now(const Trainer *t)
+{
+	if (strcmp(t->o.lr_decay, "none") == 0)
+		return t->st.lr;
+	double f = t->o.epochs > 0  ? epochs_done(t) / (double)t->o.epochs
+		   : t->o.steps > 0 ? (double)t->st.step / (double)t->o.steps
+				    : 0;
+	f = f < 0 ? 0 : f > 1 ? 1 : f;
+	double k = strcmp(t->o.lr_decay, "cosine") == 0 ? 0.5 * (1 + cos(M_PI * f)) : 1 - f;
+	return t->st.lr * k;
+}
+
 /* Divides the rate by --lr-drop for every milestone passed since the last step. */
 static void apply_milestones(Trainer *t, Progress *pg)
 {
@@ -344,7 +368,7 @@ static void apply_milestones(Trainer *t, Progress *pg)
 		if (pg)
 			progress_clear(pg);
 		warn_msg("step %" PRIu64 ", epoch %.2f: milestone %" PRId64 " of --lr-steps: learning rate %g",
-			 t->st.step, epochs_done(t), t->st.milestones, t->st.lr);
+			 t->st.step, epochs_done(t), t->st.milestones, lr_now(t));
 	}
 }
 
@@ -370,7 +394,7 @@ static void apply_plateau(Trainer *t, double err)
 	warn_msg("epoch %" PRIu64 ": validation top-1 error %.4f has not improved on %.4f by more than %g for %" PRId64
 		 " epoch%s: learning rate divided by %g to %g (drop %" PRId64 " of %" PRId64 ")",
 		 t->st.epoch, err, t->st.best_top1, t->o.plateau_delta, t->o.plateau, t->o.plateau == 1 ? "" : "s",
-		 t->o.lr_drop, t->st.lr, t->st.drops, t->o.max_drops);
+		 t->o.lr_drop, lr_now(t), t->st.drops, t->o.max_drops);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -401,7 +425,7 @@ static void log_row(Trainer *t, const char *kind, double loss, double top1, doub
 	if (!t->log)
 		return;
 	fprintf(t->log, "%" PRIu64 "\t%.4f\t%s\t%.6f\t%.6f\t%.6f\t%.6g\t%.2f\t%.4f\t%.1f\n", t->st.step, epochs_done(t),
-		kind, loss, top1, top5, t->st.lr, ips, wait, elapsed(t));
+		kind, loss, top1, top5, t->lr_step, ips, wait, elapsed(t));
 	fflush(t->log);
 }
 
@@ -436,7 +460,7 @@ static void progress_line(const Trainer *t, const Window *w, Progress *pg, uint6
 	char extra[256];
 	double n = w->images ? (double)w->images : 1, dt = now_seconds() - w->t0;
 	snprintf(extra, sizeof extra, "epoch %.2f, loss %.4f, error top-1 %.1f%% top-5 %.1f%%, lr %.3g, %.0f img/s, data wait %.0f%%",
-		 epochs_done(t), w->loss / n, 100 * w->top1 / n, 100 * w->top5 / n, t->st.lr,
+		 epochs_done(t), w->loss / n, 100 * w->top1 / n, 100 * w->top5 / n, t->lr_step,
 		 dt > 0 ? (double)w->images / dt : 0, dt > 0 ? 100 * w->wait / dt : 0);
 	progress_update(pg, done, extra);
 }
@@ -458,8 +482,9 @@ static int train_step(Trainer *t, const Batch *b, Window *w)
 		return -1;
 	}
 	double loss;
+	t->lr_step = lr_now(t);
 	if (net_set_labels(t->net, b->labels, b->n) != 0 ||
-	    net_train_step(t->net, b->n, t->st.step, (float)t->st.lr, b->labels, &loss) != 0)
+	    net_train_step(t->net, b->n, t->st.step, (float)t->lr_step, b->labels, &loss) != 0)
 		return -1;
 	if (!isfinite(loss))
 		return -2;
@@ -580,9 +605,11 @@ static void print_start(const Trainer *t)
 		 t->ctx->be->describe(t->ctx), t->info->count, t->H, t->W, t->C, encoding_name(t->info->encoding),
 		 t->info->num_classes, t->val ? "validating on " : "no validation", t->val ? t->o.val : "",
 		 t->val ? " every epoch" : "");
-	warn_msg("batch %" PRId64 ", lr %g%s%s%s, %s %dx%d crops%s, PCA colour sigma %g, input scale %g, seed %" PRId64
+	warn_msg("batch %" PRId64 ", lr %g%s%s%s%s%s%s, %s %dx%d crops%s, PCA colour sigma %g, input scale %g, seed %" PRId64
 		 ", %d loader threads",
-		 t->o.batch, t->st.lr, *t->o.lr_steps ? ", --lr-steps " : "", t->o.lr_steps,
+		 t->o.batch, lr_now(t), *t->o.lr_steps ? ", --lr-steps " : "", t->o.lr_steps,
+		 strcmp(t->o.lr_decay, "none") != 0 ? ", " : "", strcmp(t->o.lr_decay, "none") != 0 ? t->o.lr_decay : "",
+		 strcmp(t->o.lr_decay, "none") != 0 ? " decay to 0 at the end" : "",
 		 t->o.plateau ? ", plateau rule on" : "", t->o.crop, t->vp.crop_h, t->vp.crop_w,
 		 t->o.flip ? " and mirrors" : "", t->o.color_noise, t->o.input_scale, t->o.seed, t->o.loaders);
 }

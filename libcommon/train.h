@@ -16,7 +16,12 @@
  *    is below the best so far by more than --plateau-delta (0.001, a tenth of a percentage
  *    point); after P validations in a row without improvement the rate is divided by
  *    --lr-drop and the count starts again; at most --max-drops (3) times.
- * The two may be combined.
+ *  - --lr-decay cosine|linear: the rate also falls continuously to 0 at the run's end,
+ *    multiplied by (1 + cos(pi f)) / 2 or by 1 - f, f the fraction of the run done: epochs
+ *    done over --epochs or, without --epochs, steps over --steps (so --steps with --epochs
+ *    stops part way along the epochs' curve). A function of the step and data position: a
+ *    resumed run follows the same curve.
+ * They may be combined: the drops divide the rate the decay multiplies.
  *
  * Files: the model (-o), the best model by validation top-1 error, the checkpoint (written
  * at every epoch's end, every --checkpoint-every steps or minutes, at the end, and when
@@ -38,7 +43,7 @@ enum {
 	TO_DB, TO_VAL, TO_STATS, TO_OUTPUT, TO_CHECKPOINT, TO_LOG, TO_BATCH, TO_EPOCHS, TO_STEPS, TO_LR,
 	TO_LR_STEPS, TO_LR_DROP, TO_PLATEAU, TO_PLATEAU_DELTA, TO_MAX_DROPS, TO_SEED, TO_CHECKPOINT_EVERY,
 	TO_CROP, TO_FLIP, TO_COLOR_NOISE, TO_INPUT_SCALE, TO_REPORT_EVERY, TO_STALL_STEPS, TO_NET, TO_BIAS_INIT,
-	TO_WEIGHT_DECAY, TO_MOMENTUM, TO_COUNT
+	TO_WEIGHT_DECAY, TO_MOMENTUM, TO_LR_DECAY, TO_COUNT
 };
 
 typedef struct {
@@ -54,6 +59,7 @@ typedef struct {
 	double lr;
 	const char *lr_steps;      /* "" for none */
 	double lr_drop;
+	const char *lr_decay;      /* "none", "cosine" or "linear" */
 	double weight_decay;       /* the update's decay and momentum (the paper's 0.0005 and 0.9) */
 	double momentum;
 	int64_t plateau;           /* 0: off */
@@ -78,9 +84,11 @@ typedef struct {
 
 void train_defaults(TrainOptions *o);
 
-/* 0 if a --lr-steps list ("30,60,80" epochs, "1000s,2000s" steps) or a --checkpoint-every
- * value ("1000" steps, "30m" minutes) is well formed, else -1 (nothing printed). */
+/* 0 if a --lr-steps list ("30,60,80" epochs, "1000s,2000s" steps), a --lr-decay name or a
+ * --checkpoint-every value ("1000" steps, "30m" minutes) is well formed, else -1 (nothing
+ * printed). */
 int train_check_lr_steps(const char *s);
+int train_check_lr_decay(const char *s);
 int train_check_checkpoint_every(const char *s);
 
 /* Runs the training (or the loader benchmark) on ctx. Returns the exit status: 0; 1 after

@@ -48,6 +48,7 @@ typedef struct {
 	Evaluator *ev;
 	Milestone *milestones;
 	int nmilestones;
+	double lr_step;           /* the rate of the last step (the log's and the progress line's) */
 	int64_t ckpt_steps;       /* --checkpoint-every in steps, or */
 	double ckpt_seconds;      /* in seconds; 0: off */
 	double last_ckpt;

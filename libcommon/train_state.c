@@ -19,11 +19,14 @@ typedef struct {
 	size_t off;
 	int optional;
 	double absent;
+	const char *absent_text;
 } Setting;
 
-#define SET(bit, name, flag, type, field) { bit, name, flag, type, offsetof(TrainOptions, field), 0, 0 }
+#define SET(bit, name, flag, type, field) { bit, name, flag, type, offsetof(TrainOptions, field), 0, 0, NULL }
 #define SET_ADDED(bit, name, flag, field, absent) \
-	{ bit, name, flag, ST_REAL, offsetof(TrainOptions, field), 1, absent }
+	{ bit, name, flag, ST_REAL, offsetof(TrainOptions, field), 1, absent, NULL }
+#define SET_ADDED_TEXT(bit, name, flag, field, absent) \
+	{ bit, name, flag, ST_TEXT, offsetof(TrainOptions, field), 1, 0, absent }
 static const Setting settings[] = {
 	SET(TO_DB, "db", "DB", ST_TEXT, db),
 	SET(TO_VAL, "val", "--val", ST_TEXT, val),
@@ -38,6 +41,7 @@ static const Setting settings[] = {
 	SET(TO_LR, "lr", "--lr", ST_REAL, lr),
 	SET(TO_LR_STEPS, "lr_steps", "--lr-steps", ST_TEXT, lr_steps),
 	SET(TO_LR_DROP, "lr_drop", "--lr-drop", ST_REAL, lr_drop),
+	SET_ADDED_TEXT(TO_LR_DECAY, "lr_decay", "--lr-decay", lr_decay, "none"),
 	SET_ADDED(TO_WEIGHT_DECAY, "weight_decay", "--weight-decay", weight_decay, NET_DECAY),
 	SET_ADDED(TO_MOMENTUM, "momentum", "--momentum", momentum, NET_MOMENTUM),
 	SET(TO_PLATEAU, "plateau", "--plateau", ST_INT, plateau),
@@ -197,7 +201,10 @@ static int read_setting(Trainer *t, TensorFile *tf, const Setting *s, TrainOptio
 	snprintf(name, sizeof name, "train.%s", s->name);
 	void *p = field(from, s->off);
 	if (s->optional && !tensorfile_find(tf, name)) {
-		*(double *)p = s->absent;
+		if (s->type == ST_TEXT)
+			*(const char **)p = s->absent_text;
+		else
+			*(double *)p = s->absent;
 		return 0;
 	}
 	switch (s->type) {

@@ -70,6 +70,8 @@ static void usage(FILE *f)
 		"      --steps N              stop when the global step reaches N\n"
 		"      --lr X                 learning rate (default 0.01)\n"
 		"      --lr-steps LIST        divide it at these epochs (30,60,80) or steps (1000s,2000s)\n"
+		"      --lr-decay none|cosine|linear  also lower it continuously to 0 at the run's end\n"
+		"                             (default none, the paper's)\n"
 		"      --plateau[=P]          divide it when the validation top-1 error has not improved\n"
 		"                             for P epochs (default 2), at most --max-drops times\n"
 		"      --plateau-delta X      smaller improvements do not count (default 0.001)\n"
@@ -112,7 +114,7 @@ static void usage(FILE *f)
 
 enum {
 	OPT_SUMMARY = 256, OPT_TIME, OPT_CLASSES, OPT_ITERS, OPT_SEED, OPT_VERSION, OPT_STATS, OPT_VAL, OPT_EPOCHS,
-	OPT_STEPS, OPT_LR, OPT_LR_STEPS, OPT_LR_DROP, OPT_WEIGHT_DECAY, OPT_MOMENTUM, OPT_PLATEAU, OPT_PLATEAU_DELTA, OPT_MAX_DROPS, OPT_BIAS_INIT,
+	OPT_STEPS, OPT_LR, OPT_LR_STEPS, OPT_LR_DECAY, OPT_LR_DROP, OPT_WEIGHT_DECAY, OPT_MOMENTUM, OPT_PLATEAU, OPT_PLATEAU_DELTA, OPT_MAX_DROPS, OPT_BIAS_INIT,
 	OPT_RESUME, OPT_INIT_FROM, OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY, OPT_LOG, OPT_CROP, OPT_NO_FLIP, OPT_COLOR,
 	OPT_SCALE, OPT_GPU, OPT_THREADS, OPT_DETERMINISTIC, OPT_REPORT, OPT_STALL, OPT_LOADER_ONLY
 };
@@ -132,6 +134,7 @@ static const struct option longopts[] = {
 	{ "steps", required_argument, NULL, OPT_STEPS },
 	{ "lr", required_argument, NULL, OPT_LR },
 	{ "lr-steps", required_argument, NULL, OPT_LR_STEPS },
+	{ "lr-decay", required_argument, NULL, OPT_LR_DECAY },
 	{ "lr-drop", required_argument, NULL, OPT_LR_DROP },
 	{ "weight-decay", required_argument, NULL, OPT_WEIGHT_DECAY },
 	{ "momentum", required_argument, NULL, OPT_MOMENTUM },
@@ -196,6 +199,12 @@ static int training_option(TrainOptions *t, int c, const char *arg)
 			usage_error("--lr-steps: '%s' is not a list like 30,60,80 (epochs) or 10000s,20000s (steps)", arg);
 		t->lr_steps = arg;
 		t->given |= 1u << TO_LR_STEPS;
+		break;
+	case OPT_LR_DECAY:
+		if (train_check_lr_decay(arg) != 0)
+			usage_error("--lr-decay: '%s' is none of none, cosine, linear", arg);
+		t->lr_decay = arg;
+		t->given |= 1u << TO_LR_DECAY;
 		break;
 	case OPT_LR_DROP: t->lr_drop = opt_double("--lr-drop", arg, 1.0001, 1e6); t->given |= 1u << TO_LR_DROP; break;
 	case OPT_WEIGHT_DECAY:
