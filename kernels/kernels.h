@@ -65,7 +65,8 @@ typedef struct {
  * flip, with shift[c] added and the mean image (HWC float, H x W x C, the same window) taken
  * away, times scale:
  *   out[v][c][y][x] = (img[y0+y][x0+xx][c] + shift[c] - mean[y0+y][x0+xx][c]) * scale,
- *   xx = flip ? crop_w-1-x : x.
+ *   xx = flip ? crop_w-1-x : x,
+ * except inside the view's erased rectangle (random erasing), where out is 0.
  * The views (and their random numbers) are made on the host, so every backend produces the
  * same batch. */
 typedef struct {
@@ -73,6 +74,8 @@ typedef struct {
 	int32_t y0, x0;    /* window origin in the source */
 	int32_t flip;      /* mirror horizontally */
 	float shift[3];    /* added to each channel (PCA colour noise, pixel units) */
+	int32_t ey0, ex0;  /* random erasing: out[ey0..ey0+eh)[ex0..ex0+ew) of every channel is 0 */
+	int32_t eh, ew;    /* (the mean image's value); eh = 0: nothing erased */
 } View;
 
 typedef struct {

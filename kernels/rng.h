@@ -30,7 +30,8 @@ enum {
 	RNG_COLOR = 4,   /* PCA colour noise: low bits = global step */
 	RNG_DROPOUT = 5, /* dropout mask: low bits = (layer << 40) | step */
 	RNG_TEST = 6,    /* test inputs */
-	RNG_DB = 7       /* mkdb's shuffle, pcacolor's sampling */
+	RNG_DB = 7,      /* mkdb's shuffle, pcacolor's sampling */
+	RNG_ERASE = 8    /* random erasing: low bits = global step */
 };
 #define RNG_STREAM(kind, low) (((uint64_t)(kind) << 56) | ((uint64_t)(low) & 0x00FFFFFFFFFFFFFFull))
 

@@ -140,9 +140,9 @@ static int check_settings(Trainer *t)
 		return -1;
 	}
 	if (o->batch < 1 || o->lr <= 0 || o->lr_drop <= 1 || o->report_every < 1 || !(o->weight_decay >= 0) ||
-	    o->weight_decay > 1 || !(o->momentum >= 0) || o->momentum >= 1) {
+	    o->weight_decay > 1 || !(o->momentum >= 0) || o->momentum >= 1 || !(o->erase >= 0) || o->erase > 1) {
 		warn_msg("a setting from the checkpoint is out of range (batch, lr, lr-drop, report-every, weight-decay, "
-			 "momentum): corrupt file?");
+			 "momentum, erase): corrupt file?");
 		return -1;
 	}
 	if (train_check_lr_decay(o->lr_decay) != 0) {
@@ -273,7 +273,7 @@ static int device_buffers(Trainer *t)
 	t->vp = (ViewParams){ .height = (int)t->H, .width = (int)t->W, .channels = (int)t->C, .crop_h = in.h,
 			      .crop_w = in.w, .crop = strcmp(t->o.crop, "center") == 0 ? CROP_CENTER : CROP_RANDOM,
 			      .flip = t->o.flip != 0, .color_sigma = (float)t->o.color_noise, .stats = &t->stats,
-			      .seed = (uint64_t)t->o.seed };
+			      .erase = (float)t->o.erase, .seed = (uint64_t)t->o.seed };
 	if (t->val && !(t->ev = evaluator_new(t->net, t->stats.mean, t->H, t->W, t->C, (float)t->o.input_scale, 1)))
 		return -1;
 	return 0;
@@ -605,13 +605,16 @@ static void print_start(const Trainer *t)
 		 t->ctx->be->describe(t->ctx), t->info->count, t->H, t->W, t->C, encoding_name(t->info->encoding),
 		 t->info->num_classes, t->val ? "validating on " : "no validation", t->val ? t->o.val : "",
 		 t->val ? " every epoch" : "");
-	warn_msg("batch %" PRId64 ", lr %g%s%s%s%s%s%s, %s %dx%d crops%s, PCA colour sigma %g, input scale %g, seed %" PRId64
+	char erase[64] = "";
+	if (t->o.erase > 0)
+		snprintf(erase, sizeof erase, ", random erasing on %g of them", t->o.erase);
+	warn_msg("batch %" PRId64 ", lr %g%s%s%s%s%s%s, %s %dx%d crops%s%s, PCA colour sigma %g, input scale %g, seed %" PRId64
 		 ", %d loader threads",
 		 t->o.batch, lr_now(t), *t->o.lr_steps ? ", --lr-steps " : "", t->o.lr_steps,
 		 strcmp(t->o.lr_decay, "none") != 0 ? ", " : "", strcmp(t->o.lr_decay, "none") != 0 ? t->o.lr_decay : "",
 		 strcmp(t->o.lr_decay, "none") != 0 ? " decay to 0 at the end" : "",
 		 t->o.plateau ? ", plateau rule on" : "", t->o.crop, t->vp.crop_h, t->vp.crop_w,
-		 t->o.flip ? " and mirrors" : "", t->o.color_noise, t->o.input_scale, t->o.seed, t->o.loaders);
+		 t->o.flip ? " and mirrors" : "", erase, t->o.color_noise, t->o.input_scale, t->o.seed, t->o.loaders);
 }
 
 /* What the run does at the end of a step: reports, epoch end, checkpoints. 1 to stop. */

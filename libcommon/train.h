@@ -43,7 +43,7 @@ enum {
 	TO_DB, TO_VAL, TO_STATS, TO_OUTPUT, TO_CHECKPOINT, TO_LOG, TO_BATCH, TO_EPOCHS, TO_STEPS, TO_LR,
 	TO_LR_STEPS, TO_LR_DROP, TO_PLATEAU, TO_PLATEAU_DELTA, TO_MAX_DROPS, TO_SEED, TO_CHECKPOINT_EVERY,
 	TO_CROP, TO_FLIP, TO_COLOR_NOISE, TO_INPUT_SCALE, TO_REPORT_EVERY, TO_STALL_STEPS, TO_NET, TO_BIAS_INIT,
-	TO_WEIGHT_DECAY, TO_MOMENTUM, TO_LR_DECAY, TO_COUNT
+	TO_WEIGHT_DECAY, TO_MOMENTUM, TO_LR_DECAY, TO_ERASE, TO_COUNT
 };
 
 typedef struct {
@@ -70,6 +70,7 @@ typedef struct {
 	const char *crop;          /* "random" or "center" */
 	int64_t flip;
 	double color_noise;        /* sigma of the PCA alphas */
+	double erase;              /* probability of random erasing (views.h); 0: none */
 	double input_scale;
 	int64_t report_every;      /* steps between log rows */
 	int64_t stall_steps;       /* warn when the loss sits at ln(classes) this long; 0: never */

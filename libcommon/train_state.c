@@ -52,6 +52,7 @@ static const Setting settings[] = {
 	SET(TO_CROP, "crop", "--crop", ST_TEXT, crop),
 	SET(TO_FLIP, "flip", "--no-flip", ST_INT, flip),
 	SET(TO_COLOR_NOISE, "color_noise", "--color-noise", ST_REAL, color_noise),
+	SET_ADDED(TO_ERASE, "erase", "--erase", erase, 0),
 	SET(TO_INPUT_SCALE, "input_scale", "--input-scale", ST_REAL, input_scale),
 	SET(TO_REPORT_EVERY, "report_every", "--report-every", ST_INT, report_every),
 	SET(TO_STALL_STEPS, "stall_steps", "--stall-steps", ST_INT, stall_steps),

@@ -17,6 +17,30 @@ void views_color_shift(const Stats *s, const float *alpha, float shift[3])
 	}
 }
 
+static int clamp_side(double side, int most)
+{
+	long r = lround(side);
+	return r < 1 ? 1 : r > most ? most : (int)r;
+}
+
+/* The random-erasing rectangle of view i of step (views.h gives the draws). */
+static void erase_rect(const ViewParams *p, uint64_t step, int i, View *v)
+{
+	uint64_t stream = RNG_STREAM(RNG_ERASE, step), k = 5 * (uint64_t)i;
+	if (rng_uniform(p->seed, stream, k) >= p->erase)
+		return;
+	double area = (0.02 + 0.38 * rng_uniform(p->seed, stream, k + 1)) * p->crop_h * p->crop_w;
+	double aspect = 0.3 * pow(11.0, rng_uniform(p->seed, stream, k + 2));
+	v->eh = clamp_side(sqrt(area * aspect), p->crop_h);
+	v->ew = clamp_side(sqrt(area / aspect), p->crop_w);
+	v->ey0 = (int32_t)(rng_uniform(p->seed, stream, k + 3) * (float)(p->crop_h - v->eh + 1));
+	v->ex0 = (int32_t)(rng_uniform(p->seed, stream, k + 4) * (float)(p->crop_w - v->ew + 1));
+	if (v->ey0 > p->crop_h - v->eh) /* a float product can round up to the bound */
+		v->ey0 = p->crop_h - v->eh;
+	if (v->ex0 > p->crop_w - v->ew)
+		v->ex0 = p->crop_w - v->ew;
+}
+
 void views_train(const ViewParams *p, uint64_t step, int n, View *out)
 {
 	uint64_t crop = RNG_STREAM(RNG_CROP, step), color = RNG_STREAM(RNG_COLOR, step);
@@ -40,6 +64,8 @@ void views_train(const ViewParams *p, uint64_t step, int n, View *out)
 				alpha[c] = p->color_sigma * rng_normal(p->seed, color, k + (uint64_t)c);
 			views_color_shift(p->stats, alpha, v->shift);
 		}
+		if (p->erase > 0)
+			erase_rect(p, step, i, v);
 	}
 }
 

@@ -15,6 +15,12 @@
  *   flip = rng_below(seed, RNG_STREAM(RNG_CROP, step), 3i + 2, 2)
  *   a_k  = sigma * rng_normal(seed, RNG_STREAM(RNG_COLOR, step), 3i + k),  k < channels
  *   shift[c] = sum_k a_k * sqrt(eigval[k]) * eigvec[k][c]
+ * and, with random erasing (not the paper's: Zhong et al. 2017, "Random Erasing Data
+ * Augmentation"), u_j = rng_uniform(seed, RNG_STREAM(RNG_ERASE, step), 5i + j):
+ *   erased when u_0 < P; area = (0.02 + 0.38 u_1) crop_h crop_w; aspect = 0.3 (11 ^ u_2)
+ *   (log-uniform on [0.3, 3.3]); eh = round(sqrt(area aspect)), ew = round(sqrt(area / aspect)),
+ *   each clamped to 1..the crop; ey0 = floor(u_3 (crop_h - eh + 1)), ex0 likewise with u_4.
+ * The rectangle is filled with 0 after the mean is taken away: the mean image's own value.
  * The colour shift follows the authors' code (cuda-convnet2's convdata.py): alpha times the
  * standard deviation sqrt(lambda) of each principal component, on the 0-255 scale; the
  * paper's text writes alpha times lambda (pcacolor(1) compares the two readings).
@@ -35,6 +41,7 @@ typedef struct {
 	CropMode crop;                /* CROP_CENTER: no translation (an ablation) */
 	int flip;                     /* mirror half of the views */
 	float color_sigma;            /* standard deviation of alpha (the paper: 0.1); 0: none */
+	float erase;                  /* probability of an erased rectangle; 0: none */
 	const Stats *stats;           /* eigval, eigvec (needed when color_sigma > 0) */
 	uint64_t seed;
 } ViewParams;

@@ -611,7 +611,8 @@ START_TEST(augment_matches)
 				   .y0 = (int32_t)rng_below(3, RNG_STREAM(RNG_TEST, 1301), v, s.H - s.crop_h + 1),
 				   .x0 = (int32_t)rng_below(3, RNG_STREAM(RNG_TEST, 1302), v, s.W - s.crop_w + 1),
 				   .flip = v % 2,
-				   .shift = { 0.25f * v, -1.5f, 3.0f - v } };
+				   .shift = { 0.25f * v, -1.5f, 3.0f - v },
+				   .ey0 = v % 3, .ex0 = v, .eh = v % 3 ? 3 : 0, .ew = v % 3 ? 4 : 0 };
 	}
 	views[0].y0 = s.H - s.crop_h; /* the far corner */
 	views[0].x0 = s.W - s.crop_w;
@@ -628,7 +629,8 @@ START_TEST(augment_matches)
 				   .y0 = (int32_t)rng_below(3, RNG_STREAM(RNG_TEST, 1301), v, s.H - s.crop_h + 1),
 				   .x0 = (int32_t)rng_below(3, RNG_STREAM(RNG_TEST, 1302), v, s.W - s.crop_w + 1),
 				   .flip = v % 2,
-				   .shift = { 0.25f * v, -1.5f, 3.0f - v } };
+				   .shift = { 0.25f * v, -1.5f, 3.0f - v },
+				   .ey0 = v % 3, .ex0 = v, .eh = v % 3 ? 3 : 0, .ew = v % 3 ? 4 : 0 };
 	}
 	views[0].y0 = s.H - s.crop_h;
 	views[0].x0 = s.W - s.crop_w;

@@ -408,9 +408,10 @@ START_TEST(augment_matches_direct_loop)
 	View views[VIEWS] = {
 		{ .src = 0, .y0 = 0, .x0 = 0, .flip = 0, .shift = { 1.5f, -2.25f, 0.0f } },
 		{ .src = 2, .y0 = s.H - s.crop_h, .x0 = s.W - s.crop_w, .flip = 1, .shift = { -7.0f, 3.0f, 12.5f } },
-		{ .src = 1, .y0 = 3, .x0 = 5, .flip = 1, .shift = { 0.0f, 0.0f, 0.0f } },
+		{ .src = 1, .y0 = 3, .x0 = 5, .flip = 1, .shift = { 0.0f, 0.0f, 0.0f }, .ey0 = 2, .ex0 = 3, .eh = 4, .ew = 5 },
 		{ .src = 1, .y0 = 4, .x0 = 1, .flip = 0, .shift = { 0.25f, 0.5f, -0.75f } },
-		{ .src = 0, .y0 = 8, .x0 = 10, .flip = 1, .shift = { 30.0f, -30.0f, 1.0f } },
+		{ .src = 0, .y0 = 8, .x0 = 10, .flip = 1, .shift = { 30.0f, -30.0f, 1.0f }, .ey0 = 11 - 3, .ex0 = 13 - 1,
+		  .eh = 3, .ew = 1 },
 	};
 	Ctx *ctx = open_cpu(2);
 	uint8_t *bsrc = ctx_alloc(ctx, IMAGES * img);
@@ -433,10 +434,22 @@ START_TEST(augment_matches_direct_loop)
 		float want0 = ((float)src[(size_t)c] + views[0].shift[c] - mean[c]) * s.scale;
 		ck_assert_float_eq_tol(out[(size_t)c * s.crop_h * s.crop_w], want0, 1e-5f);
 	}
-	/* a window that leaves the image is refused */
+	/* random erasing: view 2's 4x5 rectangle at (2, 3) of its crop is 0 in every channel, and
+	 * the pixels beside it are not (the mean image's random floats are not whole numbers) */
+	for (int c = 0; c < 3; c++)
+		for (int y = 0; y < s.crop_h; y++)
+			for (int x = 0; x < s.crop_w; x++) {
+				float o = out[(((size_t)2 * 3 + c) * s.crop_h + y) * s.crop_w + x];
+				int inside = y >= 2 && y < 6 && x >= 3 && x < 8;
+				ck_assert_msg(inside ? o == 0 : o != 0, "view 2 channel %d (%d,%d): %g", c, y, x, (double)o);
+			}
+	/* a window that leaves the image, or an erased rectangle that leaves the crop, is refused */
 	View bad = { .src = 0, .y0 = s.H - s.crop_h + 1, .x0 = 0 };
 	ck_assert_int_eq(ctx->be->augment(ctx, &s, 1, &bad, bsrc, bmean, bout), -1);
 	ck_assert_ptr_nonnull(strstr(ctx_error(ctx), "leaves"));
+	bad = (View){ .src = 0, .ey0 = 1, .ex0 = 0, .eh = s.crop_h, .ew = 2 };
+	ck_assert_int_eq(ctx->be->augment(ctx, &s, 1, &bad, bsrc, bmean, bout), -1);
+	ck_assert_ptr_nonnull(strstr(ctx_error(ctx), "erased 11x2 at 1,0 leaves the 11x13 crop"));
 	ctx_free(ctx, bsrc), ctx_free(ctx, bmean), ctx_free(ctx, bout);
 	ctx_close(ctx);
 	free(src), free(mean), free(out), free(ref);

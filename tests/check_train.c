@@ -186,6 +186,45 @@ START_TEST(colour_shift_by_hand)
 }
 END_TEST
 
+/* Random erasing: the rectangles follow views.h's draws, stay in the crop, cover 2-40% of it
+ * (up to rounding), and come in about a fraction P of the views; P 0 erases nothing. */
+START_TEST(erasing_views_by_hand)
+{
+	enum { N = 2000 };
+	static View v[N];
+	ViewParams p = { .height = 32, .width = 32, .channels = 1, .crop_h = 28, .crop_w = 26, .erase = 0.5f, .seed = 5 };
+	views_train(&p, 7, N, v);
+	int erased = 0;
+	for (int i = 0; i < N; i++) {
+		const View *w = &v[i];
+		uint64_t st = RNG_STREAM(RNG_ERASE, 7), k = 5 * (uint64_t)i;
+		int want = rng_uniform(5, st, k) < 0.5f;
+		ck_assert_int_eq(w->eh > 0, want);
+		if (!want) {
+			ck_assert(w->ew == 0 && w->ey0 == 0 && w->ex0 == 0);
+			continue;
+		}
+		erased++;
+		ck_assert(w->ey0 >= 0 && w->ex0 >= 0 && w->ey0 + w->eh <= 28 && w->ex0 + w->ew <= 26 && w->ew > 0);
+		double area = (0.02 + 0.38 * rng_uniform(5, st, k + 1)) * 28 * 26;
+		double aspect = 0.3 * pow(11.0, rng_uniform(5, st, k + 2));
+		double h = sqrt(area * aspect), wd = sqrt(area / aspect);
+		if (h <= 28 && wd <= 26) { /* not clamped: the sides round the drawn ones */
+			ck_assert_msg(fabs(w->eh - h) <= 0.5 + 1e-9 && fabs(w->ew - wd) <= 0.5 + 1e-9,
+				      "view %d: %dx%d for %.2fx%.2f", i, w->eh, w->ew, h, wd);
+			ck_assert_int_eq(w->ey0, (int)(rng_uniform(5, st, k + 3) * (float)(28 - w->eh + 1)));
+		}
+		double frac = (double)w->eh * w->ew / (28.0 * 26);
+		ck_assert_msg(frac > 0.005 && frac < 0.5, "view %d covers %.3f of the crop", i, frac);
+	}
+	ck_assert_msg(erased > 900 && erased < 1100, "%d of %d views erased with P 0.5", erased, N);
+	p.erase = 0;
+	views_train(&p, 7, 50, v);
+	for (int i = 0; i < 50; i++)
+		ck_assert(v[i].eh == 0 && v[i].ew == 0);
+}
+END_TEST
+
 START_TEST(test_views_are_the_papers_ten)
 {
 	View v[20];
@@ -655,6 +694,7 @@ static Suite *suite(void)
 	TCase *t = tcase_create("views");
 	tcase_add_test(t, train_views_are_deterministic_and_in_range);
 	tcase_add_test(t, colour_shift_by_hand);
+	tcase_add_test(t, erasing_views_by_hand);
 	tcase_add_test(t, test_views_are_the_papers_ten);
 	suite_add_tcase(s, t);
 	t = tcase_create("loader");

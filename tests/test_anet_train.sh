@@ -1,7 +1,7 @@
 #!/bin/sh
 # test_anet_train.sh: anet-train on the Fashion-MNIST fixture: the log, SIGINT and --resume (the
 # same weights as a run that never stopped), --steps across a resume, --weight-decay and --momentum,
-# --lr-decay, refusals, usage errors.
+# --lr-decay, --erase, refusals, usage errors.
 . "$ANET_TESTS/lib/shtest.sh"
 
 check_help anet-train
@@ -63,10 +63,13 @@ anet-train --resume "$T/h.ckpt" --steps 20 --device cpu --threads 1 2>"$T/err" |
 expect_err "resume: weight_decay 0.01 (from the checkpoint)"
 expect_err "resume: momentum 0.5 (from the checkpoint)"
 cmp "$T/h20.anw" "$T/h.anw" || fail "resumed with the checkpoint's decay and momentum: the weights differ"
+train --steps 20 --erase 1 -o "$T/e20.anw" "$T/train.lmdb" 2>"$T/err" || { cat "$T/err"; fail "--erase 1 failed"; }
+expect_err "random erasing on 1 of them"
+cmp -s "$T/d.anw" "$T/e20.anw" && fail "--erase 1 left the weights as the defaults do"
 
 # --lr-decay: the log's rate (the one each step used) follows the curve to 0 at the run's end,
 # from steps (cosine) or epochs of 8 steps (linear); a checkpoint keeps it, and a run resumed
-# half way ends with the weights of a straight one
+# half way ends with the weights of a straight one (random erasing too)
 train --steps 24 --lr-decay cosine --report-every 1 --log "$T/cos.tsv" -o "$T/cos.anw" "$T/train.lmdb" 2>/dev/null ||
 	fail "--lr-decay cosine failed"
 awk -F'\t' -v pi=3.141592653589793 'NR > 1 && $3 == "train" {
@@ -79,10 +82,11 @@ awk -F'\t' 'NR > 1 && $3 == "train" { want = 0.02 * (1 - ($1 - 1) / 16); d = $7 
 	if (d > 2e-7 || -d > 2e-7) { print "step " $1 ": lr " $7 ", expected " want; bad = 1 }
 	n++ } END { exit bad || n != 16 }' "$T/lin.tsv" || fail "--lr-decay linear: the rates are not the line's"
 # (--steps 10 stops the 3 epochs' curve at step 10; resumed with --steps 24, its end)
-train --epochs 3 --lr-decay cosine -o "$T/c24.anw" "$T/train.lmdb" 2>/dev/null
-train --epochs 3 --steps 10 --lr-decay cosine -o "$T/c10.anw" "$T/train.lmdb" 2>/dev/null
+train --epochs 3 --lr-decay cosine --erase 0.5 -o "$T/c24.anw" "$T/train.lmdb" 2>/dev/null
+train --epochs 3 --steps 10 --lr-decay cosine --erase 0.5 -o "$T/c10.anw" "$T/train.lmdb" 2>/dev/null
 anet-train --resume "$T/c10.ckpt" --steps 24 --device cpu --threads 1 2>"$T/err" || { cat "$T/err"; fail; }
 expect_err "resume: lr_decay cosine (from the checkpoint)"
+expect_err "resume: erase 0.5 (from the checkpoint)"
 cmp "$T/c24.anw" "$T/c10.anw" || fail "--lr-decay cosine resumed: the weights differ from the straight run's"
 
 # refusals
@@ -115,6 +119,8 @@ expect_exit 2 anet-train --stats "$T/train.stats" --momentum 1 "$T/train.lmdb"
 expect_err "\-\-momentum"
 expect_exit 2 anet-train --stats "$T/train.stats" --weight-decay -0.1 "$T/train.lmdb"
 expect_err "\-\-weight-decay"
+expect_exit 2 anet-train --stats "$T/train.stats" --erase 1.5 "$T/train.lmdb"
+expect_err "\-\-erase"
 expect_exit 2 anet-train --stats "$T/train.stats" --lr-decay exp "$T/train.lmdb"
 expect_err "\-\-lr-decay: 'exp' is none of none, cosine, linear"
 expect_exit 2 anet-train --stats "$T/train.stats" "$T/train.lmdb" "$T/train.lmdb"

@@ -83,6 +83,8 @@ static void usage(FILE *f)
 		"      --crop random|center   random crops (default) or the centre one\n"
 		"      --no-flip              no mirror images\n"
 		"      --color-noise X        sigma of the PCA colour alphas (default 0.1; 0: off)\n"
+		"      --erase P              random erasing: a rectangle of 2-40%% of the crop set to the\n"
+		"                             mean in a fraction P of the views (default 0: off)\n"
 		"      --input-scale X        multiply the mean-subtracted input by X (default 1)\n"
 		"      --bias-init X          start every non-zero bias at X (Caffe used 0.1)\n"
 		"      --seed N               seed of the weights, data order, crops, colour, dropout (default 1)\n"
@@ -115,7 +117,7 @@ static void usage(FILE *f)
 enum {
 	OPT_SUMMARY = 256, OPT_TIME, OPT_CLASSES, OPT_ITERS, OPT_SEED, OPT_VERSION, OPT_STATS, OPT_VAL, OPT_EPOCHS,
 	OPT_STEPS, OPT_LR, OPT_LR_STEPS, OPT_LR_DECAY, OPT_LR_DROP, OPT_WEIGHT_DECAY, OPT_MOMENTUM, OPT_PLATEAU, OPT_PLATEAU_DELTA, OPT_MAX_DROPS, OPT_BIAS_INIT,
-	OPT_RESUME, OPT_INIT_FROM, OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY, OPT_LOG, OPT_CROP, OPT_NO_FLIP, OPT_COLOR,
+	OPT_RESUME, OPT_INIT_FROM, OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY, OPT_LOG, OPT_CROP, OPT_NO_FLIP, OPT_COLOR, OPT_ERASE,
 	OPT_SCALE, OPT_GPU, OPT_THREADS, OPT_DETERMINISTIC, OPT_REPORT, OPT_STALL, OPT_LOADER_ONLY
 };
 
@@ -144,6 +146,7 @@ static const struct option longopts[] = {
 	{ "crop", required_argument, NULL, OPT_CROP },
 	{ "no-flip", no_argument, NULL, OPT_NO_FLIP },
 	{ "color-noise", required_argument, NULL, OPT_COLOR },
+	{ "erase", required_argument, NULL, OPT_ERASE },
 	{ "input-scale", required_argument, NULL, OPT_SCALE },
 	{ "bias-init", required_argument, NULL, OPT_BIAS_INIT },
 	{ "seed", required_argument, NULL, OPT_SEED },
@@ -228,6 +231,7 @@ static int training_option(TrainOptions *t, int c, const char *arg)
 		t->given |= 1u << TO_CROP;
 		break;
 	case OPT_NO_FLIP: t->flip = 0; t->given |= 1u << TO_FLIP; break;
+	case OPT_ERASE: t->erase = opt_double("--erase", arg, 0, 1); t->given |= 1u << TO_ERASE; break;
 	case OPT_COLOR: t->color_noise = opt_double("--color-noise", arg, 0, 100); t->given |= 1u << TO_COLOR_NOISE; break;
 	case OPT_SCALE: t->input_scale = opt_double("--input-scale", arg, 1e-9, 1e9); t->given |= 1u << TO_INPUT_SCALE; break;
 	case OPT_BIAS_INIT:

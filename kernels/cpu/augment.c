@@ -3,8 +3,9 @@
  *   out[v][c][y][x] = (img[y0+y][x0+xx][c] + shift[c] - mean[y0+y][x0+xx][c]) * scale,
  *   xx = flip ? crop_w-1-x : x
  * for view v of image views[v].src: a crop (translation), an optional mirror, the PCA colour
- * shift (drawn on the host) and the mean image taken away. The views' random numbers are
- * made by the caller, so every backend produces the same batch.
+ * shift (drawn on the host) and the mean image taken away; 0 (the mean) inside the view's
+ * erased rectangle, if any. The views' random numbers are made by the caller, so every
+ * backend produces the same batch.
  */
 #include "kernels/cpu/cpu.h"
 
@@ -22,6 +23,10 @@ static int check_views(Ctx *ctx, const AugmentShape *s, int nviews, const View *
 		if (w->src < 0 || w->y0 < 0 || w->x0 < 0 || w->y0 > s->H - s->crop_h || w->x0 > s->W - s->crop_w)
 			return CTX_FAIL(ctx, "augment: view %d (image %d, origin %d,%d) leaves the %dx%d image", v,
 					(int)w->src, (int)w->y0, (int)w->x0, s->H, s->W);
+		if (w->eh < 0 || w->ew < 0 || w->ey0 < 0 || w->ex0 < 0 || w->ey0 > s->crop_h - w->eh ||
+		    w->ex0 > s->crop_w - w->ew)
+			return CTX_FAIL(ctx, "augment: view %d's erased %dx%d at %d,%d leaves the %dx%d crop", v, (int)w->eh,
+					(int)w->ew, (int)w->ey0, (int)w->ex0, s->crop_h, s->crop_w);
 	}
 	return 0;
 }
@@ -56,6 +61,9 @@ int cpu_augment(Ctx *ctx, const AugmentShape *s, int nviews, const View *views, 
 				size_t at = (size_t)x * C;
 				o[x] = ((float)in[at] + shift - m[at]) * scale;
 			}
+		if (w->eh > 0 && y >= w->ey0 && y < w->ey0 + w->eh)
+			for (int x = w->ex0; x < w->ex0 + w->ew; x++)
+				o[x] = 0;
 	}
 	return 0;
 }

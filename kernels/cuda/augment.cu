@@ -2,7 +2,7 @@
  *
  *   out[v][c][y][x] = (img[y0+y][x0+xx][c] + shift[c] - mean[y0+y][x0+xx][c]) * scale,
  *   xx = flip ? crop_w-1-x : x
- * img = source image views[v].src of the packed uint8 HWC array src (H x W x C each), mean
+ * and 0 inside the view's erased rectangle (random erasing). img = source image views[v].src of the packed uint8 HWC array src (H x W x C each), mean
  * the HWC float mean image of the same size; out is NCHW float [nviews][C][crop_h][crop_w].
  * Uploading the uint8 records instead of floats moves a quarter of the bytes over PCIe
  * (a 256x256 batch of 128: 25 MB rather than 100 MB per step).
@@ -36,7 +36,8 @@ static __global__ void augment_kernel(const uint8_t *__restrict__ src, const flo
 		int xx = vw.flip ? cw - 1 - x : x;
 		size_t pix = ((size_t)(vw.y0 + y) * W + (size_t)(vw.x0 + xx)) * C + c;
 		const uint8_t *img = src + (size_t)vw.src * H * W * C;
-		out[t] = ((float)img[pix] + vw.shift[c] - mean[pix]) * scale;
+		int erased = y >= vw.ey0 && y < vw.ey0 + vw.eh && x >= vw.ex0 && x < vw.ex0 + vw.ew;
+		out[t] = erased ? 0.0f : ((float)img[pix] + vw.shift[c] - mean[pix]) * scale;
 	}
 }
 
@@ -52,6 +53,10 @@ static int check_views(Ctx *ctx, const AugmentShape *s, int nviews, const View *
 		if (w->src < 0 || w->y0 < 0 || w->x0 < 0 || w->y0 > s->H - s->crop_h || w->x0 > s->W - s->crop_w)
 			return CTX_FAIL(ctx, "augment: view %d (image %d at %d,%d) leaves the %dx%d image", v, w->src,
 					w->y0, w->x0, s->H, s->W);
+		if (w->eh < 0 || w->ew < 0 || w->ey0 < 0 || w->ex0 < 0 || w->ey0 > s->crop_h - w->eh ||
+		    w->ex0 > s->crop_w - w->ew)
+			return CTX_FAIL(ctx, "augment: view %d's erased %dx%d at %d,%d leaves the %dx%d crop", v, w->eh,
+					w->ew, w->ey0, w->ex0, s->crop_h, s->crop_w);
 	}
 	return 0;
 }
