@@ -20,7 +20,8 @@
 # Outputs go to $ANET_DEMO_DIR (default demo/). A rerun starts afresh: it removes what an
 # earlier run made there. With --reuse (or ANET_DEMO_REUSE=1) it keeps the steps that
 # finished (databases, statistics, model) and redoes only the others. ANET_DEMO_EPOCHS,
-# ANET_DEMO_LR_STEPS, ANET_DEMO_LR and ANET_DEMO_WEIGHT_DECAY change the training schedule.
+# ANET_DEMO_LR, ANET_DEMO_LR_DECAY, ANET_DEMO_LR_STEPS and ANET_DEMO_WEIGHT_DECAY change the
+# training schedule.
 #
 # The data: Debian's dataset-fashion-mnist (/usr/share/datasets/fashion-mnist), installed here
 # with apt-get when run as root and missing; FASHION_MNIST_DIR points elsewhere.
@@ -36,8 +37,11 @@ reuse=${ANET_DEMO_REUSE:-0}
 # (30 epochs take about 10 of the 15 minutes on 2 cores; lr 0.04 at batch 128 ended 0.2 points
 # above 0.02 in 6 and in 22 epochs, 0.08 1.3 points below in 6; lr 0.05 at batch 64 was too noisy)
 epochs=${ANET_DEMO_EPOCHS:-30}
-lr_steps=${ANET_DEMO_LR_STEPS:-20,27}
 lr=${ANET_DEMO_LR:-0.04}
+# (the rate falls along a cosine to 0 at the end: 92.88% with 10 crops on average over seeds 1-3,
+# against 92.85% for drops by 10 at epochs 20 and 27, the earlier schedule, which needs them chosen)
+lr_decay=${ANET_DEMO_LR_DECAY:-cosine}
+lr_steps=${ANET_DEMO_LR_STEPS:-}
 # (weight decay 0.0001 rather than the paper's 0.0005: 92.75% and 93.05% with 10 crops for seeds 1
 # and 2, against 92.52% for seed 1 with 0.0005; pipelines/fashion-mnist.net says more)
 wd=${ANET_DEMO_WEIGHT_DECAY:-0.0001}
@@ -105,9 +109,13 @@ t=$(now)
 if [ -s "$out/model.anw" ]; then
 	say "3. $out/model.anw exists: reused"
 else
-	say "3. anet-train: $epochs epochs of 60000, batch $batch, lr $lr divided by 10 at epochs $lr_steps, weight decay $wd"
+	schedule="lr $lr"
+	[ "$lr_decay" != none ] && schedule="$schedule with $lr_decay decay to 0"
+	[ -n "$lr_steps" ] && schedule="$schedule, divided by 10 at epochs $lr_steps"
+	say "3. anet-train: $epochs epochs of 60000, batch $batch, $schedule, weight decay $wd"
 	"$bin/anet-train" --net "$here/fashion-mnist.net" --stats "$out/train.stats" --val "$out/test.lmdb" \
-		--batch $batch --lr $lr --lr-steps "$lr_steps" --epochs "$epochs" --weight-decay "$wd" --input-scale 0.015625 \
+		--batch $batch --lr $lr --lr-decay "$lr_decay" --lr-steps "$lr_steps" --epochs "$epochs" --weight-decay "$wd" \
+		--input-scale 0.015625 \
 		--log "$out/train.tsv" -o "$out/model.anw" "$out/train.lmdb"
 fi
 t_train=$(took "$t")
