@@ -94,10 +94,17 @@ static int every_parse(const char *text, int64_t *steps, double *seconds)
 
 int train_check_lr_steps(const char *s) { return milestones_parse(s, NULL, NULL); }
 
-int train_check_lr_decay(const char *s)
+/* --lr-decay's name as a Decay (train_impl.h), -1 for none of them. */
+static int decay_parse(const char *s)
 {
-	return s && (strcmp(s, "none") == 0 || strcmp(s, "cosine") == 0 || strcmp(s, "linear") == 0) ? 0 : -1;
+	static const char *const names[] = { [DECAY_NONE] = "none", [DECAY_COSINE] = "cosine", [DECAY_LINEAR] = "linear" };
+	for (int i = 0; i < (int)ARRAY_LEN(names); i++)
+		if (s && strcmp(s, names[i]) == 0)
+			return i;
+	return -1;
 }
+
+int train_check_lr_decay(const char *s) { return decay_parse(s) < 0 ? -1 : 0; }
 
 int train_check_checkpoint_every(const char *s)
 {
@@ -145,7 +152,7 @@ static int check_settings(Trainer *t)
 			 "momentum, erase): corrupt file?");
 		return -1;
 	}
-	if (train_check_lr_decay(o->lr_decay) != 0) {
+	if ((t->decay = decay_parse(o->lr_decay)) < 0) {
 		warn_msg("--lr-decay: '%s' is none of none, cosine, linear (corrupt checkpoint?)", o->lr_decay);
 		return -1;
 	}
@@ -344,13 +351,13 @@ static double epochs_done(const Trainer *t)
  * the run done (train.h). */
 static double lr_now(const Trainer *t)
 {
-	if (strcmp(t->o.lr_decay, "none") == 0)
+	if (t->decay == DECAY_NONE)
 		return t->st.lr;
 	double f = t->o.epochs > 0  ? epochs_done(t) / (double)t->o.epochs
 		   : t->o.steps > 0 ? (double)t->st.step / (double)t->o.steps
 				    : 0;
 	f = f < 0 ? 0 : f > 1 ? 1 : f;
-	double k = strcmp(t->o.lr_decay, "cosine") == 0 ? 0.5 * (1 + cos(M_PI * f)) : 1 - f;
+	double k = t->decay == DECAY_COSINE ? 0.5 * (1 + cos(M_PI * f)) : 1 - f;
 	return t->st.lr * k;
 }
 
@@ -605,14 +612,14 @@ static void print_start(const Trainer *t)
 		 t->ctx->be->describe(t->ctx), t->info->count, t->H, t->W, t->C, encoding_name(t->info->encoding),
 		 t->info->num_classes, t->val ? "validating on " : "no validation", t->val ? t->o.val : "",
 		 t->val ? " every epoch" : "");
-	char erase[64] = "";
+	char decay[64] = "", erase[64] = "";
+	if (t->decay != DECAY_NONE)
+		snprintf(decay, sizeof decay, ", %s decay to 0 at the end", t->o.lr_decay);
 	if (t->o.erase > 0)
 		snprintf(erase, sizeof erase, ", random erasing on %g of them", t->o.erase);
-	warn_msg("batch %" PRId64 ", lr %g%s%s%s%s%s%s, %s %dx%d crops%s%s, PCA colour sigma %g, input scale %g, seed %" PRId64
+	warn_msg("batch %" PRId64 ", lr %g%s%s%s%s, %s %dx%d crops%s%s, PCA colour sigma %g, input scale %g, seed %" PRId64
 		 ", %d loader threads",
-		 t->o.batch, lr_now(t), *t->o.lr_steps ? ", --lr-steps " : "", t->o.lr_steps,
-		 strcmp(t->o.lr_decay, "none") != 0 ? ", " : "", strcmp(t->o.lr_decay, "none") != 0 ? t->o.lr_decay : "",
-		 strcmp(t->o.lr_decay, "none") != 0 ? " decay to 0 at the end" : "",
+		 t->o.batch, lr_now(t), *t->o.lr_steps ? ", --lr-steps " : "", t->o.lr_steps, decay,
 		 t->o.plateau ? ", plateau rule on" : "", t->o.crop, t->vp.crop_h, t->vp.crop_w,
 		 t->o.flip ? " and mirrors" : "", erase, t->o.color_noise, t->o.input_scale, t->o.seed, t->o.loaders);
 }

@@ -30,6 +30,8 @@ typedef struct {
 	int steps;                /* 1: a step count, 0: epochs */
 } Milestone;
 
+typedef enum { DECAY_NONE, DECAY_COSINE, DECAY_LINEAR } Decay; /* --lr-decay */
+
 typedef struct {
 	TrainOptions o;
 	Ctx *ctx;
@@ -48,6 +50,7 @@ typedef struct {
 	Evaluator *ev;
 	Milestone *milestones;
 	int nmilestones;
+	int decay;                /* o.lr_decay as a Decay */
 	double lr_step;           /* the rate of the last step (the log's and the progress line's) */
 	int64_t ckpt_steps;       /* --checkpoint-every in steps, or */
 	double ckpt_seconds;      /* in seconds; 0: off */

@@ -2,8 +2,9 @@
  *
  *   out[v][c][y][x] = (img[y0+y][x0+xx][c] + shift[c] - mean[y0+y][x0+xx][c]) * scale,
  *   xx = flip ? crop_w-1-x : x
- * and 0 inside the view's erased rectangle (random erasing). img = source image views[v].src of the packed uint8 HWC array src (H x W x C each), mean
- * the HWC float mean image of the same size; out is NCHW float [nviews][C][crop_h][crop_w].
+ * and 0 inside the view's erased rectangle (random erasing). img = source image views[v].src
+ * of the packed uint8 HWC array src (H x W x C each), mean the HWC float mean image of the
+ * same size; out is NCHW float [nviews][C][crop_h][crop_w].
  * Uploading the uint8 records instead of floats moves a quarter of the bytes over PCIe
  * (a 256x256 batch of 128: 25 MB rather than 100 MB per step).
  *
