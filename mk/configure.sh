@@ -16,6 +16,8 @@ nvcc=${3:-}
 required="libturbojpeg:libturbojpeg0-dev libpng:libpng-dev lmdb:liblmdb-dev zlib:zlib1g-dev
           openblas:libopenblas-openmp-dev check:check"
 optional="cairo:libcairo2-dev"
+# commands the tests drive (make check) -> their Debian packages; installed like the optional ones
+test_tools="mdb_stat:lmdb-utils groff:groff-base"
 
 have() { command -v pkg-config >/dev/null 2>&1 && pkg-config --exists "$1" && pkg-config --libs "$1" >/dev/null 2>&1; }
 missing_of() {
@@ -54,6 +56,18 @@ if [ -n "$opt_missing" ] && [ $root = 1 ]; then
 	echo "configure: installing:$opt_missing" >&2
 	# shellcheck disable=SC2086
 	install $opt_missing || echo "configure: could not install$opt_missing; going on without" >&2
+fi
+
+tools_missing=""
+for t in $test_tools; do command -v "${t%%:*}" >/dev/null 2>&1 || tools_missing="$tools_missing ${t#*:}"; done
+if [ -n "$tools_missing" ]; then
+	if [ $root = 1 ]; then
+		echo "configure: installing for make check:$tools_missing" >&2
+		# shellcheck disable=SC2086
+		install $tools_missing || echo "configure: could not install$tools_missing; make check needs them" >&2
+	else
+		echo "configure: make check needs:$tools_missing (sudo apt-get install$tools_missing)" >&2
+	fi
 fi
 
 mark() { if [ "$1" = yes ]; then printf '  \342\234\223 %s\n' "$2"; else printf '  \342\234\227 %s\n' "$2"; fi >&2; }

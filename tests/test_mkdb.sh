@@ -2,6 +2,8 @@
 # test_mkdb.sh: mkdb end to end: imgprep | mkdb, the order and its seed, every kind of bad
 # stream, interruption by signals, a killed run, two runs at once, --force, --info, --help.
 . "$ANET_TESTS/lib/shtest.sh"
+need mdb_dump lmdb-utils
+need mdb_stat lmdb-utils
 
 # Plain-PPM images made here (deterministic), in class folders c0..c2: 4 each, 40x30.
 make_images() {

@@ -2,6 +2,8 @@
 # test_pcacolor.sh: pcacolor against numpy (tests/ref/pcacolor_ref.py, committed values), thread
 # invariance, JPEG databases, --print, the statistics file, and refusals.
 . "$ANET_TESTS/lib/shtest.sh"
+need mdb_dump lmdb-utils
+need mdb_load lmdb-utils
 REF=$DATA/pcacolor-ref.txt
 
 # Deterministic plain-netpbm images, already at the database's size so that imgprep passes the

@@ -8,6 +8,8 @@ T=$TMPDIR
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 skip() { echo "$*"; exit 77; }
+# a command the test drives and the Debian package that has it (mk/configure.sh installs them as root)
+need() { command -v "$1" >/dev/null 2>&1 || fail "$1 not found: install $2 (apt-get install $2)"; }
 
 # expect_exit CODE CMD...: runs CMD (stderr kept in $T/err), checks its exit status
 expect_exit() {
