@@ -20,9 +20,11 @@ optional="cairo:libcairo2-dev"
 test_tools="mdb_stat:lmdb-utils groff:groff-base"
 
 have() { command -v pkg-config >/dev/null 2>&1 && pkg-config --exists "$1" && pkg-config --libs "$1" >/dev/null 2>&1; }
+is_command() { command -v "$1" >/dev/null 2>&1; }
+# missing_of TEST LIST: the packages of LIST's entries for which TEST fails
 missing_of() {
 	m=""
-	for d in $1; do have "${d%%:*}" || m="$m ${d#*:}"; done
+	for d in $2; do "$1" "${d%%:*}" || m="$m ${d#*:}"; done
 	echo "$m"
 }
 install() {
@@ -34,7 +36,7 @@ install() {
 root=0
 [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && root=1
 
-missing=$(missing_of "$required")
+missing=$(missing_of have "$required")
 command -v pkg-config >/dev/null 2>&1 || missing="pkg-config$missing"
 # check's pkg-config file names libsubunit, which Debian packages separately
 if pkg-config --exists check 2>/dev/null && ! pkg-config --libs check >/dev/null 2>&1; then
@@ -51,23 +53,14 @@ if [ -n "$missing" ]; then
 		exit 1
 	fi
 fi
-opt_missing=$(missing_of "$optional")
+tools_missing=$(missing_of is_command "$test_tools")
+opt_missing=$(missing_of have "$optional")$tools_missing
 if [ -n "$opt_missing" ] && [ $root = 1 ]; then
 	echo "configure: installing:$opt_missing" >&2
 	# shellcheck disable=SC2086
 	install $opt_missing || echo "configure: could not install$opt_missing; going on without" >&2
-fi
-
-tools_missing=""
-for t in $test_tools; do command -v "${t%%:*}" >/dev/null 2>&1 || tools_missing="$tools_missing ${t#*:}"; done
-if [ -n "$tools_missing" ]; then
-	if [ $root = 1 ]; then
-		echo "configure: installing for make check:$tools_missing" >&2
-		# shellcheck disable=SC2086
-		install $tools_missing || echo "configure: could not install$tools_missing; make check needs them" >&2
-	else
-		echo "configure: make check needs:$tools_missing (sudo apt-get install$tools_missing)" >&2
-	fi
+elif [ -n "$tools_missing" ]; then
+	echo "configure: make check needs:$tools_missing (sudo apt-get install$tools_missing)" >&2
 fi
 
 mark() { if [ "$1" = yes ]; then printf '  \342\234\223 %s\n' "$2"; else printf '  \342\234\227 %s\n' "$2"; fi >&2; }
