@@ -553,13 +553,15 @@ int net_train_step(Net *net, int n, uint64_t step, float lr, const int32_t *labe
 /* ---------------------------------------------------------------------------------------- */
 /* access */
 
-int net_find_param(const Net *net, const char *name)
+static int spec_param(const Spec *s, const char *name)
 {
-	for (int t = 0; t < net->spec->nparams; t++)
-		if (strcmp(net->spec->params[t].name, name) == 0)
+	for (int t = 0; t < s->nparams; t++)
+		if (strcmp(s->params[t].name, name) == 0)
 			return t;
 	return -1;
 }
+
+int net_find_param(const Net *net, const char *name) { return spec_param(net->spec, name); }
 
 float *net_param(Net *net, int index) { return param_ptr(net, net->params, index); }
 float *net_grad(Net *net, int index) { return param_ptr(net, net->grads, index); }
@@ -672,6 +674,74 @@ static int read_tensors(Net *net, TensorFile *tf, float *base, const char *suffi
 }
 
 int net_read(Net *net, TensorFile *tf) { return read_tensors(net, tf, net->params, ""); }
+
+static int same_shape(const SpecParam *a, const SpecParam *b)
+{
+	if (a->ndim != b->ndim)
+		return 0;
+	for (int d = 0; d < a->ndim; d++)
+		if (a->dims[d] != b->dims[d])
+			return 0;
+	return 1;
+}
+
+static const char *shape_text(const SpecParam *p, char *buf, size_t len)
+{
+	size_t n = 0;
+	buf[0] = 0;
+	for (int d = 0; d < p->ndim && n < len; d++)
+		n += (size_t)snprintf(buf + n, len - n, d ? "x%" PRIu64 : "%" PRIu64, p->dims[d]);
+	return buf;
+}
+
+int net_read_matching(Net *net, TensorFile *tf, const Spec *from, int partial, NetMatch *m)
+{
+	const Spec *s = net->spec;
+	float *host = xmallocarray((size_t)largest_param(s), sizeof(float));
+	const char *fresh = partial ? ": it starts from the initialisation" : "";
+	char here[64], there[64];
+	int rc = 0, mismatches = 0;
+	*m = (NetMatch){ .tensors = s->nparams, .numbers = s->param_count };
+	for (int t = 0; t < s->nparams && rc == 0; t++) {
+		const SpecParam *p = &s->params[t];
+		int f = spec_param(from, p->name);
+		if (f < 0 || !same_shape(p, &from->params[f])) {
+			if (f < 0)
+				warn_msg("%s: holds no %s%s", tf->path, p->name, fresh);
+			else
+				warn_msg("%s: %s is %s there and %s in the network%s", tf->path, p->name,
+					 shape_text(&from->params[f], there, sizeof there), shape_text(p, here, sizeof here), fresh);
+			mismatches++;
+			continue;
+		}
+		rc = tensorfile_read(tf, p->name, DT_F32, (uint32_t)p->ndim, p->dims, host);
+		if (rc == 0 && ctx_upload(net->ctx, param_ptr(net, net->params, t), host, (size_t)p->count * sizeof(float))) {
+			warn_msg("uploading %s: %s", p->name, ctx_error(net->ctx));
+			rc = -1;
+		}
+		m->copied++;
+		m->copied_numbers += p->count;
+	}
+	for (int f = 0; f < from->nparams && rc == 0; f++)
+		if (spec_param(s, from->params[f].name) < 0) {
+			warn_msg("%s: %s (%s) has no place in the network%s", tf->path, from->params[f].name,
+				 shape_text(&from->params[f], there, sizeof there), partial ? ": left out" : "");
+			mismatches++;
+		}
+	free(host);
+	if (rc != 0)
+		return -1;
+	if (mismatches && !partial) {
+		warn_msg("HINT: --partial takes the parameters that match and starts the others from the initialisation "
+			 "(fine-tuning to other classes, or other layers)");
+		return -1;
+	}
+	if (m->copied == 0) {
+		warn_msg("%s: not one parameter matches the network's in name and shape", tf->path);
+		return -1;
+	}
+	return 0;
+}
 int net_read_momentum(Net *net, TensorFile *tf)
 {
 	return need_train(net, "loading the momentum") ? -1 : read_tensors(net, tf, net->moments, ".momentum");

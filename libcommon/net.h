@@ -144,6 +144,17 @@ int net_save(Net *net, const char *path);
  * entries are left alone. */
 int net_read(Net *net, TensorFile *tf);
 int net_read_momentum(Net *net, TensorFile *tf);
+/* Fine-tuning (anet-train --init-from): copies every parameter of an open model or
+ * checkpoint, whose own spec is from, that matches one of the net's in name and shape, and
+ * leaves the others as net_init drew them. A parameter of either side with no match on the
+ * other is a mismatch, each printed naming the file and both shapes; with partial 0 any
+ * mismatch fails (-1, with a HINT to give --partial), with partial it is a note. -1 also when
+ * nothing matched. *m receives what was copied. */
+typedef struct {
+	int copied, tensors;                  /* parameter tensors copied, of the net's */
+	int64_t copied_numbers, numbers;      /* and their numbers */
+} NetMatch;
+int net_read_matching(Net *net, TensorFile *tf, const Spec *from, int partial, NetMatch *m);
 /* The specification stored in an open model or checkpoint (messages name "PATH:spec"). */
 Spec *net_read_spec(TensorFile *tf);
 /* Opens a model or checkpoint, builds its network on ctx for batches of max_batch (in mode, as

@@ -250,18 +250,43 @@ static int init_net(Trainer *t)
 	return net_init(t->net, &init);
 }
 
-/* A new run from --init-from's weights: its spec, fresh momentum, step 0. */
+/* A new run from --init-from's weights, fresh momentum and step 0. The network is --net's, or
+ * the model's own spec with out=classes resolved for this database (so the paper's net
+ * trained on ILSVRC fine-tunes to 10 classes with --partial). */
 static int load_init_from(Trainer *t)
 {
 	TensorFile tf;
-	if (tensorfile_open(&tf, t->o.init_from, 0) != 0)
+	const char *path = t->o.init_from;
+	if (tensorfile_open(&tf, path, 0) != 0)
 		return -1;
 	int rc = -1;
-	if (tf.kind != TF_MODEL && tf.kind != TF_CHECKPOINT)
-		warn_msg("%s: is a %s file, expected a model", t->o.init_from, tensorfile_kind_name(tf.kind));
-	else if ((t->spec = net_read_spec(&tf)) && check_input(t) == 0 &&
-		 (t->net = net_create(t->ctx, t->spec, (int)t->o.batch, NET_TRAIN)) && init_net(t) == 0)
-		rc = net_read(t->net, &tf);
+	Spec *from = NULL;
+	char *text = NULL;
+	NetMatch m;
+	if (tf.kind != TF_MODEL && tf.kind != TF_CHECKPOINT) {
+		warn_msg("%s: is a %s file, expected a model", path, tensorfile_kind_name(tf.kind));
+		goto out;
+	}
+	if (!(from = net_read_spec(&tf)))
+		goto out;
+	if (t->o.given & (1u << TO_NET)) {
+		t->spec = spec_load(t->o.net, (int)t->info->num_classes);
+	} else if ((text = tensorfile_read_text(&tf, "spec"))) {
+		char *source = xasprintf("%s:spec", path);
+		t->spec = spec_parse(text, source, (int)t->info->num_classes);
+		free(source);
+	}
+	if (!t->spec || check_input(t) != 0 || !(t->net = net_create(t->ctx, t->spec, (int)t->o.batch, NET_TRAIN)) ||
+	    init_net(t) != 0 || net_read_matching(t->net, &tf, from, t->o.partial, &m) != 0)
+		goto out;
+	if (!t->o.quiet)
+		warn_msg("--init-from %s: %d of %d parameter tensors (%.1f%% of the %" PRId64 " numbers) from it%s", path,
+			 m.copied, m.tensors, 100.0 * (double)m.copied_numbers / (double)m.numbers, m.numbers,
+			 m.copied < m.tensors ? ", the others from the initialisation" : "");
+	rc = 0;
+out:
+	free(text);
+	spec_free(from);
 	tensorfile_close(&tf);
 	return rc;
 }

@@ -54,6 +54,7 @@ typedef struct {
 	const char *log;           /* NULL: no log */
 	const char *resume;        /* a checkpoint to continue */
 	const char *init_from;     /* a model whose weights start a new run */
+	int partial;               /* --init-from: parameters that do not match start fresh */
 	/* the run */
 	int64_t batch, epochs, steps;    /* epochs/steps 0: no such limit */
 	double lr;

@@ -1,5 +1,6 @@
 /* check_train.c: views, the loader, and training runs: learning, resume equivalence, schedules, refusals, the log. */
 #include <check.h>
+#include <inttypes.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -659,6 +660,131 @@ START_TEST(resume_refuses_other_files)
 }
 END_TEST
 
+/* One f32 tensor of a model. */
+static float *model_tensor(const char *path, const char *name, uint64_t *n)
+{
+	TensorFile tf;
+	ck_assert_int_eq(tensorfile_open(&tf, path, 0), 0);
+	float *v = tensorfile_read_alloc(&tf, name, DT_F32, n);
+	ck_assert_ptr_nonnull(v);
+	tensorfile_close(&tf);
+	return v;
+}
+
+static void assert_same_tensor(const char *a, const char *b, const char *name, double tol)
+{
+	uint64_t na, nb;
+	float *x = model_tensor(a, name, &na), *y = model_tensor(b, name, &nb);
+	ck_assert_uint_eq(na, nb);
+	for (uint64_t i = 0; i < na; i++)
+		ck_assert_msg(fabs(x[i] - y[i]) <= tol * fabs(y[i]) + 1e-12, "%s[%" PRIu64 "]: %g against %g", name, i,
+			      (double)x[i], (double)y[i]);
+	free(x);
+	free(y);
+}
+
+/* The fixture's images as a database of 4 classes (label mod 4), for fine-tuning. */
+static char *four_class_db(void)
+{
+	char *path = path_in("four.lmdb");
+	Db *src = db_open(dbfile);
+	ck_assert_ptr_nonnull(src);
+	DbBuildOptions o;
+	db_build_defaults(&o);
+	o.quiet = 1;
+	DbBuild *b = db_build_open(path, &o);
+	ck_assert_ptr_nonnull(b);
+	DbCursor *cur = db_cursor_new(src);
+	ck_assert_ptr_nonnull(cur);
+	for (uint64_t k = 0; k < db_info(src)->count; k++) {
+		RecordView v;
+		ck_assert_int_eq(db_get(cur, k, &v), 0);
+		v.label %= 4;
+		ck_assert_int_eq(db_build_add(b, &v, "fixture"), 0);
+	}
+	db_cursor_free(cur);
+	db_close(src);
+	ck_assert_int_eq(db_build_finish(b, NULL), 0);
+	return path;
+}
+
+/* --init-from on data with other classes: refused without --partial, naming the layer; with
+ * it the matching layers come from the model and the last starts as a fresh run's does. */
+START_TEST(init_from_fine_tunes_to_other_classes)
+{
+	Ctx *ctx = open_cpu(1);
+	char *m = path_in("ft.anw"), *four = four_class_db();
+	TrainOptions o;
+	options(&o, m, 3);
+	ck_assert_int_eq(train(ctx, &o), 0);
+
+	char *tuned = path_in("tuned.anw"), *fresh = path_in("fresh.anw");
+	TrainOptions f;
+	options(&f, tuned, 1);
+	f.db = four;
+	f.lr = 1e-12; /* one step that changes nothing measurable */
+	f.init_from = m;
+	f.given &= ~(1u << TO_NET); /* the model's own spec, out=classes now 4 */
+	Capture c = capture_begin();
+	ck_assert_int_eq(train_main(ctx, &f), 1);
+	char *msgs = capture_end(c);
+	ASSERT_MSG(msgs, "ft.anw: fc4.weight is 10x32 there and 4x32 in the network");
+	ASSERT_MSG(msgs, "ft.anw: fc4.bias is 10 there and 4 in the network");
+	ASSERT_MSG(msgs, "HINT: --partial takes the parameters that match");
+	free(msgs);
+
+	f.partial = 1;
+	f.quiet = 0;
+	c = capture_begin();
+	int rc = train_main(ctx, &f);
+	msgs = capture_end(c);
+	ck_assert_msg(rc == 0, "%s", msgs);
+	ASSERT_MSG(msgs, "fc4.weight is 10x32 there and 4x32 in the network: it starts from the initialisation");
+	ASSERT_MSG(msgs, "--init-from");
+	ASSERT_MSG(msgs, ": 6 of 8 parameter tensors");
+	free(msgs);
+	const char *kept[] = { "conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "fc3.weight", "fc3.bias" };
+	for (size_t i = 0; i < sizeof kept / sizeof *kept; i++)
+		assert_same_tensor(tuned, m, kept[i], 1e-6);
+	options(&o, fresh, 1);
+	o.db = four;
+	o.lr = 1e-12;
+	ck_assert_int_eq(train(ctx, &o), 0);
+	assert_same_tensor(tuned, fresh, "fc4.weight", 1e-6);
+	assert_same_tensor(tuned, fresh, "fc4.bias", 1e-6);
+
+	/* --net: a layer of another name is missing from the model, and the model's is left out */
+	char *renamed = path_in("renamed.net");
+	FILE *nf = fopen(renamed, "w");
+	ck_assert_ptr_nonnull(nf);
+	char *text = xstrdup(tiny_net);
+	char *p = strstr(text, "name=fc3 ");
+	ck_assert_ptr_nonnull(p);
+	memcpy(p, "name=fc9 ", 9);
+	fputs(text, nf);
+	fclose(nf);
+	free(text);
+	f.db = dbfile;
+	f.net = renamed;
+	f.given |= 1u << TO_NET;
+	f.quiet = 1;
+	c = capture_begin();
+	rc = train_main(ctx, &f);
+	msgs = capture_end(c);
+	ck_assert_msg(rc == 0, "%s", msgs);
+	ASSERT_MSG(msgs, "ft.anw: holds no fc9.weight: it starts from the initialisation");
+	ASSERT_MSG(msgs, "ft.anw: fc3.weight (32x200) has no place in the network: left out");
+	free(msgs);
+	assert_same_tensor(tuned, m, "fc4.weight", 1e-6);
+	free(renamed);
+	free(m);
+	free(four);
+	free(tuned);
+	free(fresh);
+	ctx_close(ctx);
+}
+END_TEST
+
 START_TEST(divergence_keeps_the_last_good_checkpoint)
 {
 	Ctx *ctx = open_cpu(1);
@@ -711,6 +837,7 @@ static Suite *suite(void)
 	tcase_add_test(t, signal_writes_a_checkpoint);
 	tcase_add_test(t, plateau_divides_the_rate_at_most_max_drops_times);
 	tcase_add_test(t, resume_refuses_other_files);
+	tcase_add_test(t, init_from_fine_tunes_to_other_classes);
 	tcase_add_test(t, divergence_keeps_the_last_good_checkpoint);
 	suite_add_tcase(s, t);
 	return s;

@@ -125,6 +125,8 @@ expect_exit 2 anet-train --stats "$T/train.stats" --lr-decay exp "$T/train.lmdb"
 expect_err "\-\-lr-decay: 'exp' is none of none, cosine, linear"
 expect_exit 2 anet-train --stats "$T/train.stats" "$T/train.lmdb" "$T/train.lmdb"
 expect_exit 2 anet-train --resume "$T/m.ckpt" --init-from "$T/m.anw"
+expect_exit 2 anet-train --stats "$T/train.stats" --partial "$T/train.lmdb"
+expect_err "\-\-partial goes with --init-from"
 
 # the loader benchmark
 anet-train --loader-only --batch 16 --steps 8 -j 2 "$T/train.lmdb" >"$T/loader" 2>/dev/null ||

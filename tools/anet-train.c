@@ -63,6 +63,8 @@ static void usage(FILE *f)
 		"                             always at each epoch's end, at the end and on a signal\n"
 		"      --resume CKPT          continue a stopped run from its checkpoint\n"
 		"      --init-from MODEL      start a new run from a model's weights (fine-tuning)\n"
+		"      --partial              with --init-from: parameters that do not match the network\n"
+		"                             (other classes, other layers) start from the initialisation\n"
 		"      --log FILE             a TSV row per report and per validation\n"
 		"Schedule:\n"
 		"  -b, --batch N              images per step (default 128)\n"
@@ -117,7 +119,7 @@ static void usage(FILE *f)
 enum {
 	OPT_SUMMARY = 256, OPT_TIME, OPT_CLASSES, OPT_ITERS, OPT_SEED, OPT_VERSION, OPT_STATS, OPT_VAL, OPT_EPOCHS,
 	OPT_STEPS, OPT_LR, OPT_LR_STEPS, OPT_LR_DECAY, OPT_LR_DROP, OPT_WEIGHT_DECAY, OPT_MOMENTUM, OPT_PLATEAU, OPT_PLATEAU_DELTA, OPT_MAX_DROPS, OPT_BIAS_INIT,
-	OPT_RESUME, OPT_INIT_FROM, OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY, OPT_LOG, OPT_CROP, OPT_NO_FLIP, OPT_COLOR, OPT_ERASE,
+	OPT_RESUME, OPT_INIT_FROM, OPT_PARTIAL, OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY, OPT_LOG, OPT_CROP, OPT_NO_FLIP, OPT_COLOR, OPT_ERASE,
 	OPT_SCALE, OPT_GPU, OPT_THREADS, OPT_DETERMINISTIC, OPT_REPORT, OPT_STALL, OPT_LOADER_ONLY
 };
 
@@ -130,6 +132,7 @@ static const struct option longopts[] = {
 	{ "checkpoint-every", required_argument, NULL, OPT_CHECKPOINT_EVERY },
 	{ "resume", required_argument, NULL, OPT_RESUME },
 	{ "init-from", required_argument, NULL, OPT_INIT_FROM },
+	{ "partial", no_argument, NULL, OPT_PARTIAL },
 	{ "log", required_argument, NULL, OPT_LOG },
 	{ "batch", required_argument, NULL, 'b' },
 	{ "epochs", required_argument, NULL, OPT_EPOCHS },
@@ -192,6 +195,7 @@ static int training_option(TrainOptions *t, int c, const char *arg)
 		break;
 	case OPT_RESUME: t->resume = arg; break;
 	case OPT_INIT_FROM: t->init_from = arg; break;
+	case OPT_PARTIAL: t->partial = 1; break;
 	case OPT_LOG: t->log = arg; t->given |= 1u << TO_LOG; break;
 	case 'b': t->batch = opt_int("--batch", arg, 1, 1 << 16); t->given |= 1u << TO_BATCH; break;
 	case OPT_EPOCHS: t->epochs = opt_int("--epochs", arg, 1, 1000000); t->given |= 1u << TO_EPOCHS; break;
@@ -274,6 +278,8 @@ static void check_modes(Options *o, int nargs, char **args)
 		usage_error("--stats is required: make it with 'pcacolor -o %s.stats %s'", "DB", t->db);
 	if (t->resume && t->init_from)
 		usage_error("--resume and --init-from exclude each other");
+	if (t->partial && !t->init_from)
+		usage_error("--partial goes with --init-from (the weights to take what matches from)");
 	if (!t->resume && !(t->given & (1u << TO_EPOCHS)) && !(t->given & (1u << TO_STEPS)))
 		t->epochs = 90; /* the paper's */
 }
