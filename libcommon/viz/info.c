@@ -259,9 +259,9 @@ static int print_model(TensorFile *tf, FILE *out)
 	if (!m->height)
 		fprintf(out, "records: unknown (weights only: no record size, mean image or class names)\n");
 	else
-		fprintf(out, "records: %ux%ux%u from %s, mirrored in training: %s, class names: %s\n", m->height, m->width,
-			m->channels, *m->trained_on ? m->trained_on : "(unknown)", m->mirrored ? "yes" : "no",
-			m->classes.count ? "yes" : "no");
+		fprintf(out, "records: %ux%ux%u, mirrored in training: %s, class names: %s\ntrained on: %s\n", m->height,
+			m->width, m->channels, m->mirrored ? "yes" : "no", m->classes.count ? "yes" : "no",
+			*m->trained_on ? m->trained_on : "(unknown)");
 	rc = 0;
 out:
 	model_free(m);
@@ -288,8 +288,9 @@ int viz_info(const char *path, FILE *out)
 		n = (int)strlen(shape);
 		t.shape_w = n > t.shape_w ? n : t.shape_w;
 	}
-	/* a long name or shape pushes its own row out, not every row's columns */
-	t.name_w = t.name_w < 28 ? t.name_w : 28;
+	/* a long name or shape pushes its own row out, not every row's columns: 2 + 27 + 1 + 5 + 1 +
+	 * 16 + 4 x 12 = INFO_WIDTH */
+	t.name_w = t.name_w < 27 ? t.name_w : 27;
 	t.shape_w = t.shape_w < 16 ? t.shape_w : 16;
 	fprintf(out, "  %-*s %-5s %*s %11s %11s %11s %11s\n", t.name_w, "name", "dtype", t.shape_w, "shape", "min", "max",
 		"mean", "std");
