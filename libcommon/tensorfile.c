@@ -31,13 +31,13 @@ size_t dtype_size(uint32_t dtype)
 	return 0;
 }
 
-static const char *dtype_name(uint32_t dtype)
+const char *tensorfile_dtype_name(uint32_t dtype)
 {
 	static const char *names[] = { "?", "f32", "f64", "i32", "i64", "u8", "text" };
 	return dtype < ARRAY_LEN(names) ? names[dtype] : "?";
 }
 
-static void format_shape(char *buf, size_t len, uint32_t ndim, const uint64_t *dims)
+void tensorfile_format_shape(char *buf, size_t len, uint32_t ndim, const uint64_t *dims)
 {
 	size_t n = 0;
 	buf[0] = '\0';
@@ -118,7 +118,7 @@ static int parse_entry(TensorFile *tf, TensorEntry *e, uint64_t size, uLong *crc
 	e->offset = (uint64_t)ftello(tf->f);
 	if (e->count > (size - e->offset) / dtype_size(e->dtype))
 		return tensorfile_fail(tf, "tensor %s: %s %s needs %" PRIu64 " bytes, past the end of the file (truncated?)", e->name,
-			   dtype_name(e->dtype), (format_shape(what, sizeof what, e->ndim, e->dims), what),
+			   tensorfile_dtype_name(e->dtype), (tensorfile_format_shape(what, sizeof what, e->ndim, e->dims), what),
 			   e->count * dtype_size(e->dtype));
 	e->bytes = e->count * dtype_size(e->dtype);
 	return skip(tf, e->bytes, crc, e->name);
@@ -225,7 +225,8 @@ static const TensorEntry *need(TensorFile *tf, const char *name, uint32_t dtype)
 		return NULL;
 	}
 	if (e->dtype != dtype) {
-		tensorfile_fail(tf, "tensor %s is %s, expected %s", name, dtype_name(e->dtype), dtype_name(dtype));
+		tensorfile_fail(tf, "tensor %s is %s, expected %s", name, tensorfile_dtype_name(e->dtype),
+				tensorfile_dtype_name(dtype));
 		return NULL;
 	}
 	return e;
@@ -251,8 +252,8 @@ int tensorfile_read(TensorFile *tf, const char *name, uint32_t dtype, uint32_t n
 		return -1;
 	if (dims && (e->ndim != ndim || memcmp(e->dims, dims, ndim * sizeof *dims) != 0)) {
 		char got[128], want[128];
-		format_shape(got, sizeof got, e->ndim, e->dims);
-		format_shape(want, sizeof want, ndim, dims);
+		tensorfile_format_shape(got, sizeof got, e->ndim, e->dims);
+		tensorfile_format_shape(want, sizeof want, ndim, dims);
 		return tensorfile_fail(tf, "tensor %s: shape %s, expected %s", name, got, want);
 	}
 	return tensorfile_read_range(tf, e, 0, e->count, dst);

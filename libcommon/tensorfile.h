@@ -52,6 +52,10 @@ typedef struct {
 const char *tensorfile_kind_name(uint32_t kind);
 /* Bytes per element of dtype (1 for text), 0 for an unknown one. */
 size_t dtype_size(uint32_t dtype);
+/* "f32", "f64", "i32", "i64", "u8", "text"; "?" for an unknown dtype. */
+const char *tensorfile_dtype_name(uint32_t dtype);
+/* A shape as messages write it, "96x3x11x11", or "scalar" for ndim 0, into buf. */
+void tensorfile_format_shape(char *buf, size_t len, uint32_t ndim, const uint64_t *dims);
 
 /* Opens and verifies a file (the whole checksum is checked here). expect_kind 0 accepts any
  * kind; otherwise another kind is refused, naming both ("m.anw: is a checkpoint, expected a

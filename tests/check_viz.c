@@ -1,5 +1,7 @@
-/* check_viz.c: anet-viz's library: the PNG writer, filter pictures read back pixel by pixel, the
- * nearest-neighbour search against a double-precision triple loop, the training-log parser. */
+/* check_viz.c: anet-viz's library: the PNG writer, filter and feature-map pictures read back pixel
+ * by pixel, feature maps of a model whose maps are known functions of its input, the
+ * nearest-neighbour search against a double-precision triple loop, the training-log parser, and
+ * the tensor-file table's figures against a two-pass reference. */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -11,6 +13,7 @@
 #include "kernels/kernels.h"
 #include "libcommon/db.h"
 #include "libcommon/image.h"
+#include "libcommon/model.h"
 #include "libcommon/net.h"
 #include "libcommon/png_write.h"
 #include "libcommon/spec.h"
@@ -105,8 +108,10 @@ END_TEST
 /* ---------------------------------------------------------------------------------------- */
 /* filters */
 
-/* Saves a net_save model of spec text with first-layer weights w (NULL: the seeded init). */
-static char *save_model(const char *name, const char *text, int classes, const float *w, size_t n)
+/* Saves a model of spec text with first-layer weights w (NULL: the seeded init): a net_save
+ * file of weights only, or with stats, a whole model of side x side x 3 records (input scale 1). */
+static char *save_model_with(const char *name, const char *text, int classes, const float *w, size_t n,
+			     const Stats *stats, const ClassTable *names, uint32_t side)
 {
 	Spec *s = spec_parse(text, name, classes);
 	ck_assert_ptr_nonnull(s);
@@ -120,11 +125,19 @@ static char *save_model(const char *name, const char *text, int classes, const f
 		ck_assert_int_eq(ctx_upload(ctx, net_param(net, 0), w, n * sizeof(float)), 0);
 	}
 	char *path = xasprintf("%s/%s", dir, name);
-	ck_assert_int_eq(net_save(net, path), 0);
+	if (stats)
+		ck_assert_int_eq(model_save(path, net, stats, names, side, side, 3, 1.0f), 0);
+	else
+		ck_assert_int_eq(net_save(net, path), 0);
 	net_free(net);
 	ctx_close(ctx);
 	spec_free(s);
 	return path;
+}
+
+static char *save_model(const char *name, const char *text, int classes, const float *w, size_t n)
+{
+	return save_model_with(name, text, classes, w, n, NULL, NULL, 0);
 }
 
 static const char rgb_net[] = "input size=8 channels=3\n"
@@ -383,8 +396,9 @@ START_TEST(knn_against_loop)
 }
 END_TEST
 
-/* A database of n raw 8x8 RGB images, image i a flat colour, labels lab[i]; class names. */
-static char *small_db(const char *name, int n, const int32_t *lab)
+/* A database of n raw 8x8 RGB records, pixels px (n x 8 x 8 x 3), labels lab[i]; class names
+ * red, green, blue. */
+static char *db_of(const char *name, int n, const int32_t *lab, const uint8_t *px)
 {
 	char *path = xasprintf("%s/%s", dir, name);
 	DbBuildOptions o;
@@ -396,18 +410,25 @@ static char *small_db(const char *name, int n, const int32_t *lab)
 	char *names[3] = { "red", "green", "blue" };
 	ClassTable t = { 3, names };
 	ck_assert_int_eq(db_build_classes(b, &t, "test"), 0);
-	uint8_t px[8 * 8 * 3];
 	for (int i = 0; i < n; i++) {
-		for (int k = 0; k < 64; k++) {
-			px[3 * k] = (uint8_t)(lab[i] == 0 ? 200 : 20 * i);
-			px[3 * k + 1] = (uint8_t)(lab[i] == 1 ? 200 : 20 * i);
-			px[3 * k + 2] = (uint8_t)(lab[i] == 2 ? 200 : 20 * i);
-		}
 		RecordView r = { .label = lab[i], .height = 8, .width = 8, .channels = 3, .encoding = ENC_RAW,
-				 .name_len = 3, .payload_len = sizeof px, .name = "img", .payload = px };
+				 .name_len = 3, .payload_len = 8 * 8 * 3, .name = "img", .payload = px + i * 8 * 8 * 3 };
 		ck_assert_int_eq(db_build_add(b, &r, "test"), 0);
 	}
 	ck_assert_int_eq(db_build_finish(b, NULL), 0);
+	return path;
+}
+
+/* The same with image i a flat colour: 200 in its class's channel, 20 i in the others. */
+static char *small_db(const char *name, int n, const int32_t *lab)
+{
+	uint8_t *px = xmallocarray((size_t)n, 8 * 8 * 3);
+	for (int i = 0; i < n; i++)
+		for (int k = 0; k < 64; k++)
+			for (int c = 0; c < 3; c++)
+				px[(i * 64 + k) * 3 + c] = (uint8_t)(lab[i] == c ? 200 : 20 * i);
+	char *path = db_of(name, n, lab, px);
+	free(px);
 	return path;
 }
 
@@ -579,6 +600,341 @@ START_TEST(mean_pictures)
 }
 END_TEST
 
+/* ---------------------------------------------------------------------------------------- */
+/* feature maps */
+
+/* The byte a value becomes between lo (black) and hi (white); flat: black. */
+static int grey_of(double v, double lo, double hi)
+{
+	return hi > lo ? (int)lrint((v - lo) / (hi - lo) * 255.0) : 0;
+}
+
+/* Every value of map k of layer li is a square of the expected colour (its centre and both
+ * corners): grey from lo to hi, red where the value is not finite. */
+static void check_map(const Image *im, const ActsLayout *lay, int li, const ActsLayer *l, int k, double lo, double hi)
+{
+	int x0, y0, s = lay->layers[li].scale;
+	acts_map_origin(lay, li, k, &x0, &y0);
+	for (int y = 0; y < l->height; y++)
+		for (int x = 0; x < l->width; x++) {
+			double v = l->values[((size_t)k * l->height + y) * l->width + x];
+			int want[3], g = isfinite(v) ? grey_of(v, lo, hi) : -1;
+			for (int c = 0; c < 3; c++)
+				want[c] = g >= 0 ? g : (int)(VIZ_WRONG >> (16 - 8 * c) & 255);
+			const uint8_t *p[3] = { pixel_at(im, x0 + x * s + s / 2, y0 + y * s + s / 2),
+						pixel_at(im, x0 + x * s, y0 + y * s),
+						pixel_at(im, x0 + (x + 1) * s - 1, y0 + (y + 1) * s - 1) };
+			for (int i = 0; i < 3; i++)
+				for (int c = 0; c < 3; c++)
+					ck_assert_msg(abs(p[i][c] - want[c]) <= 1,
+						      "%s map %d (%d,%d) channel %d: %d, expected %d (value %g, range %g..%g)",
+						      l->name, k, x, y, c, p[i][c], want[c], v, lo, hi);
+		}
+}
+
+/* Two layers by hand: four 2x3 maps in two groups (a ramp, a flat map, one with a NaN, a steeper
+ * ramp), then a single value. */
+static void hand_acts(Acts *a)
+{
+	memset(a, 0, sizeof *a);
+	a->model = xstrdup("/x/m.anw");
+	a->source = xstrdup("img.png");
+	snprintf(a->top, sizeof a->top, "apple");
+	a->top_prob = 0.5f;
+	a->record_h = a->record_w = 6;
+	a->crop_h = a->crop_w = 4;
+	a->channels = 3;
+	a->crop = xmalloc(4 * 4 * 3);
+	for (int i = 0; i < 48; i++)
+		a->crop[i] = (uint8_t)(5 * i);
+	a->nlayers = 2;
+	a->layers = xcalloc(2, sizeof *a->layers);
+	ActsLayer *l = &a->layers[0];
+	snprintf(l->name, sizeof l->name, "c1");
+	l->maps = 4;
+	l->height = 2;
+	l->width = 3;
+	l->groups = 2;
+	l->values = xmallocarray(24, sizeof(float));
+	static const float m2[6] = { -3, 0, 3, NAN, 6, 9 };
+	for (int i = 0; i < 6; i++) {
+		l->values[i] = (float)i;
+		l->values[6 + i] = 7;
+		l->values[12 + i] = m2[i];
+		l->values[18 + i] = 10.0f * i;
+	}
+	l = &a->layers[1];
+	snprintf(l->name, sizeof l->name, "p1");
+	l->maps = l->height = l->width = l->groups = 1;
+	l->values = xmalloc(sizeof(float));
+	l->values[0] = 2;
+}
+
+START_TEST(acts_pixels)
+{
+	Acts a;
+	hand_acts(&a);
+	ActsStyle st = { .norm = ACTS_PER_MAP, .scale = 5 };
+	ActsLayout lay;
+	ck_assert_int_eq(acts_layout(&a, &st, &lay), 0);
+	ck_assert_int_eq(lay.layers[0].groups, 2);
+	ck_assert_int_eq(lay.layers[0].columns, 2);
+	ck_assert_int_eq(lay.layers[0].tile_w, 15);
+	char *png = xasprintf("%s/a.png", dir);
+	ck_assert_int_eq(acts_draw(&a, &st, png), 0);
+	Image im = read_png(png);
+	ck_assert_int_eq(im.width, lay.width);
+	ck_assert_int_eq(im.height, lay.height);
+	/* per map: each its own range; the flat map and the lone value black; the NaN red */
+	static const double lo[4] = { 0, 7, -3, 0 }, hi[4] = { 5, 7, 9, 50 };
+	for (int k = 0; k < 4; k++)
+		check_map(&im, &lay, 0, &a.layers[0], k, lo[k], hi[k]);
+	check_map(&im, &lay, 1, &a.layers[1], 0, 2, 2);
+	/* the two groups a gap apart: background between map 0's bottom and map 2's top */
+	int x0, y0, x2, y2;
+	acts_map_origin(&lay, 0, 0, &x0, &y0);
+	acts_map_origin(&lay, 0, 2, &x2, &y2);
+	ck_assert_int_eq(x0, x2);
+	ck_assert_int_ge(y2 - (y0 + lay.layers[0].tile_h), lay.layers[0].block_gap);
+	for (int y = y0 + lay.layers[0].tile_h; y < y2; y++)
+		ck_assert_int_eq(pixel_at(&im, x0 + 1, y)[1], VIZ_BACKGROUND & 255);
+	/* the crop, enlarged by a whole factor to at least 112 pixels */
+	ck_assert_int_eq(lay.crop_scale, 28);
+	for (int y = 0; y < 4; y++)
+		for (int x = 0; x < 4; x++)
+			ck_assert_mem_eq(pixel_at(&im, lay.crop_x + x * 28 + 14, lay.crop_y + y * 28 + 14),
+					 a.crop + (y * 4 + x) * 3, 3);
+	image_free(&im);
+
+	/* per layer: one range, -3..50, for all four maps; a flat layer black */
+	st.norm = ACTS_PER_LAYER;
+	ck_assert_int_eq(acts_draw(&a, &st, png), 0);
+	im = read_png(png);
+	for (int k = 0; k < 4; k++)
+		check_map(&im, &lay, 0, &a.layers[0], k, -3, 50);
+	check_map(&im, &lay, 1, &a.layers[1], 0, 2, 2);
+	image_free(&im);
+	acts_layout_free(&lay);
+
+	/* too large for cairo: refused before drawing */
+	st.scale = 64;
+	st.columns = 4096;
+	ActsLayer *l = &a.layers[1];
+	free(l->values);
+	l->maps = 1024;
+	l->values = xcalloc(1024, sizeof(float));
+	EXPECT_REFUSAL(acts_layout(&a, &st, &lay), "more than 32767 a side");
+	EXPECT_REFUSAL(acts_draw(&a, &st, png), "more than 32767 a side");
+	acts_free(&a);
+	free(png);
+}
+END_TEST
+
+/* conv1's map 0 is the red channel and map 1 relu(blue - green), through a model with a zero mean
+ * image and input scale 1: the maps are known functions of the record's centre crop. */
+static const char acts_net[] = "input size=6 channels=3\n"
+			       "conv name=conv1 out=2 kernel=1 bias=0\n"
+			       "relu\n"
+			       "pool size=2 stride=2\n"
+			       "fc name=fc2 out=classes\n"
+			       "softmax\n";
+
+static int r_of(int x, int y) { return 10 * x + y; }
+static int g_of(int x, int y) { return 4 * x + y; }
+static int b_of(int x, int y) { return 5 * y + x % 2; }
+
+/* acts_compute returns ACTS_USAGE and says text. */
+static void expect_usage(const ActsOptions *o, const char *text)
+{
+	Acts a;
+	Capture cap = capture_begin();
+	int rc = acts_compute(o, &a);
+	char *msg = capture_end(cap);
+	ck_assert_msg(rc == ACTS_USAGE && strstr(msg, text), "returned %d, said '%s', expected '%s'", rc, msg, text);
+	free(msg);
+}
+
+START_TEST(acts_from_model)
+{
+	float w[6] = { 1, 0, 0, 0, -1, 1 };
+	Stats st = { .height = 8, .width = 8, .channels = 3, .images = 1 };
+	st.mean = xcalloc(8 * 8 * 3, sizeof(float));
+	char *cn[3] = { "red", "green", "blue" };
+	ClassTable ct = { 3, cn };
+	char *model = save_model_with("acts.anw", acts_net, 3, w, 6, &st, &ct, 8);
+	stats_free(&st);
+	uint8_t px[8 * 8 * 3];
+	for (int y = 0; y < 8; y++)
+		for (int x = 0; x < 8; x++) {
+			px[(y * 8 + x) * 3] = (uint8_t)r_of(x, y);
+			px[(y * 8 + x) * 3 + 1] = (uint8_t)g_of(x, y);
+			px[(y * 8 + x) * 3 + 2] = (uint8_t)b_of(x, y);
+		}
+	int32_t lab = 1;
+	char *db = db_of("p.lmdb", 1, &lab, px);
+
+	const char *layers[2] = { "conv1", "pool1" };
+	ActsOptions o = { .model = model, .db = db, .layers = layers, .nlayers = 2, .device = "cpu", .threads = 1 };
+	Acts a;
+	ck_assert_int_eq(acts_compute(&o, &a), 0);
+	ck_assert_str_eq(a.source, "p.lmdb:0");
+	ck_assert_str_eq(a.label, "green");
+	ck_assert(a.top_prob > 0 && a.top_prob <= 1);
+	ck_assert_int_eq(a.nlayers, 2);
+	const ActsLayer *c1 = &a.layers[0], *p1 = &a.layers[1];
+	ck_assert_int_eq(c1->maps, 2);
+	ck_assert_int_eq(c1->height, 6);
+	ck_assert_ptr_nonnull(strstr(c1->what, "after ReLU"));
+	ck_assert_int_eq(p1->height, 3);
+	/* the centre crop starts at (1, 1) of the 8x8 record */
+	for (int y = 0; y < 6; y++)
+		for (int x = 0; x < 6; x++) {
+			int X = x + 1, Y = y + 1, d = b_of(X, Y) - g_of(X, Y);
+			ck_assert_uint_eq(a.crop[(y * 6 + x) * 3], (unsigned)r_of(X, Y));
+			ck_assert_float_eq(c1->values[y * 6 + x], (float)r_of(X, Y));
+			ck_assert_float_eq(c1->values[36 + y * 6 + x], (float)(d > 0 ? d : 0));
+		}
+	for (int k = 0; k < 2; k++)
+		for (int y = 0; y < 3; y++)
+			for (int x = 0; x < 3; x++) {
+				float m = -1;
+				for (int i = 0; i < 4; i++) {
+					float v = c1->values[k * 36 + (2 * y + i / 2) * 6 + 2 * x + i % 2];
+					m = v > m ? v : m;
+				}
+				ck_assert_float_eq(p1->values[k * 9 + y * 3 + x], m);
+			}
+	/* the picture of those maps: map 0's range is the crop's red, r_of(1,1)..r_of(6,6) */
+	ActsStyle sty = { .norm = ACTS_PER_MAP };
+	ActsLayout lay;
+	ck_assert_int_eq(acts_layout(&a, &sty, &lay), 0);
+	ck_assert_int_eq(lay.layers[0].scale, 8); /* 48 pixels a 6x6 map */
+	char *png = xasprintf("%s/m.png", dir);
+	ck_assert_int_eq(acts_draw(&a, &sty, png), 0);
+	Image im = read_png(png);
+	check_map(&im, &lay, 0, c1, 0, r_of(1, 1), r_of(6, 6));
+	image_free(&im);
+	acts_layout_free(&lay);
+	acts_free(&a);
+
+	/* every convolution by default */
+	o.nlayers = 0;
+	ck_assert_int_eq(acts_compute(&o, &a), 0);
+	ck_assert_int_eq(a.nlayers, 1);
+	ck_assert_str_eq(a.layers[0].name, "conv1");
+	acts_free(&a);
+
+	/* layers without maps, unknown layers, a key past the end */
+	const char *fc[1] = { "fc2" };
+	o.layers = fc;
+	o.nlayers = 1;
+	expect_usage(&o, "--layer fc2: a fc layer of 3 values has no maps to draw; anet-eval --features");
+	const char *none[1] = { "conv7" };
+	o.layers = none;
+	expect_usage(&o, "acts.anw has no such layer; its layers: data, conv1, relu1, pool1, fc2, prob");
+	o.nlayers = 0;
+	o.key = 1;
+	EXPECT_REFUSAL(acts_compute(&o, &a), "p.lmdb: --key 1 is past the end (1 record)");
+	/* a weights-only model cannot prepare images */
+	char *bare = save_model("bare.anw", acts_net, 3, w, 6);
+	o.model = bare;
+	o.key = 0;
+	EXPECT_REFUSAL(acts_compute(&o, &a), "bare.anw");
+	free(bare);
+	free(png);
+	free(db);
+	free(model);
+}
+END_TEST
+
+/* ---------------------------------------------------------------------------------------- */
+/* info */
+
+START_TEST(info_table)
+{
+	enum { N = 1000 };
+	float *w = xmalloc(N * sizeof(float));
+	fill_uniform(w, N, 7, -2, 3);
+	w[10] = NAN;
+	w[500] = INFINITY;
+	w[999] = -NAN;
+	double ref_sum = 0, ref_sq = 0, ref_min = INFINITY, ref_max = -INFINITY;
+	for (int i = 0; i < N; i++)
+		if (isfinite(w[i])) {
+			ref_sum += w[i];
+			ref_min = fmin(ref_min, w[i]);
+			ref_max = fmax(ref_max, w[i]);
+		}
+	double ref_mean = ref_sum / (N - 3);
+	for (int i = 0; i < N; i++)
+		if (isfinite(w[i]))
+			ref_sq += (w[i] - ref_mean) * (w[i] - ref_mean);
+	double ref_std = sqrt(ref_sq / (N - 3));
+
+	char *path = xasprintf("%s/t.anf", dir);
+	TensorWriter tw;
+	uint64_t dims[2] = { 10, 100 }, five = 5;
+	double d[5] = { 1, 2, 3, 4, 1e300 * 1e300 };
+	ck_assert_int_eq(tensorwriter_open(&tw, path, TF_FEATURES), 0);
+	ck_assert_int_eq(tensorwriter_add(&tw, "features", DT_F32, 2, dims, w), 0);
+	ck_assert_int_eq(tensorwriter_add(&tw, "d", DT_F64, 1, &five, d), 0);
+	ck_assert_int_eq(tensorwriter_add_i64(&tw, "count", 42), 0);
+	ck_assert_int_eq(tensorwriter_add_f64(&tw, "rate", 0.125), 0);
+	ck_assert_int_eq(tensorwriter_add_text(&tw, "names", "a\nb\nc\nd\ne\nf\ng\n"), 0);
+	ck_assert_int_eq(tensorwriter_add_text(&tw, "spec", "input size=8\nconv out=2\n"), 0);
+	ck_assert_int_eq(tensorwriter_add_text(&tw, "source", "val.lmdb"), 0);
+	ck_assert_int_eq(tensorwriter_commit(&tw), 0);
+
+	/* the figures, whatever the chunks (Chan's update against the two-pass reference) */
+	TensorFile tf;
+	ck_assert_int_eq(tensorfile_open(&tf, path, 0), 0);
+	static const size_t chunks[] = { 0, 1, 7, 999, 1000 };
+	for (size_t i = 0; i < ARRAY_LEN(chunks); i++) {
+		TensorSummary s;
+		ck_assert_int_eq(tensor_summary(&tf, tensorfile_find(&tf, "features"), chunks[i], &s), 0);
+		ck_assert_uint_eq(s.finite, N - 3);
+		ck_assert_uint_eq(s.nonfinite, 3);
+		ck_assert_double_eq(s.min, ref_min);
+		ck_assert_double_eq(s.max, ref_max);
+		ck_assert_double_eq_tol(s.mean, ref_mean, 1e-12);
+		ck_assert_double_eq_tol(s.std, ref_std, 1e-12);
+	}
+	TensorSummary s;
+	EXPECT_REFUSAL(tensor_summary(&tf, tensorfile_find(&tf, "names"), 0, &s), "t.anf: tensor names: text holds no numbers");
+	tensorfile_close(&tf);
+
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	ck_assert_int_eq(viz_info(path, out), 0);
+	fclose(out);
+	ASSERT_MSG(text, "t.anf: features, ");
+	ASSERT_MSG(text, " 7 entries\n");
+	ASSERT_MSG(text, "  features f32   10x100 ");
+	ASSERT_MSG(text, "NaN/Inf: 3\n");
+	ASSERT_MSG(text, "  d        f64        5           1           4         2.5       1.118  NaN/Inf: 1\n");
+	ASSERT_MSG(text, "  count    i64   scalar  42\n");
+	ASSERT_MSG(text, "  rate     f64   scalar  0.125\n");
+	ASSERT_MSG(text, "  names    text      14  7 lines: a, b, c, d, e, ...\n");
+	ASSERT_MSG(text, "  spec     text      24  2 lines\n");
+	ASSERT_MSG(text, "  source   text       8  \"val.lmdb\"\n");
+	ASSERT_MSG(text, "NaN/Inf: 4 values in 2 tensors (the first: features)");
+	free(text);
+
+	/* a file cut short is refused, naming it */
+	struct stat sb;
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert_int_eq(truncate(path, sb.st_size - 10), 0);
+	out = open_memstream(&text, &len);
+	EXPECT_REFUSAL(viz_info(path, out), "t.anf: file is");
+	fclose(out);
+	ck_assert_uint_eq(len, 0);
+	free(text);
+	free(path);
+	free(w);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("viz");
@@ -593,6 +949,9 @@ int main(void)
 	tcase_add_test(t, neighbours_from_files);
 	tcase_add_test(t, trainlog_parse);
 	tcase_add_test(t, mean_pictures);
+	tcase_add_test(t, acts_pixels);
+	tcase_add_test(t, acts_from_model);
+	tcase_add_test(t, info_table);
 	suite_add_tcase(s, t);
 	SRunner *r = srunner_create(s);
 	srunner_run_all(r, CK_ENV);

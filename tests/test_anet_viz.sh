@@ -19,7 +19,7 @@ png_at_least() {
 no_temporaries() { ! ls "$T"/*.tmp.* >/dev/null 2>&1 || fail "temporary files left: $(ls "$T"/*.tmp.*)"; }
 
 check_help anet-viz
-for c in filters records neighbours predictions curves mean; do
+for c in filters records neighbours predictions curves mean acts info; do
 	anet-viz $c --help >"$T/help" 2>"$T/err" || fail "anet-viz $c --help failed"
 	grep -q "^Usage: anet-viz $c" "$T/help" || fail "anet-viz $c --help does not start with its usage"
 	[ -s "$T/err" ] && fail "anet-viz $c --help wrote to stderr"
@@ -190,6 +190,90 @@ expect_exit 2 anet-viz neighbours -w "$T/m.anw" --query "$T/tree.lmdb" --gallery
 # the mean a model carries
 anet-viz mean "$T/m.anw" -o "$T/mean3.png"
 png_at_least "$T/mean3.png" 400 200
+
+# acts: every convolution by default: 14-pixel margins, a 28-pixel title, the 32x32 crop at 4x
+# beside 420 pixels of text (576 wide), then per layer a 22-pixel caption and two groups of 4
+# maps 24 pixels apart (conv1: 16x16 at 3x, conv2: 7x7 at 7x), 18 pixels between layers
+anet-viz acts -w "$T/m.anw" "$DATA/photo-dog.jpg" --device cpu -j 1 -o "$T/a.png"
+[ "$(png_size "$T/a.png")" = "576x506" ] || fail "acts: $(png_size "$T/a.png"), expected 576x506"
+png_at_least "$T/a.png" 576 506
+anet-viz acts -w "$T/m.anw" --db "$T/tree.lmdb" --key 2 --device cpu -o "$T/a2.png"
+[ "$(png_size "$T/a2.png")" = "576x506" ] || fail "acts --db: $(png_size "$T/a2.png"), expected 576x506"
+cmp -s "$T/a.png" "$T/a2.png" && fail "acts: an image and a record made the same picture"
+anet-viz acts -w "$T/m.anw" --db "$T/tree.lmdb" --key 2 --layer pool1 --device cpu -o "$T/a3.png"
+[ "$(png_size "$T/a3.png")" = "576x346" ] || fail "acts --layer pool1: $(png_size "$T/a3.png"), expected 576x346"
+anet-viz acts -w "$T/m.anw" --db "$T/tree.lmdb" --key 2 --layer pool1 --layer conv2 --device cpu -o "$T/a4.png"
+[ "$(png_size "$T/a4.png")" = "576x508" ] || fail "acts, two layers: $(png_size "$T/a4.png"), expected 576x508"
+anet-viz acts -w "$T/m.anw" --db "$T/tree.lmdb" --key 2 --layer pool1 --layer conv2 --normalise layer \
+	--device cpu -o "$T/a5.png"
+[ "$(png_size "$T/a5.png")" = "576x508" ] || fail "acts --normalise layer: $(png_size "$T/a5.png")"
+cmp -s "$T/a4.png" "$T/a5.png" && fail "acts: --normalise layer drew the same picture as map"
+# a layer without maps, an unknown one (the model's layers listed), a key past the end
+expect_exit 2 anet-viz acts -w "$T/m.anw" --db "$T/tree.lmdb" --layer fc3 --device cpu -o "$T/x.png"
+expect_err "--layer fc3: a fc layer of 16 values has no maps to draw; anet-eval --features"
+expect_err "Try 'anet-viz acts --help'"
+expect_exit 2 anet-viz acts -w "$T/m.anw" "$DATA/gray.jpg" --layer conv9 --device cpu -o "$T/x.png"
+expect_err "m.anw has no such layer; its layers: data, conv1, relu1, pool1, conv2, relu2, fc3, relu3, drop3, fc4, prob"
+expect_exit 1 anet-viz acts -w "$T/m.anw" --db "$T/tree.lmdb" --key 8 --device cpu -o "$T/x.png"
+expect_err "tree.lmdb: --key 8 is past the end (8 records)"
+expect_exit 1 anet-viz acts -w "$T/m.anw" "$DATA/bad-truncated.jpg" --device cpu -o "$T/x.png"
+expect_err "bad-truncated.jpg"
+expect_exit 1 anet-viz acts -w "$T/m.anw" --db "$T/fashion.lmdb" --device cpu -o "$T/x.png"
+expect_err "fashion.lmdb"
+expect_exit 2 anet-viz acts -w "$T/m.anw" "$DATA/gray.jpg"
+expect_err "missing -o"
+expect_exit 2 anet-viz acts -w "$T/m.anw" --db "$T/tree.lmdb" "$DATA/gray.jpg" -o "$T/x.png"
+expect_exit 2 anet-viz acts -w "$T/m.anw" --key 1 "$DATA/gray.jpg" -o "$T/x.png"
+expect_err "--key chooses a record of --db"
+expect_exit 2 anet-viz acts -w "$T/m.anw" "$DATA/gray.jpg" --normalise kernel -o "$T/x.png"
+expect_exit 2 anet-viz acts "$DATA/gray.jpg" -o "$T/x.png"
+expect_err "missing -w MODEL"
+
+# info: a model, a checkpoint, statistics and features, in one run; rows fit 100 columns
+anet-viz info "$T/m.anw" "$T/m.ckpt" "$T/tree.stats" "$T/tree.anf" >"$T/info" 2>"$T/err" ||
+	{ cat "$T/err"; fail "anet-viz info failed"; }
+[ -s "$T/err" ] && fail "anet-viz info wrote to stderr: $(cat "$T/err")"
+has() { grep -qE -- "$1" "$T/info" || { cat "$T/info"; fail "anet-viz info: no line matching '$1'"; }; }
+has "^$T/m.anw: model, [0-9]+ bytes \(.*\), 24 entries$"
+has "^network: 11 layers, 7243 parameters \(weights and biases\), 3 classes, 32x32x3 input$"
+has "^records: 40x40x3, mirrored in training: yes, class names: yes$"
+has "^trained on: $T/tree.lmdb$"
+has "^  conv1.weight +f32 +8x3x5x5 +-?0\.0[0-9]+ +0\.0[0-9]+ "
+has "^  class_names +text +20  3 lines: apple, banana, cherry$"
+has "^$T/m.ckpt: checkpoint, "
+has "^  train.step +i64 +scalar  6$"
+has "^  fc4.bias.momentum +f32 +3 "
+has "^$T/tree.stats: statistics, "
+has "^  mean +f32 +40x40x3 "
+has "^$T/tree.anf: features, "
+has "^  features +f32 +8x16 "
+grep -q "NaN/Inf" "$T/info" && fail "anet-viz info: NaN/Inf in a healthy model: $(grep NaN/Inf "$T/info")"
+awk '/^  / && length > 100 { print; bad = 1 } END { exit bad }' "$T/info" || fail "anet-viz info: rows over 100 columns"
+# a NaN written over conv1.weight's first value (its data 52 bytes after its name: 12 bytes of
+# name, dtype, rank, 4 dimensions), the checksum made right again: gzip's trailer is the same
+# CRC-32 of the bytes between the header and the trailer
+need gzip gzip
+cp "$T/m.anw" "$T/nan.anw"
+at=$(grep -obUa 'conv1\.weight' "$T/nan.anw" | head -n 1 | cut -d: -f1)
+printf '\000\000\300\177' | dd of="$T/nan.anw" bs=1 seek=$((at + 52)) conv=notrunc 2>/dev/null
+size=$(wc -c <"$T/nan.anw")
+tail -c +33 "$T/nan.anw" | head -c $((size - 36)) | gzip -c | tail -c 8 | head -c 4 |
+	dd of="$T/nan.anw" bs=1 seek=$((size - 4)) conv=notrunc 2>/dev/null
+anet-viz info "$T/nan.anw" >"$T/info" || fail "anet-viz info failed on a model holding a NaN"
+has "^  conv1.weight +f32 +8x3x5x5 .*  NaN/Inf: 1$"
+has "^NaN/Inf: 1 value in 1 tensor \(the first: conv1.weight\)"
+# a truncated file: named, exit 1, and the next file still listed
+set +e
+anet-viz info "$T/cut.anw" "$T/tree.stats" >"$T/info" 2>"$T/err"
+rc=$?
+set -e
+[ "$rc" = 1 ] || fail "anet-viz info on a truncated file exited $rc, expected 1"
+expect_err "cut.anw: .*truncated"
+has "^$T/tree.stats: statistics, "
+expect_exit 1 anet-viz info "$T/rec.png"
+expect_err "rec.png: not an anet tensor file"
+expect_exit 2 anet-viz info
+expect_err "missing FILE"
 [ -e "$T/x.png" ] && fail "a failed run left $T/x.png"
 no_temporaries
 echo ok

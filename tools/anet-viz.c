@@ -1,6 +1,7 @@
 /* anet-viz: pictures of a model and its data: first-layer filters (the paper's Figure 3), nearest
- * neighbours and top-5 predictions (Figure 4), contact sheets, training curves, the mean image.
- * main() reads the subcommand and its options; the drawing lives in libcommon/viz/. */
+ * neighbours and top-5 predictions (Figure 4), feature maps, contact sheets, training curves, the
+ * mean image; and the table of a tensor file's entries. main() reads the subcommand and its
+ * options; the work lives in libcommon/viz/. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,13 +27,19 @@
 #define SYN_CURVES "anet-viz curves LOG.tsv [--x step|epoch] [--plotter auto|gnuplot|cairo]\n" \
 		   "                [--size WxH] -o OUT.png\n"
 #define SYN_MEAN "anet-viz mean STATS|MODEL [--scale N] -o OUT.png\n"
+#define SYN_ACTS "anet-viz acts -w MODEL [--layer NAME]... [--normalise map|layer] [--columns N]\n" \
+		 "                [--scale N] [--device D] [-j N] IMAGE -o OUT.png\n" \
+		 "       anet-viz acts -w MODEL --db DB [--key I] [--layer NAME]... [--normalise map|layer]\n" \
+		 "                [--columns N] [--scale N] [--device D] [-j N] -o OUT.png\n"
+#define SYN_INFO "anet-viz info FILE...\n"
 
 static void usage_all(FILE *f)
 {
 	fprintf(f,
 		"Usage: " SYN_FILTERS "       " SYN_RECORDS "       " SYN_NEIGHBOURS "       " SYN_PREDICTIONS
-		"       " SYN_CURVES "       " SYN_MEAN "       anet-viz COMMAND --help\n"
-		"Draws PNG pictures of a model and its data:\n"
+		"       " SYN_CURVES "       " SYN_MEAN "       " SYN_ACTS "       " SYN_INFO
+		"       anet-viz COMMAND --help\n"
+		"Draws PNG pictures of a model and its data, and lists what anet's files hold:\n"
 		"  filters      the first learned layer's kernels (the paper's Figure 3)\n"
 		"  records      a contact sheet of database images with their labels\n"
 		"  neighbours   query images and their nearest gallery images by last-hidden-layer\n"
@@ -40,6 +47,9 @@ static void usage_all(FILE *f)
 		"  predictions  images with their top-5 classes and probabilities (Figure 4, left)\n"
 		"  curves       loss, top-1/top-5 error and learning rate from anet-train --log\n"
 		"  mean         the mean image of a statistics file or model\n"
+		"  acts         the feature maps of one image, layer by layer\n"
+		"  info         the entries of tensor files (models, checkpoints, statistics, features),\n"
+		"               with their shapes, ranges and NaN/Inf counts (on stdout)\n"
 		"\n"
 		"  -h, --help     this help (COMMAND --help: the command's options)\n"
 		"      --version  the version\n"
@@ -68,6 +78,8 @@ enum {
 	OPT_LABEL,
 	OPT_DB,
 	OPT_CROPS,
+	OPT_LAYER,
+	OPT_KEY,
 };
 
 static _Noreturn void bad_option(void)
@@ -500,21 +512,160 @@ static int run_mean(int argc, char **argv)
 
 /* ---------------------------------------------------------------------------------------- */
 
+static void usage_acts(FILE *f)
+{
+	fprintf(f,
+		"Usage: " SYN_ACTS
+		"Draws what the network computes from one image: the centre crop it sees, then the maps of\n"
+		"each layer as grey tiles (black low, white high), in two blocks where the paper's two GPUs\n"
+		"split them. The image is prepared and evaluated as anet-eval does it.\n"
+		"\n"
+		"  -w, --weights MODEL     a model or checkpoint from anet-train\n"
+		"      --db DB             a record of a database instead of an image file\n"
+		"      --key I             the record's key (default 0)\n"
+		"      --layer NAME        a layer to show (repeat for more; default: every convolution,\n"
+		"                          rectified where a ReLU follows); any layer with maps: conv,\n"
+		"                          relu, lrn, pool\n"
+		"      --normalise MODE    map: stretch each map to its own range, a flat map black\n"
+		"                          (default); layer: one range for the layer, so strong maps\n"
+		"                          stand out\n"
+		"      --columns N         maps per row of a block (default 16)\n"
+		"      --scale N           pixels per value (default: about 48 pixels a map)\n"
+		"  -d, --device D          auto, cpu or cuda (default $ANET_DEVICE, else auto)\n"
+		"  -j, --threads N         CPU threads (default: every processor)\n"
+		"  -o, --output OUT.png    the picture\n"
+		"  -h, --help              this help\n");
+}
+
+static int run_acts(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "weights", required_argument, NULL, 'w' },	       { "db", required_argument, NULL, OPT_DB },
+		{ "key", required_argument, NULL, OPT_KEY },	       { "layer", required_argument, NULL, OPT_LAYER },
+		{ "normalise", required_argument, NULL, OPT_NORMALISE }, { "normalize", required_argument, NULL, OPT_NORMALISE },
+		{ "columns", required_argument, NULL, OPT_COLUMNS },   { "scale", required_argument, NULL, OPT_SCALE },
+		{ "device", required_argument, NULL, 'd' },	       { "threads", required_argument, NULL, 'j' },
+		{ "output", required_argument, NULL, 'o' },	       { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	ActsOptions o = { 0 };
+	ActsStyle st = { .norm = ACTS_PER_MAP };
+	const char *out = NULL;
+	const char **layers = xcalloc((size_t)argc, sizeof *layers);
+	int c, have_key = 0;
+	while ((c = getopt_long(argc, argv, "w:d:j:o:h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'w': o.model = optarg; break;
+		case OPT_DB: o.db = optarg; break;
+		case OPT_KEY: o.key = (uint64_t)opt_int("--key", optarg, 0, INT64_MAX); have_key = 1; break;
+		case OPT_LAYER: layers[o.nlayers++] = optarg; break;
+		case OPT_NORMALISE:
+			if (strcmp(optarg, "map") == 0)
+				st.norm = ACTS_PER_MAP;
+			else if (strcmp(optarg, "layer") == 0)
+				st.norm = ACTS_PER_LAYER;
+			else
+				usage_error("--normalise: '%s' is neither map nor layer", optarg);
+			break;
+		case OPT_COLUMNS: st.columns = (int)opt_int("--columns", optarg, 1, 4096); break;
+		case OPT_SCALE: st.scale = (int)opt_int("--scale", optarg, 1, 64); break;
+		case 'd': o.device = optarg; break;
+		case 'j': o.threads = (int)opt_int("--threads", optarg, 1, 4096); break;
+		case 'o': out = optarg; break;
+		case 'h': usage_acts(stdout); free(layers); return 0;
+		default: bad_option();
+		}
+	}
+	if (!o.model)
+		usage_error("missing -w MODEL (the model whose maps to draw)");
+	if (o.db && optind < argc)
+		usage_error("an IMAGE and --db exclude each other");
+	if (!o.db && optind >= argc)
+		usage_error("missing IMAGE (or --db DB)");
+	if (optind + 1 < argc)
+		usage_error("too many arguments (one IMAGE)");
+	if (have_key && !o.db)
+		usage_error("--key chooses a record of --db");
+	need_output(out);
+	o.image = o.db ? NULL : argv[optind];
+	o.layers = layers;
+	Acts a;
+	int rc = acts_compute(&o, &a);
+	free(layers);
+	if (rc == ACTS_USAGE) {
+		fprintf(stderr, "Try '%s --help' for more information.\n", progname());
+		return EXIT_USAGE;
+	}
+	if (rc == 0)
+		rc = acts_draw(&a, &st, out);
+	acts_free(&a);
+	return rc ? EXIT_RUNTIME : 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
+static void usage_info(FILE *f)
+{
+	fprintf(f,
+		"Usage: " SYN_INFO
+		"Prints what each tensor file (a model, checkpoint, statistics or features file) holds: its\n"
+		"kind, size and entries, a line each with the name, type and shape, the minimum, maximum,\n"
+		"mean and standard deviation of numbers, and the count of NaN and infinite values; scalars'\n"
+		"values and texts' first lines. For a model or checkpoint also its network (parameter\n"
+		"count) and the records it was trained on. A file that cannot be read is reported and\n"
+		"skipped; the exit status is then 1.\n"
+		"\n"
+		"  -h, --help              this help\n");
+}
+
+static int run_info(int argc, char **argv)
+{
+	static const struct option lo[] = { { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 } };
+	int c;
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'h': usage_info(stdout); return 0;
+		default: bad_option();
+		}
+	}
+	if (optind >= argc)
+		usage_error("missing FILE (a model, checkpoint, statistics or features file)");
+	int rc = 0;
+	for (int i = optind; i < argc; i++) {
+		if (i > optind)
+			putchar('\n');
+		if (viz_info(argv[i], stdout) != 0)
+			rc = EXIT_RUNTIME;
+		/* the table so far before the next file's messages, which go to stderr */
+		fflush(stdout);
+	}
+	if (ferror(stdout) || fflush(stdout) != 0) {
+		warn_errno("standard output");
+		rc = EXIT_RUNTIME;
+	}
+	return rc;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
 typedef struct {
 	const char *name;
 	int (*run)(int argc, char **argv);
 } Command;
 
+#define COMMAND_LIST "filters, records, neighbours, predictions, curves, mean, acts or info"
+
 static const Command commands[] = {
 	{ "filters", run_filters }, { "records", run_records }, { "neighbours", run_neighbours },
 	{ "neighbors", run_neighbours }, { "predictions", run_predictions }, { "curves", run_curves }, { "mean", run_mean },
+	{ "acts", run_acts },		 { "info", run_info },
 };
 
 int main(int argc, char **argv)
 {
 	set_progname(argv[0]);
 	if (argc < 2)
-		usage_error("missing COMMAND (filters, records, neighbours, predictions, curves or mean)");
+		usage_error("missing COMMAND (" COMMAND_LIST ")");
 	const char *cmd = argv[1];
 	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
 		usage_all(stdout);
@@ -538,5 +689,5 @@ int main(int argc, char **argv)
 			viz_shutdown();
 			return rc;
 		}
-	usage_error("unknown command '%s' (filters, records, neighbours, predictions, curves or mean)", cmd);
+	usage_error("unknown command '%s' (" COMMAND_LIST ")", cmd);
 }

@@ -1,6 +1,7 @@
 /* viz.h: anet-viz's pictures: first-layer filters (the paper's Figure 3), contact sheets of a
  * database, nearest neighbours by last-hidden-layer distance and top-5 predictions (Figure 4),
- * training curves, the mean image.
+ * the feature maps of one image, training curves, the mean image; and the table of what a
+ * tensor file holds.
  *
  * Everything is drawn with cairo (pictures scaled by its filters, text through fontconfig)
  * on a Canvas and written as a PNG through libpng (png_write.h), atomically. This library is
@@ -14,6 +15,7 @@
 #include <cairo.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "kernels/kernels.h"
 #include "libcommon/db.h"
@@ -21,6 +23,7 @@
 #include "libcommon/model.h"
 #include "libcommon/spec.h"
 #include "libcommon/stats.h"
+#include "libcommon/tensorfile.h"
 
 /* ---------------------------------------------------------------------------------------- */
 /* canvas.c: the drawing surface */
@@ -258,5 +261,97 @@ typedef struct {
 } NeighboursOptions;
 
 int viz_neighbours(const NeighboursOptions *o, const char *out);
+
+/* ---------------------------------------------------------------------------------------- */
+/* acts.c: the feature maps of one image, layer by layer */
+
+/* What acts_compute returns, having printed why, for a layer the command line names that the
+ * model cannot show (no such layer, or one without maps): a usage error. */
+#define ACTS_USAGE (-2)
+
+typedef struct {
+	const char *model;
+	const char *image;            /* an image file ... */
+	const char *db;               /* ... or the record key of a database */
+	uint64_t key;
+	const char *const *layers;    /* layer names; nlayers 0: every convolution */
+	int nlayers;
+	const char *device;           /* auto, cpu, cuda (NULL: $ANET_DEVICE) */
+	int threads;                  /* 0: every processor */
+} ActsOptions;
+
+typedef struct {
+	char name[SPEC_MAX_NAME];
+	char what[64];                /* "5x5/2 convolution, after ReLU" */
+	int maps, height, width;
+	int groups;                   /* blocks drawn apart: the two GPUs of the paper's §3.2 */
+	float *values;                /* [maps][height][width], of the first (only) image */
+} ActsLayer;
+
+typedef struct {
+	char *model;                  /* the model's path */
+	char *source;                 /* "dog.jpg", "val.lmdb:12" */
+	char top[128];                /* the most probable class ... */
+	float top_prob;               /* ... and its probability */
+	char label[128];              /* a record's true class; "" when unknown */
+	int record_h, record_w;
+	int crop_h, crop_w, channels;
+	uint8_t *crop;                /* the window the network saw, HWC, before the mean went away */
+	int nlayers;
+	ActsLayer *layers;
+} Acts;
+
+/* One forward pass (eval mode, the centre crop) of an image prepared as anet-eval prepares it,
+ * or of a record; the outputs of the chosen layers brought back to the host. 0, -1 after
+ * printing why, or ACTS_USAGE. */
+int acts_compute(const ActsOptions *o, Acts *a);
+void acts_free(Acts *a);
+
+typedef enum { ACTS_PER_MAP, ACTS_PER_LAYER } ActsNorm;
+
+typedef struct {
+	ActsNorm norm;                /* each map to its own range, or one range a layer */
+	int columns;                  /* maps a row of a block; 0: 16 */
+	int scale;                    /* enlargement of every map; 0: each layer's own, about 48
+				       * pixels a map */
+} ActsStyle;
+
+/* Where one layer's maps go (pixels): its caption, then groups blocks of rows x columns tiles. */
+typedef struct {
+	int scale, tile_w, tile_h;
+	int groups, per_group, columns, rows;
+	int caption_y;                /* the caption's baseline */
+	int y;                        /* the top of the first block */
+	int block_h, block_gap;
+} ActsLayerLayout;
+
+typedef struct {
+	int margin, gap;
+	int crop_x, crop_y, crop_scale;
+	int nlayers;
+	ActsLayerLayout *layers;
+	int width, height;
+} ActsLayout;
+
+/* -1 after printing why (a picture over VIZ_MAX_SIDE). */
+int acts_layout(const Acts *a, const ActsStyle *st, ActsLayout *lay);
+void acts_layout_free(ActsLayout *lay);
+/* The top-left corner of map of layer. */
+void acts_map_origin(const ActsLayout *lay, int layer, int map, int *x, int *y);
+int acts_draw(const Acts *a, const ActsStyle *st, const char *out);
+
+/* ---------------------------------------------------------------------------------------- */
+/* info.c: what a tensor file holds */
+
+typedef struct {
+	uint64_t finite, nonfinite;   /* values counted; NaN or infinite ones */
+	double min, max, mean, std;   /* of the finite values (std: the population's); NAN if none */
+} TensorSummary;
+
+/* The figures of a numeric entry, read chunk elements at a time (0: the default, 1M). */
+int tensor_summary(TensorFile *tf, const TensorEntry *e, size_t chunk, TensorSummary *s);
+/* The file's kind, size and entries as a table on out; a model's or checkpoint's network and
+ * records above it. -1 after printing why on stderr (the file could not be read, or an entry). */
+int viz_info(const char *path, FILE *out);
 
 #endif
