@@ -687,10 +687,7 @@ static int same_shape(const SpecParam *a, const SpecParam *b)
 
 static const char *shape_text(const SpecParam *p, char *buf, size_t len)
 {
-	size_t n = 0;
-	buf[0] = 0;
-	for (int d = 0; d < p->ndim && n < len; d++)
-		n += (size_t)snprintf(buf + n, len - n, d ? "x%" PRIu64 : "%" PRIu64, p->dims[d]);
+	tensorfile_format_shape(buf, len, (uint32_t)p->ndim, p->dims);
 	return buf;
 }
 
