@@ -23,6 +23,7 @@
 #   6 eval      anet-eval on the validation set: the centre crop and the paper's 10 crops
 #   7 figures   anet-viz: first-layer filters (Figure 3), neighbours and predictions
 #               (Figure 4), training curves, a contact sheet of the validation DB, the mean
+#               image, the feature maps of one validation image
 # Before step 2 it states the disk space and time it expects (from the image count and a
 # timing of imgprep and anet-train --time on this machine) and checks the free space.
 #
@@ -215,7 +216,7 @@ if is_done eval; then skip "$OUT/eval-*.txt"; else
 	done_mark eval
 fi
 
-step 7 "anet-viz: filters, neighbours, predictions, curves, records, mean"
+step 7 "anet-viz: filters, neighbours, predictions, curves, records, mean, acts"
 F=$OUT/figures
 if is_done figures; then skip "$F"; else
 	anet-viz filters -w "$model" -o "$F/filters.png"
@@ -225,6 +226,7 @@ if is_done figures; then skip "$F"; else
 	anet-viz curves "$OUT/train-log.tsv" --x epoch -o "$F/curves.png"
 	anet-viz records "$OUT/val.lmdb" -n 32 --random 3 -o "$F/records.png"
 	anet-viz mean "$OUT/train.stats" -o "$F/mean.png"
+	anet-viz acts -w "$model" --db "$OUT/val.lmdb" --key 0 --device "$DEVICE" -o "$F/acts.png"
 	done_mark figures
 fi
 say "finished: $model; $OUT/eval-1crop.txt, $OUT/eval-10crop.txt; pictures in $F/"

@@ -32,7 +32,7 @@ run a 12 || { cat "$T/a.log"; fail "the pipeline failed"; }
 A=$T/a
 for f in train.lmdb/data.mdb val.lmdb/data.mdb train.stats model.anw model.ckpt train-log.tsv eval-1crop.txt \
 	eval-10crop.txt labels/classes.txt labels/val.list figures/filters.png figures/neighbours.png \
-	figures/predictions.png figures/curves.png figures/records.png figures/mean.png; do
+	figures/predictions.png figures/curves.png figures/records.png figures/mean.png figures/acts.png; do
 	[ -s "$A/$f" ] || { cat "$T/a.log"; fail "$f is missing or empty"; }
 done
 for f in "$A"/figures/*.png; do
