@@ -10,7 +10,8 @@
  *
  * The features of an image are the input of the network's last fully connected layer (after
  * its ReLU; dropout is off in eval mode): fc7's 4096 values for the paper's net, the
- * "last hidden layer" whose Euclidean neighbours the paper's Figure 4 shows.
+ * "last hidden layer" whose Euclidean neighbours the paper's Figure 4 shows; or any other
+ * layer's outputs, flattened (evaluator_set_feature_layer: anet-eval --layer).
  *
  * Over a database, eval_db streams batches from the loader (loader.h), so a database of any
  * size needs only the ring's memory; a sink sees every batch's probabilities and features
@@ -45,6 +46,9 @@ int evaluator_images(const Evaluator *e);
 int evaluator_crops(const Evaluator *e);
 /* The feature layer's name and the length of a feature vector. */
 const char *evaluator_feature_layer(const Evaluator *e, int *dim);
+/* Features from the layer called name instead (any layer: its output flattened, C x H x W
+ * values an image). -1 after printing why, naming the network's layers for an unknown name. */
+int evaluator_set_feature_layer(Evaluator *e, const char *name);
 
 /* n images (HWC uint8 on the host, h x w x c bytes each, n <= evaluator_images) through the
  * network: probs[n][classes] the softmax averaged over the crops; features (may be NULL)

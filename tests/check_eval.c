@@ -333,6 +333,23 @@ START_TEST(crops_average_their_softmaxes)
 	ck_assert_int_eq(net_forward(net, 1, NET_EVAL, 0), 0);
 	ck_assert_uint_eq(compare_floats("centre crop", p1, net_probs(net), CLASSES, 1e-7, 1e-6), 0);
 
+	/* another layer's features (anet-eval --layer): conv1's rectified maps, flattened */
+	ck_assert_int_eq(evaluator_set_feature_layer(one, "conv1"), 0);
+	ck_assert_str_eq(evaluator_feature_layer(one, &dim), "conv1");
+	ck_assert_int_eq(dim, 4 * 12 * 12);
+	float maps[N * 4 * 12 * 12], want[4 * 12 * 12];
+	ck_assert_int_eq(evaluator_run(one, img, N, p1, maps), 0);
+	ck_assert_int_eq(ctx_upload(ctx, net_input(net), in, sizeof in), 0); /* image 0's centre view */
+	ck_assert_int_eq(net_forward(net, 1, NET_EVAL, 0), 0);
+	ck_assert_int_eq(ctx_download(ctx, want, net_output(net, "conv1", NULL), sizeof want), 0);
+	ck_assert_uint_eq(compare_floats("conv1 features", maps, want, 4 * 12 * 12, 1e-6, 1e-5), 0);
+	Capture c = capture_begin();
+	ck_assert_int_eq(evaluator_set_feature_layer(one, "conv9"), -1);
+	char *msgs = capture_end(c);
+	ASSERT_MSG(msgs, "small: no layer 'conv9' (its layers: data, conv1, ");
+	free(msgs);
+	ck_assert_str_eq(evaluator_feature_layer(one, &dim), "conv1"); /* unchanged */
+
 	evaluator_free(one);
 	evaluator_free(e);
 	stats_free(&st);

@@ -34,6 +34,16 @@ head -n 1 "$T/cm.tsv" | grep -q "^true\\\\predicted	T-shirt/top	Trouser	" || fai
 # the features file: 64 x 32 floats in a tensor file of kind 4 (features)
 [ "$(od -An -tu4 -j12 -N4 "$T/f.anf" | tr -d ' ')" = 4 ] || fail "the features file is not of kind 4"
 [ "$(stat -c %s "$T/f.anf")" -gt $((64 * 32 * 4)) ] || fail "the features file is too small"
+# --layer: another layer's outputs, flattened; a name the network lacks is refused with the list
+anet-eval -w "$T/m.anw" --device cpu --features "$T/c1.anf" --layer conv1 --limit 8 "$T/train.lmdb" >"$T/c1" 2>/dev/null ||
+	fail "anet-eval --layer conv1 failed"
+grep -q "^features: .*c1.anf (8 x [0-9]*, layer conv1)" "$T/c1" || fail "no conv1 features line: $(cat "$T/c1")"
+[ "$(stat -c %s "$T/c1.anf")" -gt "$(stat -c %s "$T/f.anf")" ] || fail "conv1's features are not larger than fc3's"
+expect_exit 1 anet-eval -w "$T/m.anw" --device cpu --features "$T/x.anf" --layer conv9 "$T/train.lmdb"
+expect_err "no layer 'conv9' (its layers: .*conv1"
+[ -e "$T/x.anf" ] && fail "a features file was written for an unknown layer"
+expect_exit 2 anet-eval -w "$T/m.anw" --layer conv1 "$T/train.lmdb"
+expect_err "\-\-layer chooses the layer of --features FILE"
 anet-eval -w "$T/m.anw" --device cpu --limit 10 -q "$T/train.lmdb" >"$T/lim" || fail "--limit failed"
 grep -q "^images: 10 " "$T/lim" || fail "--limit 10 evaluated $(cat "$T/lim")"
 

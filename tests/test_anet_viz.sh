@@ -170,6 +170,23 @@ anet-eval -w "$T/m.anw" --device cpu --features "$T/tree.anf" "$T/tree.lmdb" > /
 anet-viz neighbours --query-features "$T/tree.anf" --gallery-features "$T/tree.anf" --query "$T/tree.lmdb" \
 	--gallery "$T/tree.lmdb" -k 3 -n 2 -o "$T/n2.png" 2>/dev/null
 cmp -s "$T/n.png" "$T/n2.png" || fail "neighbours from features files differ from computed ones"
+# --layer: another layer's distance, another picture; features files of two layers refused
+anet-viz neighbours -w "$T/m.anw" --layer conv1 --query "$T/tree.lmdb" --gallery "$T/tree.lmdb" -k 3 -n 2 \
+	--device cpu -j 1 -o "$T/n3.png" 2>/dev/null || fail "neighbours --layer conv1 failed"
+png_at_least "$T/n3.png" 400 250
+cmp -s "$T/n.png" "$T/n3.png" && fail "neighbours by conv1 drew the last hidden layer's picture"
+expect_exit 1 anet-viz neighbours -w "$T/m.anw" --layer conv9 --query "$T/tree.lmdb" --gallery "$T/tree.lmdb" \
+	--device cpu -o "$T/x.png"
+expect_err "no layer 'conv9' (its layers: "
+anet-eval -w "$T/m.anw" --device cpu --features "$T/conv2.anf" --layer conv2 "$T/tree.lmdb" >/dev/null 2>&1 &&
+	anet-eval -w "$T/m.anw" --device cpu --features "$T/pool.anf" --layer pool1 "$T/tree.lmdb" >/dev/null 2>&1 ||
+	fail "anet-eval --features --layer failed"
+expect_exit 1 anet-viz neighbours --query-features "$T/conv2.anf" --gallery-features "$T/pool.anf" \
+	--query "$T/tree.lmdb" --gallery "$T/tree.lmdb" -o "$T/x.png"
+expect_err "pool.anf: features of layer pool1, but .*conv2.anf holds conv2's"
+expect_exit 2 anet-viz neighbours --layer conv1 --query-features "$T/tree.anf" --gallery-features "$T/tree.anf" \
+	--query "$T/tree.lmdb" --gallery "$T/tree.lmdb" -o "$T/x.png"
+expect_err "\-\-layer goes with -w"
 expect_exit 1 anet-viz neighbours -w "$T/m.anw" --query "$T/fashion.lmdb" --gallery "$T/tree.lmdb" --device cpu \
 	-o "$T/x.png"
 expect_err "fashion.lmdb"

@@ -21,6 +21,7 @@ typedef struct {
 	int jobs;
 	uint64_t limit;     /* records evaluated (0: all) */
 	const char *per_class, *confusion, *features;
+	const char *layer;  /* of the features; NULL: the last hidden layer */
 	const char *device;
 	int gpu, threads;
 	int quiet;
@@ -44,6 +45,7 @@ static void usage(FILE *f)
 		"      --confusion FILE     the confusion matrix as TSV (database)\n"
 		"      --features FILE      the last hidden layer of every input, averaged over the crops,\n"
 		"                           as a features file (man 5 anet-formats)\n"
+		"      --layer NAME         the features of this layer instead (pool5, fc6, ...)\n"
 		"      --limit N            evaluate the first N records only\n"
 		"  -b, --batch N            images per pass (default 64)\n"
 		"  -j, --jobs N             decode threads (default: processors, at most 16)\n"
@@ -57,7 +59,7 @@ static void usage(FILE *f)
 		"A DB is a folder made by mkdb; any other argument is an image file. See anet-eval(1).\n");
 }
 
-enum { OPT_CROPS = 256, OPT_PER_CLASS, OPT_CONFUSION, OPT_FEATURES, OPT_LIMIT, OPT_GPU, OPT_THREADS, OPT_VERSION };
+enum { OPT_CROPS = 256, OPT_PER_CLASS, OPT_CONFUSION, OPT_FEATURES, OPT_LAYER, OPT_LIMIT, OPT_GPU, OPT_THREADS, OPT_VERSION };
 
 static void parse_options(int argc, char **argv, Options *o)
 {
@@ -65,7 +67,7 @@ static void parse_options(int argc, char **argv, Options *o)
 		{ "weights", required_argument, NULL, 'w' },   { "crops", required_argument, NULL, OPT_CROPS },
 		{ "top", required_argument, NULL, 'k' },       { "per-class", required_argument, NULL, OPT_PER_CLASS },
 		{ "confusion", required_argument, NULL, OPT_CONFUSION },
-		{ "features", required_argument, NULL, OPT_FEATURES },
+		{ "features", required_argument, NULL, OPT_FEATURES }, { "layer", required_argument, NULL, OPT_LAYER },
 		{ "limit", required_argument, NULL, OPT_LIMIT }, { "batch", required_argument, NULL, 'b' },
 		{ "jobs", required_argument, NULL, 'j' },      { "device", required_argument, NULL, 'd' },
 		{ "gpu", required_argument, NULL, OPT_GPU },   { "threads", required_argument, NULL, OPT_THREADS },
@@ -88,6 +90,7 @@ static void parse_options(int argc, char **argv, Options *o)
 		case OPT_PER_CLASS: o->per_class = optarg; break;
 		case OPT_CONFUSION: o->confusion = optarg; break;
 		case OPT_FEATURES: o->features = optarg; break;
+		case OPT_LAYER: o->layer = optarg; break;
 		case OPT_LIMIT: o->limit = (uint64_t)opt_int("--limit", optarg, 1, INT64_MAX); break;
 		case 'b': o->batch = (int)opt_int("--batch", optarg, 1, 1 << 16); break;
 		case 'j': o->jobs = (int)opt_int("--jobs", optarg, 1, 256); break;
@@ -104,6 +107,8 @@ static void parse_options(int argc, char **argv, Options *o)
 		usage_error("no model: give -w MODEL");
 	if (optind == argc)
 		usage_error("nothing to evaluate: give a database or image files");
+	if (o->layer && !o->features)
+		usage_error("--layer chooses the layer of --features FILE");
 	o->inputs = argv + optind;
 	o->ninputs = argc - optind;
 }
@@ -327,6 +332,10 @@ int main(int argc, char **argv)
 			 o.model);
 	Evaluator *e = m ? evaluator_for_model(m, o.crops) : NULL;
 	int rc = -1;
+	if (e && o.layer && evaluator_set_feature_layer(e, o.layer) != 0) {
+		evaluator_free(e);
+		e = NULL;
+	}
 	if (e)
 		rc = db ? eval_database(&o, m, e) : eval_images(&o, m, e);
 	evaluator_free(e);

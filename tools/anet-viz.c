@@ -16,7 +16,7 @@
 		    "                [--groups N] [--columns N] [--no-caption]\n"
 #define SYN_RECORDS "anet-viz records DB [-n N] [--start I | --random SEED] [--columns N] [--size PX]\n" \
 		    "                -o OUT.png\n"
-#define SYN_NEIGHBOURS "anet-viz neighbours -w MODEL --query DB --gallery DB [-k K] [-n N]\n" \
+#define SYN_NEIGHBOURS "anet-viz neighbours -w MODEL [--layer NAME] --query DB --gallery DB [-k K] [-n N]\n" \
 		       "                [--start I | --random SEED] [--gallery-limit N] [--size PX]\n" \
 		       "                [--device D] [-j N] -o OUT.png\n" \
 		       "       anet-viz neighbours --query-features F --gallery-features F --query DB\n" \
@@ -232,6 +232,7 @@ static void usage_neighbours(FILE *f)
 		"neighbour.\n"
 		"\n"
 		"  -w, --weights MODEL          compute the features with this model\n"
+		"      --layer NAME             compare this layer's outputs instead (with -w)\n"
 		"      --query DB               the query images (a database)\n"
 		"      --gallery DB             the images searched (a database)\n"
 		"      --query-features F       the queries' features (anet-eval --features of --query)\n"
@@ -252,6 +253,7 @@ static int run_neighbours(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "weights", required_argument, NULL, 'w' },
+		{ "layer", required_argument, NULL, OPT_LAYER },
 		{ "query", required_argument, NULL, OPT_QUERY },
 		{ "gallery", required_argument, NULL, OPT_GALLERY },
 		{ "query-features", required_argument, NULL, OPT_QUERY_FEATURES },
@@ -275,6 +277,7 @@ static int run_neighbours(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "w:k:n:d:j:o:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'w': o.model = optarg; break;
+		case OPT_LAYER: o.layer = optarg; break;
 		case OPT_QUERY: o.query_db = optarg; break;
 		case OPT_GALLERY: o.gallery_db = optarg; break;
 		case OPT_QUERY_FEATURES: o.query_features = optarg; break;
@@ -302,6 +305,8 @@ static int run_neighbours(int argc, char **argv)
 		usage_error("-w and the features files exclude each other (the files hold the features)");
 	if (!o.model && !o.query_features)
 		usage_error("missing -w MODEL (or --query-features F --gallery-features F)");
+	if (o.layer && !o.model)
+		usage_error("--layer goes with -w (a features file holds one layer: anet-eval --features --layer)");
 	if (have_start && o.random)
 		usage_error("--start and --random exclude each other");
 	need_output(out);

@@ -32,6 +32,7 @@ typedef struct {
 	const TensorEntry *features, *labels, *index;
 	uint64_t rows;
 	int dim;
+	char layer[SPEC_MAX_NAME]; /* "" when the file does not say */
 } FeatureFile_;
 
 static int feature_file_open(FeatureFile_ *f, const char *path)
@@ -59,6 +60,12 @@ static int feature_file_open(FeatureFile_ *f, const char *path)
 	}
 	f->rows = f->features->dims[0];
 	f->dim = (int)f->features->dims[1];
+	const TensorEntry *layer = tensorfile_find(&f->tf, "layer");
+	if (layer && layer->dtype == DT_TEXT && layer->count < sizeof f->layer &&
+	    tensorfile_read_range(&f->tf, layer, 0, layer->count, f->layer) != 0) {
+		tensorfile_close(&f->tf);
+		return -1;
+	}
 	return 0;
 }
 
@@ -139,6 +146,7 @@ typedef struct {
 	int32_t *nlabel; /* [nq][k]; INT32_MIN: not known from a file */
 	float *ndist;    /* [nq][k] */
 	int *found;      /* [nq] */
+	char layer[SPEC_MAX_NAME]; /* whose outputs were compared ("" if a file does not say) */
 } Neighbours;
 
 static int draw_neighbours(const Neighbours *nb, Pictures *qp, Pictures *gp, int size, const char *title,
@@ -265,6 +273,12 @@ static int search_files(const NeighboursOptions *o, Db *qdb, Db *gdb, int same, 
 			 o->gallery_features, gf.dim, o->query_features, qf.dim);
 		goto out;
 	}
+	if (*qf.layer && *gf.layer && strcmp(qf.layer, gf.layer) != 0) {
+		warn_msg("%s: features of layer %s, but %s holds %s's", o->gallery_features, gf.layer, o->query_features,
+			 qf.layer);
+		goto out;
+	}
+	snprintf(nb->layer, sizeof nb->layer, "%s", *qf.layer ? qf.layer : gf.layer);
 	if (!(rows = query_rows(o, qf.rows, &nq, o->query_features)))
 		goto out;
 	neighbours_alloc(nb, nq, o->k);
@@ -359,8 +373,10 @@ static int search_model(const NeighboursOptions *o, Db *qdb, Db *gdb, int same, 
 	if (eval_check_db(m, qdb) != 0 || eval_check_db(m, gdb) != 0 ||
 	    !(rows = query_rows(o, db_info(qdb)->count, &nq, o->query_db)))
 		goto out;
+	if (o->layer && evaluator_set_feature_layer(vm.eval, o->layer) != 0)
+		goto out;
 	neighbours_alloc(nb, nq, o->k);
-	evaluator_feature_layer(vm.eval, &dim);
+	snprintf(nb->layer, sizeof nb->layer, "%s", evaluator_feature_layer(vm.eval, &dim));
 	px = xmallocarray((size_t)nq, (size_t)m->height * m->width * m->channels);
 	probs = xmallocarray((size_t)nq * m->num_classes, sizeof(float));
 	feats = xmallocarray((size_t)nq * (size_t)dim, sizeof(float));
@@ -427,8 +443,9 @@ int viz_neighbours(const NeighboursOptions *o, const char *out)
 		char title[512];
 		/* the same title either way: the files hold the same features (anet-eval --features) */
 		char qn[256], gn[256];
-		snprintf(title, sizeof title, "%d nearest of %s in %s by last-hidden-layer distance", o->k,
-			 viz_base_name(o->query_db, qn, sizeof qn), viz_base_name(o->gallery_db, gn, sizeof gn));
+		snprintf(title, sizeof title, "%d nearest of %s in %s by the distance of %s%s", o->k,
+			 viz_base_name(o->query_db, qn, sizeof qn), viz_base_name(o->gallery_db, gn, sizeof gn),
+			 *nb.layer ? nb.layer : "the last hidden layer", *nb.layer ? "'s outputs" : "");
 		if (rc == 0)
 			rc = draw_neighbours(&nb, &qp, &gp, o->size, title, out);
 	}

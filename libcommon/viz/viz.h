@@ -246,6 +246,7 @@ int viz_predictions(const PredictionsOptions *o, const char *out);
 
 typedef struct {
 	const char *model;             /* features computed by the model ... */
+	const char *layer;             /* ... of this layer (NULL: the last hidden one) */
 	const char *query_features;    /* ... or read from anet-eval --features files (both) */
 	const char *gallery_features;
 	const char *query_db, *gallery_db; /* the pictures (and, with a model, the images) */
