@@ -153,6 +153,10 @@ typedef struct Backend {
 	/* Gradient of the mean cross-entropy: dlogits = (probs - onehot(labels)) / N. */
 	int (*xent_backward)(Ctx *ctx, int N, int K, const float *probs, const int32_t *labels, float *dlogits);
 
+	/* y = a*x + b*y; with b == 0, y = a*x and y is not read (it may hold anything, NaN
+	 * included). anet-train --accum sums the gradients of the parts of a batch with it. */
+	int (*axpby)(Ctx *ctx, size_t n, float a, const float *x, float b, float *y);
+
 	/* The paper's update (§5): v = momentum*v - decay*lr*w - lr*dw; w = w + v. */
 	int (*sgd_update)(Ctx *ctx, size_t n, float *w, const float *dw, float *v, float lr,
 			  float momentum, float decay);

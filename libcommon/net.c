@@ -28,6 +28,8 @@ struct Net {
 	uint64_t seed;
 
 	float *params, *grads, *moments; /* Spec.param_floats each */
+	float *acc;                      /* the gradients summed over a batch's parts (--accum), when used */
+	int part;                        /* which part of its batch the next forward pass is */
 	int32_t *labels;
 	float *gbuf[2];                  /* gradient buffers, used alternately */
 	float *g;                        /* during the backward pass: the one holding the gradient */
@@ -61,6 +63,16 @@ static void *dev_alloc(Net *net, double count, size_t elem, const char *what)
 	if (!p) {
 		warn_msg("cannot allocate %s for %s (batch %d) on %s: %s", format_bytes(b, sizeof b, bytes), what,
 			 net->max_batch, net->ctx->be->name, ctx_error(net->ctx));
+		/* the users' question after an out-of-memory is what would fit: the estimate, and
+		 * what shrinks it (the activations grow with the batch, the rest does not) */
+		SpecMemory m;
+		char need[32], act[32];
+		spec_memory(net->spec, net->max_batch, net->ctx->threads, &m);
+		warn_msg("HINT: the network needs about %s at a batch of %d, %s of it the activations, which shrink "
+			 "with the batch: a smaller --batch needs less (anet-train: or --accum N, each batch in N "
+			 "parts; anet-train --summary shows the memory layer by layer)",
+			 format_bytes(need, sizeof need, net->train ? m.total : m.inference), net->max_batch,
+			 format_bytes(act, sizeof act, m.activations + (net->train ? m.gradients : 0)));
 		return NULL;
 	}
 	net->bytes += bytes;
@@ -179,6 +191,7 @@ void net_free(Net *net)
 	ctx_free(c, net->params);
 	ctx_free(c, net->grads);
 	ctx_free(c, net->moments);
+	ctx_free(c, net->acc);
 	ctx_free(c, net->gbuf[0]);
 	ctx_free(c, net->gbuf[1]);
 	ctx_free(c, net->labels);
@@ -285,9 +298,13 @@ static LrnShape lrn_of(const SpecLayer *l, int n)
 	return ls;
 }
 
-static uint64_t dropout_stream(int layer, uint64_t step)
+/* Part p > 0 of an --accum batch adds p << 48: its images' masks are other draws of the same
+ * distribution (the parts' images are numbered from 0 each), and part 0, or a whole batch,
+ * keeps the masks of earlier versions. */
+static uint64_t dropout_stream(int layer, uint64_t step, int part)
 {
-	return RNG_STREAM(RNG_DROPOUT, (uint64_t)layer << 40 | (step & (((uint64_t)1 << 40) - 1)));
+	return RNG_STREAM(RNG_DROPOUT,
+			  ((uint64_t)layer << 40 | (step & (((uint64_t)1 << 40) - 1))) + ((uint64_t)part << 48));
 }
 
 /* Whether layer i's relu is folded into it (the next layer is a fused relu). */
@@ -329,7 +346,7 @@ static int layer_forward(Net *net, int i)
 	}
 	case LAYER_DROPOUT:
 		if (net->mode == NET_TRAIN)
-			return be->dropout_forward(c, count, l->p, net->seed, dropout_stream(i, net->step), x, L->y);
+			return be->dropout_forward(c, count, l->p, net->seed, dropout_stream(i, net->step, net->part), x, L->y);
 		return l->inplace ? 0 : be->copy(c, L->y, x, count * sizeof(float));
 	case LAYER_SOFTMAX:
 		return be->softmax_forward(c, n, l->out.c, x, L->y);
@@ -429,7 +446,7 @@ static int layer_backward_g(Net *net, int i, float **g)
 	case LAYER_DROPOUT:
 		if (net->mode != NET_TRAIN)
 			return 0;
-		return be->dropout_backward(c, count, l->p, net->seed, dropout_stream(i, net->step), *g, *g);
+		return be->dropout_backward(c, count, l->p, net->seed, dropout_stream(i, net->step, net->part), *g, *g);
 	case LAYER_LRN: {
 		LrnShape ls = lrn_of(l, n);
 		rc = be->lrn_backward(c, &ls, x, L->y, L->scale, *g, dx);
@@ -490,6 +507,38 @@ int net_update(Net *net, float lr)
 	if (rc != 0)
 		warn_msg("update: %s", ctx_error(c));
 	return rc;
+}
+
+void net_set_part(Net *net, int part) { net->part = part; }
+
+int net_accumulate(Net *net, float weight, int first)
+{
+	Ctx *c = net->ctx;
+	if (need_train(net, "accumulating the gradients"))
+		return -1;
+	if (!net->acc && !(net->acc = dev_alloc(net, (double)net->spec->param_floats, sizeof(float),
+						 "the summed gradients (--accum)")))
+		return -1;
+	/* the first part overwrites: the buffer is not read (it starts uninitialised) */
+	if (c->be->axpby(c, (size_t)net->spec->param_floats, weight, net->grads, first ? 0.0f : 1.0f, net->acc) != 0) {
+		warn_msg("accumulating the gradients: %s", ctx_error(c));
+		return -1;
+	}
+	return 0;
+}
+
+int net_update_accumulated(Net *net, float lr)
+{
+	if (!net->acc) {
+		warn_msg("internal error: an update of accumulated gradients before any were accumulated");
+		return -1;
+	}
+	/* the sum becomes the gradient (net_grad sees it); the next backward pass writes over the
+	 * other buffer, so no copy is needed */
+	float *g = net->grads;
+	net->grads = net->acc;
+	net->acc = g;
+	return net_update(net, lr);
 }
 
 int net_set_labels(Net *net, const int32_t *labels, int n)

@@ -22,7 +22,8 @@
  *  - dropout: inverted (kept units scaled by 1/(1-p) in training, nothing at test time);
  *    the mask of layer i (its index in Spec.layers) at global step s is element by element
  *    rng_uniform(seed, RNG_STREAM(RNG_DROPOUT, i << 40 | s), image * features + f) >= p, so a
- *    resumed run draws the same masks.
+ *    resumed run draws the same masks (part p > 0 of a batch in parts adds p << 48 to the
+ *    stream's low bits).
  *
  * Errors: functions print "what: reason" (naming the layer and the backend's reason) and
  * return -1 (NULL for constructors); nothing here exits.
@@ -90,6 +91,17 @@ int net_backward(Net *net);
 /* The paper's update of every parameter with learning rate lr (momentum and decay as set,
  * NET_MOMENTUM and NET_DECAY by default). */
 int net_update(Net *net, float lr);
+
+/* A batch in parts (anet-train --accum, for a batch whose activations do not fit): each
+ * part's forward and backward pass, then net_accumulate with weight = its share of the batch
+ * (part images / batch images; the loss is each part's mean) and first set for the first
+ * part; then net_update_accumulated applies the paper's update to the sum, the whole batch's
+ * mean gradient. net_set_part numbers the parts for the dropout masks (see the top); set it
+ * before each part's forward pass, and back to 0 after. The summed gradients take one more
+ * parameter-sized buffer, allocated at the first call. */
+void net_set_part(Net *net, int part);
+int net_accumulate(Net *net, float weight, int first);
+int net_update_accumulated(Net *net, float lr);
 void net_set_hyper(Net *net, float momentum, float decay);
 
 /* Downloads the probabilities of the last forward pass (n x classes) into the net's host

@@ -673,12 +673,16 @@ static void layer_details(const Spec *s, const SpecLayer *l, int i, char *buf, s
 	}
 }
 
-static void print_memory(const Spec *s, int batch, int threads, FILE *out)
+static void print_memory(const Spec *s, int batch, int accum, int threads, FILE *out)
 {
 	SpecMemory m;
-	spec_memory(s, batch, threads, &m);
+	int part = batch / (accum > 0 ? accum : 1);
+	spec_memory(s, part, threads, &m);
 	char b[32];
-	fprintf(out, "\ndevice memory for batch %d (float32):\n", batch);
+	if (accum > 1)
+		fprintf(out, "\ndevice memory for batch %d in %d parts of %d (float32):\n", batch, accum, part);
+	else
+		fprintf(out, "\ndevice memory for batch %d (float32):\n", batch);
 	fprintf(out, "  %-26s %12s\n", "parameters", format_bytes(b, sizeof b, m.params));
 	fprintf(out, "  %-26s %12s\n", "gradients", format_bytes(b, sizeof b, m.grads));
 	fprintf(out, "  %-26s %12s\n", "momentum", format_bytes(b, sizeof b, m.momentum));
@@ -687,11 +691,15 @@ static void print_memory(const Spec *s, int batch, int threads, FILE *out)
 	char what[64];
 	snprintf(what, sizeof what, "workspace (est., %d thr.)", threads > 0 ? threads : 1);
 	fprintf(out, "  %-26s %12s\n", what, format_bytes(b, sizeof b, m.workspace));
+	if (accum > 1) {
+		fprintf(out, "  %-26s %12s\n", "summed gradients", format_bytes(b, sizeof b, m.grads));
+		m.total += m.grads;
+	}
 	fprintf(out, "  %-26s %12s\n", "total for training", format_bytes(b, sizeof b, m.total));
 	fprintf(out, "  %-26s %12s\n", "total for inference", format_bytes(b, sizeof b, m.inference));
 }
 
-void spec_print_summary(const Spec *s, int batch, int threads, double momentum, double decay, FILE *out)
+void spec_print_summary(const Spec *s, int batch, int accum, int threads, double momentum, double decay, FILE *out)
 {
 	fprintf(out, "network %s: %d layers, %d classes, %lld parameters, %.3f GFLOPs forward per image\n",
 		s->source, s->nlayers, s->classes, (long long)s->param_count, s->flops / 1e9);
@@ -713,5 +721,5 @@ void spec_print_summary(const Spec *s, int batch, int threads, double momentum, 
 			(long long)np, l->flops / 1e6, det);
 	}
 	fprintf(out, "%-10s %-8s %-14s %12lld %10.1f\n", "total", "", "", (long long)s->param_count, s->flops / 1e6);
-	print_memory(s, batch, threads, out);
+	print_memory(s, batch, accum, threads, out);
 }

@@ -144,8 +144,9 @@ void spec_memory(const Spec *s, int batch, int threads, SpecMemory *m);
 /* The largest activation of one image, in floats. */
 int64_t spec_max_activation(const Spec *s);
 
-/* The per-layer table and memory estimate of anet-train --summary, to out; momentum and
- * decay are the update's, for the header. */
-void spec_print_summary(const Spec *s, int batch, int threads, double momentum, double decay, FILE *out);
+/* The per-layer table and memory estimate of anet-train --summary, to out, for batches of
+ * batch passed through in accum parts (1: whole); momentum and decay are the update's, for
+ * the header. */
+void spec_print_summary(const Spec *s, int batch, int accum, int threads, double momentum, double decay, FILE *out);
 
 #endif

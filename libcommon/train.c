@@ -26,6 +26,7 @@ void train_defaults(TrainOptions *o)
 	o->net = "alexnet";
 	o->output = DEFAULT_OUTPUT;
 	o->batch = 128;
+	o->accum = 1;
 	o->lr = 0.01;
 	o->lr_steps = "";
 	o->lr_drop = 10;
@@ -146,6 +147,10 @@ static int check_settings(Trainer *t)
 		warn_msg("--plateau needs a validation database (--val): the rule watches the validation error");
 		return -1;
 	}
+	if (o->accum < 1 || o->accum > o->batch || o->batch % o->accum != 0) {
+		warn_msg("--accum %" PRId64 " does not divide --batch %" PRId64 " into parts of equal size", o->accum, o->batch);
+		return -1;
+	}
 	if (o->batch < 1 || o->lr <= 0 || o->lr_drop <= 1 || o->report_every < 1 || !(o->weight_decay >= 0) ||
 	    o->weight_decay > 1 || !(o->momentum >= 0) || o->momentum >= 1 || !(o->erase >= 0) || o->erase > 1) {
 		warn_msg("a setting from the checkpoint is out of range (batch, lr, lr-drop, report-every, weight-decay, "
@@ -218,6 +223,9 @@ static int check_stats(Trainer *t, const char *source)
 /* ---------------------------------------------------------------------------------------- */
 /* the network */
 
+/* Images per forward pass: the batch, or one --accum part of it. */
+static int part_batch(const Trainer *t) { return (int)(t->o.batch / t->o.accum); }
+
 static int check_input(Trainer *t)
 {
 	Dims in = t->spec->layers[0].out;
@@ -276,7 +284,7 @@ static int load_init_from(Trainer *t)
 		t->spec = spec_parse(text, source, (int)t->info->num_classes);
 		free(source);
 	}
-	if (!t->spec || check_input(t) != 0 || !(t->net = net_create(t->ctx, t->spec, (int)t->o.batch, NET_TRAIN)) ||
+	if (!t->spec || check_input(t) != 0 || !(t->net = net_create(t->ctx, t->spec, part_batch(t), NET_TRAIN)) ||
 	    init_net(t) != 0 || net_read_matching(t->net, &tf, from, t->o.partial, &m) != 0)
 		goto out;
 	if (!t->o.quiet)
@@ -301,6 +309,8 @@ static int device_buffers(Trainer *t)
 		return -1;
 	}
 	t->views = xcalloc((size_t)t->o.batch, sizeof *t->views);
+	if (t->o.accum > 1)
+		t->probs = xmallocarray((size_t)t->o.batch * (size_t)t->spec->classes, sizeof *t->probs);
 	Dims in = t->spec->layers[0].out;
 	t->vp = (ViewParams){ .height = (int)t->H, .width = (int)t->W, .channels = (int)t->C, .crop_h = in.h,
 			      .crop_w = in.w, .crop = strcmp(t->o.crop, "center") == 0 ? CROP_CENTER : CROP_RANDOM,
@@ -335,7 +345,7 @@ static int setup(Trainer *t)
 			warn_msg("resume: %s holds %" PRIu64 " records, the run was on %" PRId64 ": the data order from here on "
 				 "differs from the run's",
 				 t->o.db, t->info->count, t->ckpt_records);
-		if (check_input(t) != 0 || !(t->net = net_create(t->ctx, t->spec, (int)t->o.batch, NET_TRAIN)) ||
+		if (check_input(t) != 0 || !(t->net = net_create(t->ctx, t->spec, part_batch(t), NET_TRAIN)) ||
 		    net_read(t->net, &tf) != 0 || net_read_momentum(t->net, &tf) != 0)
 			goto out;
 		net_set_seed(t->net, (uint64_t)t->o.seed);
@@ -344,7 +354,7 @@ static int setup(Trainer *t)
 			goto out;
 	} else {
 		if (!(t->spec = spec_load(t->o.net, (int)t->info->num_classes)) || check_input(t) != 0 ||
-		    !(t->net = net_create(t->ctx, t->spec, (int)t->o.batch, NET_TRAIN)) || init_net(t) != 0)
+		    !(t->net = net_create(t->ctx, t->spec, part_batch(t), NET_TRAIN)) || init_net(t) != 0)
 			goto out;
 	}
 	if (t->st.position >= t->info->count) {
@@ -500,6 +510,37 @@ static void progress_line(const Trainer *t, const Window *w, Progress *pg, uint6
 /* ---------------------------------------------------------------------------------------- */
 /* the step */
 
+/* The batch's forward and backward passes in --accum parts of at most the net's batch, their
+ * gradients summed (weighted by their shares), then one update: the step a whole batch makes,
+ * up to rounding and the dropout masks. *probs receives the batch's probabilities. */
+static int step_in_parts(Trainer *t, const Batch *b, const AugmentShape *as, double *loss, const float **probs)
+{
+	Ctx *c = t->ctx;
+	int P = net_max_batch(t->net), K = t->spec->classes;
+	double sum = 0;
+	for (int first = 0, part = 0; first < b->n; first += P, part++) {
+		int k = b->n - first < P ? b->n - first : P;
+		if (c->be->augment(c, as, k, t->views + first, t->dev_pixels, t->dev_mean, net_input(t->net)) != 0) {
+			warn_msg("step %" PRIu64 ": preparing the batch: %s", t->st.step, ctx_error(c));
+			return -1;
+		}
+		net_set_part(t->net, part);
+		const float *p;
+		if (net_set_labels(t->net, b->labels + first, k) != 0 || net_forward(t->net, k, NET_TRAIN, t->st.step) != 0 ||
+		    net_backward(t->net) != 0 || net_accumulate(t->net, (float)k / (float)b->n, part == 0) != 0 ||
+		    !(p = net_probs(t->net)))
+			return -1;
+		memcpy(t->probs + (size_t)first * (size_t)K, p, (size_t)k * (size_t)K * sizeof *p);
+		sum += net_loss(p, b->labels + first, k, K) * k;
+	}
+	net_set_part(t->net, 0);
+	if (net_update_accumulated(t->net, (float)t->lr_step) != 0)
+		return -1;
+	*loss = sum / b->n;
+	*probs = t->probs;
+	return 0;
+}
+
 /* One SGD step on batch b; adds to the window. -1 after printing why, -2 on a loss that is not finite. */
 static int train_step(Trainer *t, const Batch *b, Window *w)
 {
@@ -508,19 +549,28 @@ static int train_step(Trainer *t, const Batch *b, Window *w)
 	views_train(&t->vp, t->st.step, b->n, t->views);
 	AugmentShape as = { .H = (int)t->H, .W = (int)t->W, .C = (int)t->C, .crop_h = t->vp.crop_h,
 			    .crop_w = t->vp.crop_w, .scale = (float)t->o.input_scale };
-	if (c->be->upload_async(c, t->dev_pixels, b->pixels, (size_t)b->n * img) != 0 ||
-	    c->be->augment(c, &as, b->n, t->views, t->dev_pixels, t->dev_mean, net_input(t->net)) != 0) {
+	if (c->be->upload_async(c, t->dev_pixels, b->pixels, (size_t)b->n * img) != 0) {
 		warn_msg("step %" PRIu64 ": preparing the batch: %s", t->st.step, ctx_error(c));
 		return -1;
 	}
 	double loss;
+	const float *probs;
 	t->lr_step = lr_now(t);
-	if (net_set_labels(t->net, b->labels, b->n) != 0 ||
-	    net_train_step(t->net, b->n, t->st.step, (float)t->lr_step, b->labels, &loss) != 0)
-		return -1;
+	if (t->o.accum > 1) {
+		if (step_in_parts(t, b, &as, &loss, &probs) != 0)
+			return -1;
+	} else {
+		if (c->be->augment(c, &as, b->n, t->views, t->dev_pixels, t->dev_mean, net_input(t->net)) != 0) {
+			warn_msg("step %" PRIu64 ": preparing the batch: %s", t->st.step, ctx_error(c));
+			return -1;
+		}
+		if (net_set_labels(t->net, b->labels, b->n) != 0 ||
+		    net_train_step(t->net, b->n, t->st.step, (float)t->lr_step, b->labels, &loss) != 0)
+			return -1;
+		probs = net_probs(t->net); /* net_train_step's download, already on the host */
+	}
 	if (!isfinite(loss))
 		return -2;
-	const float *probs = net_probs(t->net); /* net_train_step's download, already on the host */
 	int K = t->spec->classes;
 	for (int i = 0; i < b->n; i++) {
 		int rank = eval_rank(probs + (size_t)i * (size_t)K, K, b->labels[i]);
@@ -632,19 +682,21 @@ static void print_start(const Trainer *t)
 {
 	if (t->o.quiet)
 		return;
-	spec_print_summary(t->spec, (int)t->o.batch, t->ctx->threads, t->o.momentum, t->o.weight_decay, stderr);
+	spec_print_summary(t->spec, (int)t->o.batch, (int)t->o.accum, t->ctx->threads, t->o.momentum, t->o.weight_decay, stderr);
 	warn_msg("training on %s (%s): %" PRIu64 " records %ux%ux%u %s, %u classes; %s%s%s", t->o.db,
 		 t->ctx->be->describe(t->ctx), t->info->count, t->H, t->W, t->C, encoding_name(t->info->encoding),
 		 t->info->num_classes, t->val ? "validating on " : "no validation", t->val ? t->o.val : "",
 		 t->val ? " every epoch" : "");
-	char decay[64] = "", erase[64] = "";
+	char decay[64] = "", erase[64] = "", parts[64] = "";
+	if (t->o.accum > 1)
+		snprintf(parts, sizeof parts, " in %" PRId64 " parts of %d", t->o.accum, part_batch(t));
 	if (t->decay != DECAY_NONE)
 		snprintf(decay, sizeof decay, ", %s decay to 0 at the end", t->o.lr_decay);
 	if (t->o.erase > 0)
 		snprintf(erase, sizeof erase, ", random erasing on %g of them", t->o.erase);
-	warn_msg("batch %" PRId64 ", lr %g%s%s%s%s, %s %dx%d crops%s%s, PCA colour sigma %g, input scale %g, seed %" PRId64
+	warn_msg("batch %" PRId64 "%s, lr %g%s%s%s%s, %s %dx%d crops%s%s, PCA colour sigma %g, input scale %g, seed %" PRId64
 		 ", %d loader threads",
-		 t->o.batch, lr_now(t), *t->o.lr_steps ? ", --lr-steps " : "", t->o.lr_steps, decay,
+		 t->o.batch, parts, lr_now(t), *t->o.lr_steps ? ", --lr-steps " : "", t->o.lr_steps, decay,
 		 t->o.plateau ? ", plateau rule on" : "", t->o.crop, t->vp.crop_h, t->vp.crop_w,
 		 t->o.flip ? " and mirrors" : "", erase, t->o.color_noise, t->o.input_scale, t->o.seed, t->o.loaders);
 }
@@ -767,6 +819,7 @@ static void trainer_free(Trainer *t)
 	stats_free(&t->stats);
 	classes_free(&t->classes);
 	free(t->views);
+	free(t->probs);
 	free(t->milestones);
 	free(t->ckpt_path);
 	free(t->best_path);

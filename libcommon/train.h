@@ -43,7 +43,7 @@ enum {
 	TO_DB, TO_VAL, TO_STATS, TO_OUTPUT, TO_CHECKPOINT, TO_LOG, TO_BATCH, TO_EPOCHS, TO_STEPS, TO_LR,
 	TO_LR_STEPS, TO_LR_DROP, TO_PLATEAU, TO_PLATEAU_DELTA, TO_MAX_DROPS, TO_SEED, TO_CHECKPOINT_EVERY,
 	TO_CROP, TO_FLIP, TO_COLOR_NOISE, TO_INPUT_SCALE, TO_REPORT_EVERY, TO_STALL_STEPS, TO_NET, TO_BIAS_INIT,
-	TO_WEIGHT_DECAY, TO_MOMENTUM, TO_LR_DECAY, TO_ERASE, TO_COUNT
+	TO_WEIGHT_DECAY, TO_MOMENTUM, TO_LR_DECAY, TO_ERASE, TO_ACCUM, TO_COUNT
 };
 
 typedef struct {
@@ -57,6 +57,7 @@ typedef struct {
 	int partial;               /* --init-from: parameters that do not match start fresh */
 	/* the run */
 	int64_t batch, epochs, steps;    /* epochs/steps 0: no such limit */
+	int64_t accum;             /* a batch goes through the network in this many parts (1: whole) */
 	double lr;
 	const char *lr_steps;      /* "" for none */
 	double lr_drop;

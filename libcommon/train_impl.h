@@ -47,6 +47,7 @@ typedef struct {
 	uint8_t *dev_pixels;
 	float *dev_mean;
 	View *views;
+	float *probs;             /* --accum: the batch's probabilities, part by part (host) */
 	Evaluator *ev;
 	Milestone *milestones;
 	int nmilestones;

@@ -25,6 +25,8 @@ typedef struct {
 #define SET(bit, name, flag, type, field) { bit, name, flag, type, offsetof(TrainOptions, field), 0, 0, NULL }
 #define SET_ADDED(bit, name, flag, field, absent) \
 	{ bit, name, flag, ST_REAL, offsetof(TrainOptions, field), 1, absent, NULL }
+#define SET_ADDED_INT(bit, name, flag, field, absent) \
+	{ bit, name, flag, ST_INT, offsetof(TrainOptions, field), 1, absent, NULL }
 #define SET_ADDED_TEXT(bit, name, flag, field, absent) \
 	{ bit, name, flag, ST_TEXT, offsetof(TrainOptions, field), 1, 0, absent }
 static const Setting settings[] = {
@@ -36,6 +38,7 @@ static const Setting settings[] = {
 	SET(TO_CHECKPOINT, "checkpoint", "--checkpoint", ST_TEXT, checkpoint),
 	SET(TO_LOG, "log", "--log", ST_TEXT, log),
 	SET(TO_BATCH, "batch", "--batch", ST_INT, batch),
+	SET_ADDED_INT(TO_ACCUM, "accum", "--accum", accum, 1),
 	SET(TO_EPOCHS, "epochs", "--epochs", ST_INT, epochs),
 	SET(TO_STEPS, "steps", "--steps", ST_INT, steps),
 	SET(TO_LR, "lr", "--lr", ST_REAL, lr),
@@ -204,6 +207,8 @@ static int read_setting(Trainer *t, TensorFile *tf, const Setting *s, TrainOptio
 	if (s->optional && !tensorfile_find(tf, name)) {
 		if (s->type == ST_TEXT)
 			*(const char **)p = s->absent_text;
+		else if (s->type == ST_INT)
+			*(int64_t *)p = (int64_t)s->absent;
 		else
 			*(double *)p = s->absent;
 		return 0;

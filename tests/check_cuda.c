@@ -435,6 +435,26 @@ START_TEST(dropout_masks_identical)
 }
 END_TEST
 
+START_TEST(axpby_matches)
+{
+	size_t n = 250001;
+	Pair x = pair_new(n), y = pair_new(n);
+	pair_rand(&x, 910, -1, 1);
+	pair_rand(&y, 911, -1, 1);
+	OK(gpu, gpu->be->axpby(gpu, n, 0.25f, x.g, 0.75f, y.g));
+	OK(cpu, cpu->be->axpby(cpu, n, 0.25f, x.c, 0.75f, y.c));
+	expect_close("axpby", &y, 2); /* a fused multiply-add may round once less */
+	/* b == 0 does not read y: NaN there must not come through */
+	OK(gpu, gpu->be->fill(gpu, y.g, n, NAN));
+	OK(cpu, cpu->be->fill(cpu, y.c, n, NAN));
+	OK(gpu, gpu->be->axpby(gpu, n, 0.5f, x.g, 0, y.g));
+	OK(cpu, cpu->be->axpby(cpu, n, 0.5f, x.c, 0, y.c));
+	expect_equal("axpby b=0", &y); /* one exact multiplication by 0.5 */
+	pair_free(&x);
+	pair_free(&y);
+}
+END_TEST
+
 START_TEST(sgd_matches)
 {
 	size_t n = 250001;
@@ -1160,6 +1180,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(t, softmax_xent_matches, 0, 4);
 	tcase_add_loop_test(t, gemm_matches, 0, 4);
 	tcase_add_test(t, sgd_matches);
+	tcase_add_test(t, axpby_matches);
 	tcase_add_test(t, augment_matches);
 	suite_add_tcase(s, t);
 	t = tcase_create("memory");

@@ -446,6 +446,33 @@ END_TEST
 /* ---------------------------------------------------------------------------------------- */
 /* SGD */
 
+/* y = a x + b y, and y = a x without reading y when b is 0 (the first part of an --accum batch) */
+START_TEST(axpby_sums_and_overwrites)
+{
+	const size_t n = 100003;
+	float *x = rand_floats(n, 220, -1, 1), *y = rand_floats(n, 221, -1, 1);
+	Ctx *ctx = open_cpu(2);
+	float *bx = dev_floats(ctx, x, n), *by = dev_floats(ctx, y, n);
+	ck_assert_int_eq(ctx->be->axpby(ctx, n, 0.25f, bx, 0.75f, by), 0);
+	double *want = xmallocarray(n, sizeof *want);
+	for (size_t i = 0; i < n; i++)
+		want[i] = 0.25 * x[i] + 0.75 * (double)y[i];
+	float *h = host_floats(ctx, by, n);
+	ck_assert_uint_eq(compare_doubles("axpby", h, want, n, 1e-7, 1e-6), 0);
+	free(h);
+	ck_assert_int_eq(ctx->be->fill(ctx, by, n, NAN), 0);
+	ck_assert_int_eq(ctx->be->axpby(ctx, n, 0.5f, bx, 0, by), 0);
+	for (size_t i = 0; i < n; i++)
+		want[i] = 0.5 * x[i];
+	h = host_floats(ctx, by, n);
+	ck_assert_uint_eq(compare_doubles("axpby, b = 0 over NaN", h, want, n, 0, 0), 0);
+	ck_assert_int_eq(ctx->be->axpby(ctx, n, INFINITY, bx, 0, by), -1);
+	ctx_free(ctx, bx), ctx_free(ctx, by);
+	ctx_close(ctx);
+	free(x), free(y), free(want), free(h);
+}
+END_TEST
+
 START_TEST(sgd_matches_paper_formula)
 {
 	const size_t n = 100003;
@@ -490,6 +517,7 @@ static Suite *suite(void)
 	t = tcase_create("output");
 	tcase_add_test(t, softmax_xent_matches_reference);
 	tcase_add_test(t, sgd_matches_paper_formula);
+	tcase_add_test(t, axpby_sums_and_overwrites);
 	suite_add_tcase(s, t);
 	return s;
 }

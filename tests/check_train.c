@@ -570,6 +570,123 @@ START_TEST(resume_gives_the_same_weights)
 }
 END_TEST
 
+/* Writes tiny_net without its dropout layer to name (a net whose steps in parts equal whole ones
+ * up to rounding). */
+static char *net_without_dropout(const char *name)
+{
+	char *path = path_in(name), *text = xstrdup(tiny_net), *d = strstr(text, "dropout p=0.5\n");
+	ck_assert_ptr_nonnull(d);
+	memmove(d, d + strlen("dropout p=0.5\n"), strlen(d + strlen("dropout p=0.5\n")) + 1);
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+	free(text);
+	return path;
+}
+
+/* --accum: batches of 16 in parts of 8 and 4 make the steps of whole batches, up to rounding;
+ * with dropout, a run in parts is repeatable and resumes to the same bits; the checkpoint keeps
+ * the setting. */
+START_TEST(accum_makes_the_whole_batch_step)
+{
+	Ctx *ctx = open_cpu(2);
+	char *net = net_without_dropout("nodrop.net");
+	char *whole = path_in("whole.anw"), *parts[2] = { path_in("p2.anw"), path_in("p4.anw") };
+	TrainOptions o;
+	options(&o, whole, 6);
+	o.net = net;
+	ck_assert_int_eq(train(ctx, &o), 0);
+	size_t nw, np;
+	float *ww = all_floats(whole, TF_MODEL, &nw);
+	for (int i = 0; i < 2; i++) {
+		options(&o, parts[i], 6);
+		o.net = net;
+		o.accum = i == 0 ? 2 : 4;
+		o.given |= 1u << TO_ACCUM;
+		ck_assert_int_eq(train(ctx, &o), 0);
+		float *wp = all_floats(parts[i], TF_MODEL, &np);
+		ck_assert_uint_eq(nw, np);
+		/* six steps from the same start; only the order of the gradients' sums differs */
+		double worst = 0, scale = 0;
+		for (size_t k = 0; k < nw; k++) {
+			worst = fmax(worst, fabs((double)wp[k] - ww[k]));
+			scale = fmax(scale, fabs((double)ww[k]));
+		}
+		ck_assert_msg(worst <= 1e-6 * scale, /* 2.5e-8 measured */ "--accum %" PRId64 ": weights differ by %g (largest %g)", o.accum, worst,
+			      scale);
+		ck_assert_int_ne(memcmp(wp, ww, nw * sizeof *wp), 0); /* and the test can tell them apart */
+		free(wp);
+	}
+	free(ww);
+
+	/* with dropout: the same bits twice, and through a checkpoint at step 3 */
+	char *a = path_in("da.anw"), *b = path_in("db.anw"), *cb = path_in("db.ckpt");
+	options(&o, a, 6);
+	o.accum = 2;
+	o.given |= 1u << TO_ACCUM;
+	ck_assert_int_eq(train(ctx, &o), 0);
+	options(&o, b, 3);
+	o.accum = 2;
+	o.given |= 1u << TO_ACCUM;
+	ck_assert_int_eq(train(ctx, &o), 0);
+	ck_assert_int_eq(ckpt_i64(cb, "train.accum"), 2);
+	TrainOptions r;
+	train_defaults(&r);
+	r.resume = cb;
+	r.steps = 6;
+	r.given = 1u << TO_STEPS;
+	r.quiet = 1;
+	ck_assert_int_eq(train(ctx, &r), 0);
+	size_t na, nb;
+	float *wa = all_floats(a, TF_MODEL, &na), *wb = all_floats(b, TF_MODEL, &nb);
+	ck_assert_uint_eq(na, nb);
+	ck_assert_msg(memcmp(wa, wb, na * sizeof *wa) == 0, "a resumed run in parts differs");
+	free(wa);
+	free(wb);
+
+	/* a part count that does not divide the batch is refused */
+	options(&o, a, 1);
+	o.accum = 3;
+	Capture c = capture_begin();
+	ck_assert_int_eq(train_main(ctx, &o), 1);
+	char *msgs = capture_end(c);
+	ASSERT_MSG(msgs, "--accum 3 does not divide --batch 16 into parts of equal size");
+	free(msgs);
+	free(a), free(b), free(cb), free(net), free(whole), free(parts[0]), free(parts[1]);
+	ctx_close(ctx);
+}
+END_TEST
+
+/* Part p > 0 of a batch draws other dropout masks than part 0; part 0 those of a whole batch. */
+START_TEST(parts_draw_their_own_dropout_masks)
+{
+	Ctx *ctx = open_cpu(1);
+	Spec *s = spec_parse(tiny_net, "tiny", 10);
+	ck_assert_ptr_nonnull(s);
+	Net *net = net_create(ctx, s, 4, NET_TRAIN);
+	ck_assert_ptr_nonnull(net);
+	NetInit init = { .seed = 3 };
+	ck_assert_int_eq(net_init(net, &init), 0);
+	float in[4 * 24 * 24];
+	for (size_t i = 0; i < sizeof in / sizeof *in; i++)
+		in[i] = (float)rng_uniform(9, RNG_STREAM(RNG_TEST, 4), i) - 0.5f;
+	ck_assert_int_eq(ctx_upload(ctx, net_input(net), in, sizeof in), 0);
+	float p[3][4 * 10];
+	const int parts[3] = { 0, 1, 0 };
+	for (int k = 0; k < 3; k++) {
+		net_set_part(net, parts[k]);
+		ck_assert_int_eq(net_forward(net, 4, NET_TRAIN, 7), 0);
+		memcpy(p[k], net_probs(net), sizeof p[k]);
+	}
+	ck_assert_int_ne(memcmp(p[0], p[1], sizeof p[0]), 0);
+	ck_assert_int_eq(memcmp(p[0], p[2], sizeof p[0]), 0);
+	net_free(net);
+	spec_free(s);
+	ctx_close(ctx);
+}
+END_TEST
+
 /* The signal flag set before the first step: a checkpoint at step 0 that resumes. */
 START_TEST(signal_writes_a_checkpoint)
 {
@@ -838,6 +955,8 @@ static Suite *suite(void)
 	tcase_add_test(t, plateau_divides_the_rate_at_most_max_drops_times);
 	tcase_add_test(t, resume_refuses_other_files);
 	tcase_add_test(t, init_from_fine_tunes_to_other_classes);
+	tcase_add_test(t, accum_makes_the_whole_batch_step);
+	tcase_add_test(t, parts_draw_their_own_dropout_masks);
 	tcase_add_test(t, divergence_keeps_the_last_good_checkpoint);
 	suite_add_tcase(s, t);
 	return s;

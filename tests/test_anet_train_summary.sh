@@ -19,6 +19,12 @@ anet-train --net "$ANET_TESTS/../pipelines/alexnet.net" --classes 10 --summary -
 grep -q "$((60965224 - 990 * 4097)) parameters" "$T/out10" || fail "--classes 10 is not applied"
 grep -q "^fc8 .* 10 .* 40970 " "$T/out10" || fail "fc8 with 10 classes is wrong"
 grep -q "batch 4" "$T/out10" || fail "--batch is not applied to the memory estimate"
+# --accum: the memory of one part, and the summed gradients' buffer; a count that does not divide
+anet-train --summary --accum 4 >"$T/acc" || fail "--summary --accum 4 failed"
+grep -q "device memory for batch 128 in 4 parts of 32" "$T/acc" || fail "--accum is not in the memory estimate"
+grep -q "summed gradients .* 232.6 MiB" "$T/acc" || fail "no summed gradients' buffer in the estimate"
+expect_exit 2 anet-train --summary --accum 3
+expect_err "\-\-accum 3 does not divide --batch 128 into parts of equal size"
 
 # errors in a spec file name the file and line; unknown keys warn
 cat >"$T/bad.net" <<'NET'

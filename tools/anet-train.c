@@ -1,5 +1,6 @@
 /* anet-train: trains the paper's network (or a spec file's) on a database; also --summary, --time and --loader-only. */
 #include <getopt.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +69,9 @@ static void usage(FILE *f)
 		"      --log FILE             a TSV row per report and per validation\n"
 		"Schedule:\n"
 		"  -b, --batch N              images per step (default 128)\n"
+		"      --accum N              pass each batch through the network in N parts, their\n"
+		"                             gradients summed: the same step in 1/N of the activations'\n"
+		"                             memory (default 1)\n"
 		"      --epochs N             stop after N epochs (default 90 without --steps)\n"
 		"      --steps N              stop when the global step reaches N\n"
 		"      --lr X                 learning rate (default 0.01)\n"
@@ -118,7 +122,7 @@ static void usage(FILE *f)
 
 enum {
 	OPT_SUMMARY = 256, OPT_TIME, OPT_CLASSES, OPT_ITERS, OPT_SEED, OPT_VERSION, OPT_STATS, OPT_VAL, OPT_EPOCHS,
-	OPT_STEPS, OPT_LR, OPT_LR_STEPS, OPT_LR_DECAY, OPT_LR_DROP, OPT_WEIGHT_DECAY, OPT_MOMENTUM, OPT_PLATEAU, OPT_PLATEAU_DELTA, OPT_MAX_DROPS, OPT_BIAS_INIT,
+	OPT_STEPS, OPT_LR, OPT_LR_STEPS, OPT_LR_DECAY, OPT_LR_DROP, OPT_ACCUM, OPT_WEIGHT_DECAY, OPT_MOMENTUM, OPT_PLATEAU, OPT_PLATEAU_DELTA, OPT_MAX_DROPS, OPT_BIAS_INIT,
 	OPT_RESUME, OPT_INIT_FROM, OPT_PARTIAL, OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY, OPT_LOG, OPT_CROP, OPT_NO_FLIP, OPT_COLOR, OPT_ERASE,
 	OPT_SCALE, OPT_GPU, OPT_THREADS, OPT_DETERMINISTIC, OPT_REPORT, OPT_STALL, OPT_LOADER_ONLY
 };
@@ -141,6 +145,7 @@ static const struct option longopts[] = {
 	{ "lr-steps", required_argument, NULL, OPT_LR_STEPS },
 	{ "lr-decay", required_argument, NULL, OPT_LR_DECAY },
 	{ "lr-drop", required_argument, NULL, OPT_LR_DROP },
+	{ "accum", required_argument, NULL, OPT_ACCUM },
 	{ "weight-decay", required_argument, NULL, OPT_WEIGHT_DECAY },
 	{ "momentum", required_argument, NULL, OPT_MOMENTUM },
 	{ "plateau", optional_argument, NULL, OPT_PLATEAU },
@@ -198,6 +203,7 @@ static int training_option(TrainOptions *t, int c, const char *arg)
 	case OPT_PARTIAL: t->partial = 1; break;
 	case OPT_LOG: t->log = arg; t->given |= 1u << TO_LOG; break;
 	case 'b': t->batch = opt_int("--batch", arg, 1, 1 << 16); t->given |= 1u << TO_BATCH; break;
+	case OPT_ACCUM: t->accum = opt_int("--accum", arg, 1, 1 << 16); t->given |= 1u << TO_ACCUM; break;
 	case OPT_EPOCHS: t->epochs = opt_int("--epochs", arg, 1, 1000000); t->given |= 1u << TO_EPOCHS; break;
 	case OPT_STEPS: t->steps = opt_int("--steps", arg, 1, INT64_MAX / 2); t->given |= 1u << TO_STEPS; break;
 	case OPT_LR: t->lr = opt_double("--lr", arg, 1e-12, 1e6); t->given |= 1u << TO_LR; break;
@@ -256,6 +262,10 @@ static int training_option(TrainOptions *t, int c, const char *arg)
 static void check_modes(Options *o, int nargs, char **args)
 {
 	TrainOptions *t = &o->t;
+	/* a resumed run may take its batch from the checkpoint: train_main checks that one */
+	if ((!t->resume || (t->given & (1u << TO_BATCH))) && t->batch % t->accum != 0)
+		usage_error("--accum %" PRId64 " does not divide --batch %" PRId64 " into parts of equal size", t->accum,
+			    t->batch);
 	if (o->mode == MODE_SUMMARY || o->mode == MODE_TIME) {
 		if (nargs > 0)
 			usage_error("unexpected argument '%s' (--summary and --time need no database)", args[0]);
@@ -324,11 +334,12 @@ static Ctx *open_device(const Options *o)
 static int run_time(const Options *o, const Spec *spec)
 {
 	Ctx *ctx = open_device(o);
-	Net *net = net_create(ctx, spec, (int)o->t.batch, NET_TRAIN);
+	int batch = (int)(o->t.batch / o->t.accum); /* one part's */
+	Net *net = net_create(ctx, spec, batch, NET_TRAIN);
 	NetInit init = { .seed = (uint64_t)o->t.seed };
 	int rc = net && net_init(net, &init) == 0 ? 0 : -1;
 	if (rc == 0) {
-		NetTimeOptions to = { .batch = (int)o->t.batch, .iters = o->iters, .seed = (uint64_t)o->t.seed };
+		NetTimeOptions to = { .batch = batch, .iters = o->iters, .seed = (uint64_t)o->t.seed };
 		NetTimeResult r;
 		rc = net_time(net, &to, &r, stdout);
 	}
@@ -344,7 +355,7 @@ static int run_model_modes(const Options *o)
 		return EXIT_RUNTIME;
 	int rc = 0;
 	if (o->mode == MODE_SUMMARY)
-		spec_print_summary(spec, (int)o->t.batch, o->threads ? o->threads : cpu_count(), NET_MOMENTUM, NET_DECAY,
+		spec_print_summary(spec, (int)o->t.batch, (int)o->t.accum, o->threads ? o->threads : cpu_count(), NET_MOMENTUM, NET_DECAY,
 				   stdout);
 	else
 		rc = run_time(o, spec);

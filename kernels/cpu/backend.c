@@ -225,6 +225,7 @@ static const Backend cpu_backend = {
 	.fc_backward_weights = cpu_fc_backward_weights,
 	.softmax_forward = cpu_softmax_forward,
 	.xent_backward = cpu_xent_backward,
+	.axpby = cpu_axpby,
 	.sgd_update = cpu_sgd_update,
 	.augment = cpu_augment,
 };

@@ -85,6 +85,7 @@ int cpu_fc_backward_weights(Ctx *ctx, int N, int I, int O, const float *x, const
 int cpu_softmax_forward(Ctx *ctx, int N, int K, const float *logits, float *probs);
 int cpu_xent_backward(Ctx *ctx, int N, int K, const float *probs, const int32_t *labels, float *dlogits);
 
+int cpu_axpby(Ctx *ctx, size_t n, float a, const float *x, float b, float *y);
 int cpu_sgd_update(Ctx *ctx, size_t n, float *w, const float *dw, float *v, float lr, float momentum,
 		   float decay);
 

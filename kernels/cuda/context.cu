@@ -378,6 +378,7 @@ static Backend make_table(void)
 	b.fc_backward_weights = cuda_fc_backward_weights;
 	b.softmax_forward = cuda_softmax_forward;
 	b.xent_backward = cuda_xent_backward;
+	b.axpby = cuda_axpby;
 	b.sgd_update = cuda_sgd_update;
 	b.augment = cuda_augment;
 	return b;

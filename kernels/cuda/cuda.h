@@ -139,6 +139,7 @@ int cuda_fc_backward_weights(Ctx *ctx, int N, int I, int O, const float *x, cons
 			     float *db);
 int cuda_softmax_forward(Ctx *ctx, int N, int K, const float *logits, float *probs);
 int cuda_xent_backward(Ctx *ctx, int N, int K, const float *probs, const int32_t *labels, float *dlogits);
+int cuda_axpby(Ctx *ctx, size_t n, float a, const float *x, float b, float *y);
 int cuda_sgd_update(Ctx *ctx, size_t n, float *w, const float *dw, float *v, float lr, float momentum,
 		    float decay);
 int cuda_augment(Ctx *ctx, const AugmentShape *s, int nviews, const View *views, const uint8_t *src,

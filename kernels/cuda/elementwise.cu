@@ -43,6 +43,14 @@ static __global__ void dropout_kernel(const float *in, float *out, size_t n, flo
 	}
 }
 
+/* b == 0 must not read y (it may be uninitialised, NaN included): a separate branch, not 0 * y */
+static __global__ void axpby_kernel(size_t n, float a, const float *x, float b, float *y)
+{
+	GRID_LOOP(size_t, i, n) {
+		y[i] = b == 0.0f ? a * x[i] : a * x[i] + b * y[i];
+	}
+}
+
 static __global__ void sgd_kernel(float *w, const float *dw, float *v, size_t n, float lr, float momentum, float decay)
 {
 	GRID_LOOP(size_t, i, n) {
@@ -114,6 +122,20 @@ int cuda_dropout_forward(Ctx *ctx, size_t n, float p, uint64_t seed, uint64_t st
 int cuda_dropout_backward(Ctx *ctx, size_t n, float p, uint64_t seed, uint64_t stream, const float *dy, float *dx)
 {
 	return dropout(ctx, "dropout_backward", n, p, seed, stream, dy, dx);
+}
+
+int cuda_axpby(Ctx *ctx, size_t n, float a, const float *x, float b, float *y)
+{
+	CUDA_ENTER(ctx);
+	if (!n)
+		return 0;
+	if (!x || !y)
+		return CTX_FAIL(ctx, "axpby: NULL buffer");
+	if (!isfinite(a) || !isfinite(b))
+		return CTX_FAIL(ctx, "axpby: a and b must be finite");
+	axpby_kernel<<<grid_for(n, CUDA_THREADS), CUDA_THREADS, 0, impl_of(ctx)->stream>>>(n, a, x, b, y);
+	LAUNCH_CHECK(ctx);
+	return 0;
 }
 
 int cuda_sgd_update(Ctx *ctx, size_t n, float *w, const float *dw, float *v, float lr, float momentum, float decay)
