@@ -14,7 +14,7 @@
 # full log to $OUT/NAME.log, and prints one status line (and the tail of the log when it
 # fails). The last lines are the summary table. STAGES="build check_cuda ..." runs only the
 # named stages (build check_cuda bench study-fp32 study-tf32 check_ops anet-train-time e2e-db loader
-# e2e ws256 nsys memcheck), for a quick second run on a warm machine, whose build is then incremental.
+# e2e e2e-accum ws256 nsys memcheck), for a quick second run on a warm machine, whose build is then incremental.
 set -u
 top=$(pwd)
 OUT=${OUT:-/tmp/gpu-out}
@@ -248,6 +248,13 @@ if [ -x $B/bin/anet-train ] && [ -x $B/bin/imgprep ]; then
 		note "anet-train --device cuda, JPEG db" "$(status): $(awk -F'\t' 'NR == 2 { t0 = $10; s0 = $1 } NR > 2 {
 			t = $10; s = $1; w += $9; n++ } END { if (n) printf "%.0f img/s, data wait %.1f%%", 128 * (s - s0) / (t - t0), 100 * w / n }' \
 			"$OUT/e2e.tsv" 2>/dev/null)"
+		# the same in 4 parts of 32 (--accum): the summed gradients (axpby) on the device
+		stage e2e-accum 60 $B/bin/anet-train --device cuda --stats /tmp/anet-gpu-db/db.stats --batch 128 --accum 4 \
+			--steps 40 -j "$jobs" --report-every 10 --checkpoint-every 0 --log "$OUT/e2e-accum.tsv" -q \
+			-o /tmp/anet-gpu-db/m4.anw /tmp/anet-gpu-db/db.lmdb
+		note "anet-train --accum 4, JPEG db" "$(status): $(awk -F'\t' 'NR == 2 { t0 = $10; s0 = $1 } NR > 2 {
+			t = $10; s = $1 } END { if (t > t0) printf "%.0f img/s", 128 * (s - s0) / (t - t0) }' \
+			"$OUT/e2e-accum.tsv" 2>/dev/null)"
 	fi
 fi
 
