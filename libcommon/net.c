@@ -300,7 +300,8 @@ static LrnShape lrn_of(const SpecLayer *l, int n)
 
 /* Part p > 0 of an --accum batch adds p << 48: its images' masks are other draws of the same
  * distribution (the parts' images are numbered from 0 each), and part 0, or a whole batch,
- * keeps the masks of earlier versions. */
+ * keeps the masks of earlier versions. In a net of more than 256 layers a part's stream can
+ * be a later layer's; the masks of two layers are independent draws either way. */
 static uint64_t dropout_stream(int layer, uint64_t step, int part)
 {
 	return RNG_STREAM(RNG_DROPOUT,
