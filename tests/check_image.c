@@ -467,6 +467,35 @@ START_TEST(record_pixels_round_trip)
 }
 END_TEST
 
+/* A JPEG that libjpeg refuses inside its header (found by tests/fuzz/fuzz_image.c): TurboJPEG
+ * 2.1 left the handle inside the bad file's markers, and every later JPEG on the same codec
+ * failed with "Bogus DQT index 15", through image_prepare_* and record_pixels alike. */
+START_TEST(codec_survives_bad_header)
+{
+	static const uint8_t bad_dqt[] = { 0xFF, 0xD8, 0xFF, 0xDB, 0x00, 0x43, 0x0D }; /* table 13 of 0..3 */
+	ImageCodec *c = codec_new();
+	PrepOptions o = options(16, 3);
+	Image im;
+	char why[256] = "";
+	for (int round = 0; round < 2; round++) {
+		ck_assert_int_eq(image_prepare_buffer(c, bad_dqt, sizeof bad_dqt, "bad.jpg", &o, &im, NULL, why, sizeof why),
+				 -1);
+		ck_assert_msg(strstr(why, "not a readable JPEG: Bogus DQT index 13") != NULL, "%s", why);
+		im = prepare(c, "photo-tiny.jpg", &o, NULL);
+		uint8_t *jpg, out[16 * 16 * 3];
+		size_t len;
+		ck_assert_int_eq(image_encode_jpeg(c, &im, 90, &jpg, &len, why, sizeof why), 0);
+		RecordView bad = view(&im, ENC_JPEG, bad_dqt, sizeof bad_dqt), good = view(&im, ENC_JPEG, jpg, len);
+		ck_assert_int_eq(record_pixels(c, &bad, out, why, sizeof why), -1);
+		ck_assert_msg(strstr(why, "corrupt JPEG payload: Bogus DQT index 13") != NULL, "%s", why);
+		ck_assert_msg(record_pixels(c, &good, out, why, sizeof why) == 0, "after a bad payload: %s", why);
+		free(jpg);
+		image_free(&im);
+	}
+	codec_free(c);
+}
+END_TEST
+
 /* record_pixels from several threads at once, one codec each, gives the same pixels. */
 typedef struct {
 	const RecordView *r;
@@ -774,6 +803,7 @@ static Suite *suite(void)
 	t = tcase_create("records");
 	tcase_set_timeout(t, 60);
 	tcase_add_test(t, record_pixels_round_trip);
+	tcase_add_test(t, codec_survives_bad_header);
 	tcase_add_test(t, record_pixels_threads);
 	tcase_add_test(t, imgprep_records_round_trip);
 	suite_add_tcase(s, t);
