@@ -735,6 +735,23 @@ START_TEST(list_parsing)
 		ASSERT_NAMES(msgs, p, "1 malformed line; nothing was converted");
 		free(msgs);
 	}
+	/* an empty list through a pipe (imgprep -l - < /dev/null) holds no items on both passes:
+	 * the second pass used to read an uninitialised byte (tests/fuzz/fuzz_list.c) */
+	int fd[2];
+	ck_assert_int_eq(pipe(fd), 0);
+	close(fd[1]);
+	char *pipe_path = xasprintf("/dev/fd/%d", fd[0]);
+	cap = capture_begin();
+	in = inputs_from_list(pipe_path, NULL);
+	ck_assert_ptr_nonnull(in);
+	ck_assert_uint_eq(inputs_count(in), 0);
+	ck_assert_int_eq(inputs_next(in, &it), 0);
+	msgs = capture_end(cap);
+	ck_assert_str_eq(msgs, "");
+	free(msgs);
+	inputs_free(in);
+	close(fd[0]);
+	free(pipe_path);
 	free(p);
 	remove_tree(dir);
 	free(dir);
