@@ -244,18 +244,30 @@ int tensorfile_read_range(TensorFile *tf, const TensorEntry *e, uint64_t first, 
 	return read_exact(tf->f, dst, (size_t)(n * es), tf->path, e->name);
 }
 
-int tensorfile_read(TensorFile *tf, const char *name, uint32_t dtype, uint32_t ndim, const uint64_t *dims, void *dst)
+/* The entry called name, of dtype and (dims not NULL) of shape ndim dims; NULL after a message. */
+static const TensorEntry *shaped(TensorFile *tf, const char *name, uint32_t dtype, uint32_t ndim,
+				 const uint64_t *dims)
 {
 	const TensorEntry *e = need(tf, name, dtype);
-	if (!e)
-		return -1;
-	if (dims && (e->ndim != ndim || memcmp(e->dims, dims, ndim * sizeof *dims) != 0)) {
+	if (e && dims && (e->ndim != ndim || memcmp(e->dims, dims, ndim * sizeof *dims) != 0)) {
 		char got[128], want[128];
 		format_shape(got, sizeof got, e->ndim, e->dims);
 		format_shape(want, sizeof want, ndim, dims);
-		return tensorfile_fail(tf, "tensor %s: shape %s, expected %s", name, got, want);
+		tensorfile_fail(tf, "tensor %s: shape %s, expected %s", name, got, want);
+		return NULL;
 	}
-	return tensorfile_read_range(tf, e, 0, e->count, dst);
+	return e;
+}
+
+int tensorfile_check(TensorFile *tf, const char *name, uint32_t dtype, uint32_t ndim, const uint64_t *dims)
+{
+	return shaped(tf, name, dtype, ndim, dims) ? 0 : -1;
+}
+
+int tensorfile_read(TensorFile *tf, const char *name, uint32_t dtype, uint32_t ndim, const uint64_t *dims, void *dst)
+{
+	const TensorEntry *e = shaped(tf, name, dtype, ndim, dims);
+	return e ? tensorfile_read_range(tf, e, 0, e->count, dst) : -1;
 }
 
 void *tensorfile_read_alloc(TensorFile *tf, const char *name, uint32_t dtype, uint64_t *count)
