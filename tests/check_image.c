@@ -297,6 +297,16 @@ START_TEST(pnm_forms)
 	ck_assert_int_eq(mx, 0);
 	mad("P5 against luma of the PNG", &p5, &refy, &mx);
 	ck_assert_int_le(mx, 1); /* Pillow's L conversion rounds its own way */
+	/* a plain header promising more samples than its bytes can hold is refused from the
+	 * header, before 2.7 GB of samples are set aside (seen reviewing the readers for tests/fuzz/) */
+	static const char big[] = "P3 30000 30000 255\n1 2 3\n";
+	PrepOptions o = options(16, 3);
+	Image im;
+	char why[256] = "";
+	o.max_pixels = 1ull << 30;
+	ck_assert_int_eq(image_prepare_buffer(c, (const uint8_t *)big, sizeof big - 1, NULL, &o, &im, NULL, why, sizeof why),
+			 -1);
+	ck_assert_msg(strstr(why, "truncated plain PNM (7 bytes cannot hold 2700000000 samples)") != NULL, "%s", why);
 	Image *all[] = { &ref, &refy, &p6, &p3, &p5 };
 	for (size_t i = 0; i < ARRAY_LEN(all); i++)
 		image_free(all[i]);
