@@ -116,6 +116,9 @@ static int parse_entry(TensorFile *tf, TensorEntry *e, uint64_t size, uLong *crc
 		e->count *= e->dims[d];
 	}
 	e->offset = (uint64_t)ftello(tf->f);
+	/* (the entry's own header may have run into the checksum: size - offset would wrap) */
+	if (e->offset > size)
+		return tensorfile_fail(tf, "entry %u: its header runs past the end of the entries (corrupt file?)", index);
 	if (e->count > (size - e->offset) / dtype_size(e->dtype))
 		return tensorfile_fail(tf, "tensor %s: %s %s needs %" PRIu64 " bytes, past the end of the file (truncated?)", e->name,
 			   dtype_name(e->dtype), (format_shape(what, sizeof what, e->ndim, e->dims), what),
