@@ -5,6 +5,7 @@
 #   make check SANITIZE=1     the same under ASan + UBSan, built in build-san/
 #   make demo                 the Fashion-MNIST pipeline, pipelines/fashion-mnist.sh
 #   make bench                the benchmarks under bench/ (slow; not tests)
+#   make fuzz                 the libFuzzer harnesses (tests/fuzz/, needs clang) into build/fuzz/
 #   make install PREFIX=/usr/local DESTDIR=
 #
 # Knobs: CUDA=0 (no CUDA backend even if nvcc exists), CUDA=1 (fail without nvcc),
@@ -42,7 +43,7 @@ ALL_CFLAGS   = -std=c11 -fopenmp $(WARN) $(SANFLAGS) $(CFLAGS) $(DEP_CFLAGS)
 ALL_LDFLAGS  = -fopenmp $(SANFLAGS) $(LDFLAGS)
 
 .DEFAULT_GOAL := all
-.PHONY: all check demo bench install uninstall clean distclean
+.PHONY: all check demo bench fuzz install uninstall clean distclean
 
 # mk/configure.sh checks (and, as root, installs) the dependencies and writes this file;
 # make restarts once it exists. It is rewritten when the Makefile or the script changes.
@@ -168,6 +169,11 @@ demo: all
 
 bench: all $(BBINS)
 	@for b in bench/*.sh; do ANET_BIN=$(B)/bin ANET_BUILD=$(B) sh "$$b" || exit 1; done
+
+# clang only, never part of all or check: the script builds the libraries again, instrumented,
+# in build/fuzz/lib (tests/fuzz/README)
+fuzz:
+	@sh tests/fuzz/build.sh
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5

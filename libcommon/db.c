@@ -236,7 +236,10 @@ static int meta_names(MetaReader *mr, DbInfo *m)
 			return meta_fail(mr, "an unlabelled database with %u classes lists no names", m->num_classes);
 		return 0;
 	}
-	m->classes.names = xcalloc(m->num_classes ? m->num_classes : 1, sizeof(char *));
+	/* the table grows with the names read, not with the count (up to a million) a damaged
+	 * text may claim */
+	uint32_t cap = 16;
+	m->classes.names = xcalloc(cap, sizeof(char *));
 	for (uint32_t i = 0; i < m->num_classes; i++) {
 		if (meta_line(mr))
 			return -1;
@@ -244,6 +247,8 @@ static int meta_names(MetaReader *mr, DbInfo *m)
 		int n = snprintf(want, sizeof want, "name %u ", i);
 		if (strncmp(mr->cur, want, (size_t)n) != 0 || mr->cur[n] == '\0')
 			return meta_fail(mr, "expected 'name %u NAME', found '%.60s'", i, mr->cur);
+		if (i == cap)
+			m->classes.names = xreallocarray(m->classes.names, cap *= 2, sizeof(char *));
 		m->classes.names[i] = xstrdup(mr->cur + n);
 		m->classes.count = i + 1;
 	}

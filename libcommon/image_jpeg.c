@@ -12,6 +12,12 @@
  * TJPF_CMYK and are converted here. Adobe stores CMYK inverted (255 = no ink), and marks
  * such files with an APP14 "Adobe" segment; with it, R = C * K / 255 (and likewise G from M,
  * B from Y), without it R = (255 - C) * (255 - K) / 255.
+ *
+ * A handle that failed is replaced (reset_decoder). TurboJPEG 2.1's tjDecompressHeader3
+ * returns from a libjpeg error without aborting the decompressor, which is left inside the
+ * bad file's markers: every later JPEG on that handle then fails too ("Bogus DQT index 15"
+ * for good files after one with a bad quantisation table index), so one corrupt file would
+ * have cost imgprep every image its thread decoded afterwards.
  */
 #include <string.h>
 #include <turbojpeg.h>
@@ -28,6 +34,15 @@ void jpeg_codec_init(ImageCodec *c)
 	c->scaling = tjGetScalingFactors(&c->nscaling);
 	if (!c->scaling)
 		c->nscaling = 0;
+}
+
+/* A fresh decompressor in place of one that failed (its message already read). */
+static void reset_decoder(ImageCodec *c)
+{
+	tjDestroy(c->dec);
+	c->dec = tjInitDecompress();
+	if (!c->dec)
+		die("TurboJPEG: cannot create a handle: %s", tjGetErrorStr2(NULL));
 }
 
 void jpeg_codec_free(ImageCodec *c)
@@ -134,9 +149,11 @@ int jpeg_decode(ImageCodec *c, const uint8_t *buf, size_t len, const PrepOptions
 	if (len > 0xFFFFFFFFul)
 		return image_fail(why, whylen, "JPEG file too large");
 	if (tjDecompressHeader3(c->dec, buf, (unsigned long)len, &w, &h, &subsamp, &cs) != 0) {
-		if (w <= 0 || h <= 0 || tjGetErrorCode(c->dec) != TJERR_WARNING)
-			return image_fail(why, whylen, "not a readable JPEG: %s", tjGetErrorStr2(c->dec));
-		if (judge_warning(c, o, n, why, whylen))
+		int rc = w <= 0 || h <= 0 || tjGetErrorCode(c->dec) != TJERR_WARNING
+				 ? image_fail(why, whylen, "not a readable JPEG: %s", tjGetErrorStr2(c->dec))
+				 : judge_warning(c, o, n, why, whylen);
+		reset_decoder(c);
+		if (rc)
 			return -1;
 	}
 	n->format = "JPEG";
@@ -171,9 +188,12 @@ int jpeg_decode(ImageCodec *c, const uint8_t *buf, size_t len, const PrepOptions
 	}
 	uint8_t *dst = scratch_get(&c->pix, (size_t)sw * sh * ch);
 	int flags = o->strict ? TJFLAG_STOPONWARNING : 0;
-	if (tjDecompress2(c->dec, buf, (unsigned long)len, dst, sw, 0, sh, pf, flags) != 0 &&
-	    judge_warning(c, o, n, why, whylen))
-		return -1;
+	if (tjDecompress2(c->dec, buf, (unsigned long)len, dst, sw, 0, sh, pf, flags) != 0) {
+		int rc = judge_warning(c, o, n, why, whylen);
+		reset_decoder(c);
+		if (rc)
+			return -1;
+	}
 	if (ch == 4) {
 		cmyk_to_rgb(dst, (size_t)sw * sh, n->adobe_inverted);
 		ch = 3;
@@ -225,14 +245,20 @@ int record_pixels(ImageCodec *c, const RecordView *r, uint8_t *dst, char *why, s
 	if (r->encoding != ENC_JPEG)
 		return image_fail(why, whylen, "unknown payload encoding %u", r->encoding);
 	int w, h, subsamp, cs;
-	if (tjDecompressHeader3(c->dec, r->payload, r->payload_len, &w, &h, &subsamp, &cs) != 0)
-		return image_fail(why, whylen, "corrupt JPEG payload: %s", tjGetErrorStr2(c->dec));
+	if (tjDecompressHeader3(c->dec, r->payload, r->payload_len, &w, &h, &subsamp, &cs) != 0) {
+		image_fail(why, whylen, "corrupt JPEG payload: %s", tjGetErrorStr2(c->dec));
+		reset_decoder(c);
+		return -1;
+	}
 	int ch = cs == TJCS_GRAY ? 1 : cs == TJCS_CMYK || cs == TJCS_YCCK ? 4 : 3;
 	if ((uint32_t)w != r->width || (uint32_t)h != r->height || (uint32_t)ch != r->channels)
 		return image_fail(why, whylen, "JPEG payload is %dx%d with %d channels, header says %ux%u with %u", w, h, ch,
 			    r->width, r->height, r->channels);
 	if (tjDecompress2(c->dec, r->payload, r->payload_len, dst, w, 0, h, ch == 1 ? TJPF_GRAY : TJPF_RGB,
-			  TJFLAG_STOPONWARNING) != 0)
-		return image_fail(why, whylen, "corrupt JPEG payload: %s", tjGetErrorStr2(c->dec));
+			  TJFLAG_STOPONWARNING) != 0) {
+		image_fail(why, whylen, "corrupt JPEG payload: %s", tjGetErrorStr2(c->dec));
+		reset_decoder(c);
+		return -1;
+	}
 	return 0;
 }

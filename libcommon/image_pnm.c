@@ -74,6 +74,11 @@ int pnm_decode(ImageCodec *c, const uint8_t *buf, size_t len, const PrepOptions 
 		cur.off++;
 		if (len - cur.off < samples * bps)
 			return image_fail(why, whylen, "truncated PNM (%zu of %zu data bytes)", len - cur.off, samples * bps);
+	} else if ((len - cur.off) / 2 < samples) {
+		/* each plain sample takes a blank and a digit at least: a 20-byte header must not
+		 * get the 512 MiB its dimensions would need before the first sample is missed */
+		return image_fail(why, whylen, "truncated plain PNM (%zu bytes cannot hold %zu samples)", len - cur.off,
+				  samples);
 	}
 	uint8_t *dst = scratch_get(&c->pix, samples);
 	for (size_t i = 0; i < samples; i++) {

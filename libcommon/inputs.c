@@ -148,9 +148,14 @@ static FILE *open_list(Inputs *in, const char *path)
 		warn_errno("%s: read error", path);
 		return NULL;
 	}
-	f = fmemopen(in->mem, len ? len : 1, "r");
-	if (f && !len)
-		fgetc(f); /* an empty list: fmemopen needs a non-zero size */
+	/* fmemopen needs a non-zero size: an empty list reads as one blank line (skipping a byte
+	 * of it, as this did, lasted only until the rewind before the second pass, which then
+	 * read that byte uninitialised) */
+	if (!len)
+		in->mem[len++] = '\n';
+	f = fmemopen(in->mem, len, "r");
+	if (!f)
+		warn_errno("%s: reading the list from memory", path);
 	return f;
 }
 

@@ -122,6 +122,10 @@ static int read_stats(TensorFile *tf, Model *m)
 	s->height = m->height;
 	s->width = m->width;
 	s->channels = m->channels;
+	/* the record size comes from other entries: up to 65535 x 65535 x 3 floats (48 GiB)
+	 * before the file is known to hold them */
+	if (tensorfile_check(tf, "stats.mean", DT_F32, 3, img) != 0)
+		return -1;
 	s->mean = xmallocarray((size_t)img[0] * img[1] * c, sizeof(float));
 	if (tensorfile_read(tf, "stats.mean", DT_F32, 3, img, s->mean) ||
 	    tensorfile_read(tf, "stats.mean_channel", DT_F64, 1, &c, s->mean_channel) ||
@@ -148,7 +152,12 @@ static int read_names(TensorFile *tf, Model *m)
 	if (!text)
 		return -1;
 	ClassTable *t = &m->classes;
-	t->names = xcalloc(m->num_classes, sizeof *t->names);
+	/* room for the names the text can hold (each ends in a newline), not for every class
+	 * the network claims (up to 2^24) */
+	uint32_t room = 0;
+	for (const char *q = text; *q && room < m->num_classes; q++)
+		room += *q == '\n';
+	t->names = xcalloc(room ? room : 1, sizeof *t->names);
 	char *p = text;
 	int rc = 0;
 	while (*p && rc == 0) {

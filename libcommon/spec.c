@@ -303,6 +303,15 @@ static int infer_conv(Parser *p, SpecLayer *l)
 		     in, l->pad, why);
 		return -1;
 	}
+	/* the weight count, K x C/G x R x S, must fit the int64 arithmetic of add_params and the
+	 * same 2^40 as an fc layer's: 2^24 outputs of 65536 channels and a 4096x4096 kernel
+	 * (a kernel that fits a 1x1 input padded by 2048) would be 2^64 */
+	double weights = (double)l->outputs * (double)(l->in.c / l->groups) * l->kernel * l->kernel;
+	if (weights > (double)((int64_t)1 << 40)) {
+		perr(p, "%s: %d outputs x %d input channels x a %dx%d kernel is too large", l->name, l->outputs,
+		     l->in.c / l->groups, l->kernel, l->kernel);
+		return -1;
+	}
 	l->out = (Dims){ l->outputs, cs.P, cs.Q };
 	l->flops = conv_flops(&cs);
 	return 0;
@@ -383,15 +392,32 @@ static void default_name(SpecLayer *L, int i, int learned)
 		snprintf(base, sizeof base, "%s", stem[l->type]);
 	else
 		snprintf(base, sizeof base, "%s%d", stem[l->type], learned);
-	snprintf(l->name, sizeof l->name, "%s", base);
-	for (int k = 2;; k++) {
-		int taken = 0;
-		for (int j = 0; j < i && !taken; j++)
-			taken = strcmp(L[j].name, l->name) == 0;
-		if (!taken)
-			break;
-		snprintf(l->name, sizeof l->name, "%.20s_%d", base, k);
+	/* the first of base, base_2, base_3, ... that no earlier layer has: one pass marks the
+	 * numbers taken (at most i of the i + 1 candidates), where trying each candidate against
+	 * every layer took i^2 steps a layer (cubic in a run of unnamed relus) */
+	unsigned char *taken = xcalloc((size_t)i + 2, 1);
+	size_t n = strlen(base);
+	for (int j = 0; j < i; j++) {
+		const char *name = L[j].name;
+		if (strncmp(name, base, n) != 0)
+			continue;
+		if (name[n] == '\0') {
+			taken[1] = 1;
+		} else if (name[n] == '_' && name[n + 1] >= '1' && name[n + 1] <= '9') {
+			char *end;
+			long k = strtol(name + n + 1, &end, 10);
+			if (*end == '\0' && k >= 2 && k <= i + 1)
+				taken[k] = 1;
+		}
 	}
+	int k = 1;
+	while (taken[k])
+		k++;
+	free(taken);
+	if (k == 1)
+		snprintf(l->name, sizeof l->name, "%s", base);
+	else
+		snprintf(l->name, sizeof l->name, "%s_%d", base, k);
 }
 
 static int check_order(Parser *p, const SpecLayer *l, int i, int prev_softmax)
@@ -473,6 +499,10 @@ static int parse_layers(Parser *p, Spec *s, const char *text, int classes)
 		int r = parse_line(p, line, l, classes);
 		if (r <= 0)
 			continue;
+		if (s->nlayers == SPEC_MAX_LAYERS) {
+			perr(p, "more than %d layers", SPEC_MAX_LAYERS);
+			break;
+		}
 		if (check_order(p, l, s->nlayers, softmax_seen) != 0)
 			break;
 		if (l->type == LAYER_CONV || l->type == LAYER_FC)

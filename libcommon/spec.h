@@ -38,6 +38,9 @@
 #include <stdio.h>
 
 #define SPEC_MAX_NAME 32
+/* Far beyond any network the format describes (AlexNet has 23 lines); it bounds the
+ * quadratic checks of names, for a specification that comes from a file. */
+#define SPEC_MAX_LAYERS 4096
 #define SPEC_PARAM_NAME (SPEC_MAX_NAME + 8)
 /* Each parameter tensor starts on a 256-byte boundary of the parameter buffer (GPU loads). */
 #define SPEC_PARAM_ALIGN 64

@@ -116,6 +116,9 @@ static int parse_entry(TensorFile *tf, TensorEntry *e, uint64_t size, uLong *crc
 		e->count *= e->dims[d];
 	}
 	e->offset = (uint64_t)ftello(tf->f);
+	/* (the entry's own header may have run into the checksum: size - offset would wrap) */
+	if (e->offset > size)
+		return tensorfile_fail(tf, "entry %u: its header runs past the end of the entries (corrupt file?)", index);
 	if (e->count > (size - e->offset) / dtype_size(e->dtype))
 		return tensorfile_fail(tf, "tensor %s: %s %s needs %" PRIu64 " bytes, past the end of the file (truncated?)", e->name,
 			   tensorfile_dtype_name(e->dtype), (tensorfile_format_shape(what, sizeof what, e->ndim, e->dims), what),
@@ -245,18 +248,30 @@ int tensorfile_read_range(TensorFile *tf, const TensorEntry *e, uint64_t first, 
 	return read_exact(tf->f, dst, (size_t)(n * es), tf->path, e->name);
 }
 
-int tensorfile_read(TensorFile *tf, const char *name, uint32_t dtype, uint32_t ndim, const uint64_t *dims, void *dst)
+/* The entry called name, of dtype and (dims not NULL) of shape ndim dims; NULL after a message. */
+static const TensorEntry *shaped(TensorFile *tf, const char *name, uint32_t dtype, uint32_t ndim,
+				 const uint64_t *dims)
 {
 	const TensorEntry *e = need(tf, name, dtype);
-	if (!e)
-		return -1;
-	if (dims && (e->ndim != ndim || memcmp(e->dims, dims, ndim * sizeof *dims) != 0)) {
+	if (e && dims && (e->ndim != ndim || memcmp(e->dims, dims, ndim * sizeof *dims) != 0)) {
 		char got[128], want[128];
 		tensorfile_format_shape(got, sizeof got, e->ndim, e->dims);
 		tensorfile_format_shape(want, sizeof want, ndim, dims);
-		return tensorfile_fail(tf, "tensor %s: shape %s, expected %s", name, got, want);
+		tensorfile_fail(tf, "tensor %s: shape %s, expected %s", name, got, want);
+		return NULL;
 	}
-	return tensorfile_read_range(tf, e, 0, e->count, dst);
+	return e;
+}
+
+int tensorfile_check(TensorFile *tf, const char *name, uint32_t dtype, uint32_t ndim, const uint64_t *dims)
+{
+	return shaped(tf, name, dtype, ndim, dims) ? 0 : -1;
+}
+
+int tensorfile_read(TensorFile *tf, const char *name, uint32_t dtype, uint32_t ndim, const uint64_t *dims, void *dst)
+{
+	const TensorEntry *e = shaped(tf, name, dtype, ndim, dims);
+	return e ? tensorfile_read_range(tf, e, 0, e->count, dst) : -1;
 }
 
 void *tensorfile_read_alloc(TensorFile *tf, const char *name, uint32_t dtype, uint64_t *count)

@@ -68,6 +68,10 @@ const TensorEntry *tensorfile_find(const TensorFile *tf, const char *name);
  * (ndim dims). -1 after printing "path: tensor NAME: shape 96x3x11x11, expected 96x3x11x12",
  * "... is missing", and so on. */
 int tensorfile_read(TensorFile *tf, const char *name, uint32_t dtype, uint32_t ndim, const uint64_t *dims, void *dst);
+/* The checks of tensorfile_read alone (the same messages), so that a reader allocates for a
+ * tensor only once the file is known to hold it: a shape that comes from other entries (a
+ * record size, a class count) is not bounded by the file's size until then. */
+int tensorfile_check(TensorFile *tf, const char *name, uint32_t dtype, uint32_t ndim, const uint64_t *dims);
 /* The same into fresh memory; *count receives the element count (may be NULL). */
 void *tensorfile_read_alloc(TensorFile *tf, const char *name, uint32_t dtype, uint64_t *count);
 /* A text entry as a NUL-terminated string (NULL after printing the reason). */

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "kernels/kernels.h"
@@ -258,6 +259,66 @@ START_TEST(model_refusals)
 }
 END_TEST
 
+/* A small file whose other entries promise more than it holds (found by tests/fuzz/
+ * fuzz_tensorfile.c): records of 65535 x 65535 made model_read_extras allocate the 16 GiB
+ * mean image before looking at the 1x1x1 one the file has, and a class count of 2^24 a
+ * table of 2^24 names for the one name there is. Both are refused from the entries' sizes. */
+static void write_claims(const char *path, int64_t side, int mean_1x1, int64_t classes, const char *names)
+{
+	TensorWriter w;
+	uint64_t one[3] = { 1, 1, 1 };
+	float mean = 0;
+	ck_assert_int_eq(tensorwriter_open(&w, path, TF_MODEL), 0);
+	ck_assert_int_eq(tensorwriter_add_text(&w, "spec", "input size=8 channels=1\nfc out=classes\nsoftmax\n") ||
+				 tensorwriter_add_i64(&w, "classes", classes) ||
+				 tensorwriter_add_i64(&w, "record_height", side) ||
+				 tensorwriter_add_i64(&w, "record_width", side) ||
+				 tensorwriter_add_i64(&w, "record_channels", 1) ||
+				 tensorwriter_add_f64(&w, "input_scale", 1) ||
+				 (mean_1x1 && tensorwriter_add(&w, "stats.mean", DT_F32, 3, one, &mean)) ||
+				 tensorwriter_add_text(&w, "class_names", names),
+			 0);
+	ck_assert_int_eq(tensorwriter_commit(&w), 0);
+}
+
+typedef struct {
+	Ctx *ctx;
+	const char *path;
+} LoadJob;
+
+/* In a child with its address space capped (not under ASan, whose shadow needs terabytes):
+ * an allocation the file does not justify ends the child instead of succeeding lazily. */
+static void load_capped(void *arg)
+{
+	const LoadJob *j = arg;
+#ifndef __SANITIZE_ADDRESS__
+	struct rlimit cap = { 8ull << 30, 8ull << 30 };
+	setrlimit(RLIMIT_AS, &cap);
+#endif
+	Model *m = model_load(j->ctx, j->path, 1, NET_EVAL);
+	if (m)
+		exit(3);
+}
+
+START_TEST(model_claims_beyond_its_file)
+{
+	Ctx *ctx = open_cpu(1);
+	char *dir = make_temp_dir("claims"), *path = xasprintf("%s/claims.anw", dir), *msgs;
+	LoadJob job = { ctx, path };
+	write_claims(path, 65535, 1, 2, "a\nb\n");
+	ck_assert_int_eq(capture_exit(load_capped, &job, &msgs), 0);
+	ASSERT_NAMES(msgs, path, "tensor stats.mean: shape 1x1x1, expected 65535x65535x1");
+	free(msgs);
+	write_claims(path, 8, 0, 1 << 24, "a\n");
+	ck_assert_int_eq(capture_exit(load_capped, &job, &msgs), 0);
+	ASSERT_NAMES(msgs, path, "class_names holds 1 names for 16777216 classes");
+	free(msgs);
+	remove_tree(dir);
+	free(dir);
+	free(path);
+	ctx_close(ctx);
+}
+END_TEST
 
 /* ---------------------------------------------------------------------------------------- */
 /* evaluation against the network run by hand */
@@ -375,6 +436,7 @@ static Suite *suite(void)
 	TCase *t = tcase_create("model");
 	tcase_add_test(t, model_round_trip);
 	tcase_add_test(t, model_refusals);
+	tcase_add_test(t, model_claims_beyond_its_file);
 	suite_add_tcase(s, t);
 	t = tcase_create("evaluation");
 	tcase_add_loop_test(t, crops_average_their_softmaxes, 0, 2);

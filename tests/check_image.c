@@ -297,6 +297,16 @@ START_TEST(pnm_forms)
 	ck_assert_int_eq(mx, 0);
 	mad("P5 against luma of the PNG", &p5, &refy, &mx);
 	ck_assert_int_le(mx, 1); /* Pillow's L conversion rounds its own way */
+	/* a plain header promising more samples than its bytes can hold is refused from the
+	 * header, before 2.7 GB of samples are set aside (seen reviewing the readers for tests/fuzz/) */
+	static const char big[] = "P3 30000 30000 255\n1 2 3\n";
+	PrepOptions o = options(16, 3);
+	Image im;
+	char why[256] = "";
+	o.max_pixels = 1ull << 30;
+	ck_assert_int_eq(image_prepare_buffer(c, (const uint8_t *)big, sizeof big - 1, NULL, &o, &im, NULL, why, sizeof why),
+			 -1);
+	ck_assert_msg(strstr(why, "truncated plain PNM (7 bytes cannot hold 2700000000 samples)") != NULL, "%s", why);
 	Image *all[] = { &ref, &refy, &p6, &p3, &p5 };
 	for (size_t i = 0; i < ARRAY_LEN(all); i++)
 		image_free(all[i]);
@@ -461,6 +471,35 @@ START_TEST(record_pixels_round_trip)
 		ck_assert_int_eq(record_pixels(c, &r, out, why, sizeof why), -1);
 		free(jpg);
 		free(out);
+		image_free(&im);
+	}
+	codec_free(c);
+}
+END_TEST
+
+/* A JPEG that libjpeg refuses inside its header (found by tests/fuzz/fuzz_image.c): TurboJPEG
+ * 2.1 left the handle inside the bad file's markers, and every later JPEG on the same codec
+ * failed with "Bogus DQT index 15", through image_prepare_* and record_pixels alike. */
+START_TEST(codec_survives_bad_header)
+{
+	static const uint8_t bad_dqt[] = { 0xFF, 0xD8, 0xFF, 0xDB, 0x00, 0x43, 0x0D }; /* table 13 of 0..3 */
+	ImageCodec *c = codec_new();
+	PrepOptions o = options(16, 3);
+	Image im;
+	char why[256] = "";
+	for (int round = 0; round < 2; round++) {
+		ck_assert_int_eq(image_prepare_buffer(c, bad_dqt, sizeof bad_dqt, "bad.jpg", &o, &im, NULL, why, sizeof why),
+				 -1);
+		ck_assert_msg(strstr(why, "not a readable JPEG: Bogus DQT index 13") != NULL, "%s", why);
+		im = prepare(c, "photo-tiny.jpg", &o, NULL);
+		uint8_t *jpg, out[16 * 16 * 3];
+		size_t len;
+		ck_assert_int_eq(image_encode_jpeg(c, &im, 90, &jpg, &len, why, sizeof why), 0);
+		RecordView bad = view(&im, ENC_JPEG, bad_dqt, sizeof bad_dqt), good = view(&im, ENC_JPEG, jpg, len);
+		ck_assert_int_eq(record_pixels(c, &bad, out, why, sizeof why), -1);
+		ck_assert_msg(strstr(why, "corrupt JPEG payload: Bogus DQT index 13") != NULL, "%s", why);
+		ck_assert_msg(record_pixels(c, &good, out, why, sizeof why) == 0, "after a bad payload: %s", why);
+		free(jpg);
 		image_free(&im);
 	}
 	codec_free(c);
@@ -706,6 +745,23 @@ START_TEST(list_parsing)
 		ASSERT_NAMES(msgs, p, "1 malformed line; nothing was converted");
 		free(msgs);
 	}
+	/* an empty list through a pipe (imgprep -l - < /dev/null) holds no items on both passes:
+	 * the second pass used to read an uninitialised byte (tests/fuzz/fuzz_list.c) */
+	int fd[2];
+	ck_assert_int_eq(pipe(fd), 0);
+	close(fd[1]);
+	char *pipe_path = xasprintf("/dev/fd/%d", fd[0]);
+	cap = capture_begin();
+	in = inputs_from_list(pipe_path, NULL);
+	ck_assert_ptr_nonnull(in);
+	ck_assert_uint_eq(inputs_count(in), 0);
+	ck_assert_int_eq(inputs_next(in, &it), 0);
+	msgs = capture_end(cap);
+	ck_assert_str_eq(msgs, "");
+	free(msgs);
+	inputs_free(in);
+	close(fd[0]);
+	free(pipe_path);
 	free(p);
 	remove_tree(dir);
 	free(dir);
@@ -774,6 +830,7 @@ static Suite *suite(void)
 	t = tcase_create("records");
 	tcase_set_timeout(t, 60);
 	tcase_add_test(t, record_pixels_round_trip);
+	tcase_add_test(t, codec_survives_bad_header);
 	tcase_add_test(t, record_pixels_threads);
 	tcase_add_test(t, imgprep_records_round_trip);
 	suite_add_tcase(s, t);

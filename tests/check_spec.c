@@ -225,6 +225,48 @@ START_TEST(impossible_shapes)
 }
 END_TEST
 
+/* What a specification from a file (a model holds one) must not do with a few kilobytes:
+ * overflow the parameter count, or take cubic time naming a run of unnamed layers (found
+ * reviewing spec_parse for tests/fuzz/fuzz_spec.c, whose harness reproduces the overflow). */
+START_TEST(absurd_sizes)
+{
+	/* 2^24 outputs x 65536 channels x a 4096x4096 kernel (it fits a 1x1 input padded by
+	 * 2048) is 2^64 weights: a signed overflow in add_params */
+	expect_error("input size=1 channels=65536\nconv out=16777216 kernel=4096 pad=2048\n" TAIL,
+		     "t.net:2: conv1: 16777216 outputs x 65536 input channels x a 4096x4096 kernel is too large");
+	/* 3000 unnamed relus in a row: relu1, relu1_2, ..., relu1_3000, in well under the test's
+	 * timeout (the names took 28 s) */
+	size_t cap = 64 + 3000 * 5;
+	char *text = xmalloc(cap), *p = text;
+	p += sprintf(p, "%sfc out=4\n", HEAD);
+	for (int i = 0; i < 3000; i++)
+		p += sprintf(p, "relu\n");
+	sprintf(p, "%s", TAIL);
+	char *msgs;
+	Spec *s = parse_capture(text, 10, &msgs);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_str_eq(s->layers[3].name, "relu1_2");
+	ck_assert_str_eq(s->layers[3001].name, "relu1_3000");
+	spec_free(s);
+	free(msgs);
+	free(text);
+	/* a name already taken by hand is skipped, and a lookalike is not taken */
+	s = parse_capture(HEAD "fc out=4\nrelu name=relu1_2\nrelu name=relu1_03\nrelu\nrelu\n" TAIL, 10, &msgs);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_str_eq(s->layers[4].name, "relu1");
+	ck_assert_str_eq(s->layers[5].name, "relu1_3");
+	spec_free(s);
+	free(msgs);
+	/* at most SPEC_MAX_LAYERS layers */
+	text = xmalloc(64 + (SPEC_MAX_LAYERS + 1) * 5);
+	p = text + sprintf(text, "%s", HEAD);
+	for (int i = 0; i < SPEC_MAX_LAYERS; i++)
+		p += sprintf(p, "relu\n");
+	expect_error(text, "t.net:4097: more than 4096 layers");
+	free(text);
+}
+END_TEST
+
 START_TEST(missing_file)
 {
 	Capture c = capture_begin();
@@ -266,6 +308,7 @@ static Suite *suite(void)
 	tcase_add_test(t, syntax_errors);
 	tcase_add_test(t, structure_errors);
 	tcase_add_test(t, impossible_shapes);
+	tcase_add_test(t, absurd_sizes);
 	tcase_add_test(t, missing_file);
 	tcase_add_test(t, memory_estimate);
 	suite_add_tcase(s, t);

@@ -140,6 +140,35 @@ START_TEST(refuses_damage)
 }
 END_TEST
 
+/* An entry whose header runs into the checksum: 14 bytes of entries, an entry header of 16
+ * (name length 4, "abcd", dtype u8, ndim 0) whose last two bytes are the checksum's first
+ * two. The room left after it was computed as 46 - 48, which wrapped, so the entry passed
+ * and the refusal read "18446744073709551613 bytes between the last tensor and the checksum"
+ * (found reviewing tensorfile_open for tests/fuzz/fuzz_tensorfile.c). */
+START_TEST(entry_runs_into_checksum)
+{
+	uint8_t b[50] = { 0 };
+	put_u32(b, TENSORFILE_MAGIC);
+	put_u32(b + 4, TENSORFILE_VERSION);
+	put_u32(b + 8, 0x01020304u);
+	put_u32(b + 12, TF_STATS);
+	put_u32(b + 16, 1);
+	put_u64(b + 24, sizeof b);
+	put_u32(b + 32, 4);
+	memcpy(b + 36, "abcd", 4);
+	put_u32(b + 40, DT_U8);
+	char *path = xasprintf("%s/into-checksum.anw", dir);
+	FILE *f = fopen(path, "wb");
+	ck_assert_uint_eq(fwrite(b, 1, sizeof b, f), sizeof b);
+	fclose(f);
+	TensorFile tf;
+	char *msg = refused_naming(&tf, path, "entry into the checksum", 0);
+	ASSERT_NAMES(msg, path, "entry 0: its header runs past the end of the entries (corrupt file?)");
+	free(msg);
+	free(path);
+}
+END_TEST
+
 START_TEST(abort_leaves_nothing)
 {
 	char *path = xasprintf("%s/aborted.anw", dir);
@@ -170,6 +199,7 @@ int main(void)
 	tcase_add_checked_fixture(t, setup, teardown);
 	tcase_add_test(t, round_trip);
 	tcase_add_test(t, refuses_damage);
+	tcase_add_test(t, entry_runs_into_checksum);
 	tcase_add_test(t, abort_leaves_nothing);
 	suite_add_tcase(s, t);
 	SRunner *r = srunner_create(s);
