@@ -35,8 +35,7 @@ static void check_spec(const Spec *s)
 	if (!(m.total >= 0) || !(m.inference >= 0))
 		fuzz_bug("memory estimate %g", m.total);
 	spec_max_activation(s);
-	/* (not spec_print_summary: it reads the same fields for printing, and its arguments
-	 * change with anet-train --accum on main) */
+	/* (not spec_print_summary: it reads the same fields, only to print them) */
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
