@@ -404,6 +404,19 @@ static int train(Ctx *ctx, TrainOptions *o)
 	return rc;
 }
 
+/* --resume ckpt to step steps, every setting from the checkpoint, with loaders threads. */
+static void resume_to(Ctx *ctx, const char *ckpt, int64_t steps, int loaders)
+{
+	TrainOptions r;
+	train_defaults(&r);
+	r.resume = ckpt;
+	r.steps = steps;
+	r.given = 1u << TO_STEPS;
+	r.quiet = 1;
+	r.loaders = loaders;
+	ck_assert_int_eq(train(ctx, &r), 0);
+}
+
 /* Every f32 tensor of a file (parameters and momentum), concatenated in entry order. */
 static float *all_floats(const char *path, uint32_t kind, size_t *n)
 {
@@ -536,14 +549,7 @@ START_TEST(resume_gives_the_same_weights)
 	o.given |= 1u << TO_LR_STEPS;
 	ck_assert_int_eq(train(ctx, &o), 0);
 	ck_assert_int_eq(ckpt_i64(cb, "train.step"), 11);
-	TrainOptions r;
-	train_defaults(&r);
-	r.resume = cb;
-	r.steps = 22;
-	r.given = 1u << TO_STEPS;
-	r.quiet = 1;
-	r.loaders = 3; /* the loader's threads do not matter */
-	ck_assert_int_eq(train(ctx, &r), 0);
+	resume_to(ctx, cb, 22, 3); /* the loader's threads do not matter */
 
 	size_t na, nb;
 	float *wa = all_floats(ca, TF_CHECKPOINT, &na), *wb = all_floats(cb, TF_CHECKPOINT, &nb);
@@ -631,13 +637,7 @@ START_TEST(accum_makes_the_whole_batch_step)
 	o.given |= 1u << TO_ACCUM;
 	ck_assert_int_eq(train(ctx, &o), 0);
 	ck_assert_int_eq(ckpt_i64(cb, "train.accum"), 2);
-	TrainOptions r;
-	train_defaults(&r);
-	r.resume = cb;
-	r.steps = 6;
-	r.given = 1u << TO_STEPS;
-	r.quiet = 1;
-	ck_assert_int_eq(train(ctx, &r), 0);
+	resume_to(ctx, cb, 6, 2);
 	size_t na, nb;
 	float *wa = all_floats(a, TF_MODEL, &na), *wb = all_floats(b, TF_MODEL, &nb);
 	ck_assert_uint_eq(na, nb);
