@@ -232,7 +232,7 @@ Model *model_load(Ctx *ctx, const char *path, int max_batch, NetMode mode)
 	if (tf.kind != TF_MODEL && tf.kind != TF_CHECKPOINT)
 		warn_msg("%s: is a %s file, expected a model or a checkpoint", path, tensorfile_kind_name(tf.kind));
 	else if ((m->spec = net_read_spec(&tf)) && model_read_extras(&tf, m->spec, m) == 0 &&
-		 (m->net = net_create(ctx, m->spec, max_batch, mode)))
+		 net_check_file(&tf, m->spec, 0) == 0 && (m->net = net_create(ctx, m->spec, max_batch, mode)))
 		rc = net_read(m->net, &tf);
 	tensorfile_close(&tf);
 	if (rc != 0) {

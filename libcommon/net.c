@@ -725,6 +725,19 @@ static int read_tensors(Net *net, TensorFile *tf, float *base, const char *suffi
 
 int net_read(Net *net, TensorFile *tf) { return read_tensors(net, tf, net->params, ""); }
 
+int net_check_file(TensorFile *tf, const Spec *s, int momentum)
+{
+	for (int k = 0; k < (momentum ? 2 : 1); k++)
+		for (int t = 0; t < s->nparams; t++) {
+			const SpecParam *p = &s->params[t];
+			char name[SPEC_PARAM_NAME + 16];
+			snprintf(name, sizeof name, "%s%s", p->name, k ? ".momentum" : "");
+			if (tensorfile_check(tf, name, DT_F32, (uint32_t)p->ndim, p->dims) != 0)
+				return -1;
+		}
+	return 0;
+}
+
 static int same_shape(const SpecParam *a, const SpecParam *b)
 {
 	if (a->ndim != b->ndim)
@@ -825,7 +838,7 @@ Net *net_load(Ctx *ctx, const char *path, int max_batch, NetMode mode, Spec **sp
 		warn_msg("%s: is a %s file, expected a model or a checkpoint", path, tensorfile_kind_name(tf.kind));
 		goto out;
 	}
-	if (!(*spec = net_read_spec(&tf)))
+	if (!(*spec = net_read_spec(&tf)) || net_check_file(&tf, *spec, 0) != 0)
 		goto out;
 	if (!(net = net_create(ctx, *spec, max_batch, mode)))
 		goto out;

@@ -167,6 +167,11 @@ typedef struct {
 	int64_t copied_numbers, numbers;      /* and their numbers */
 } NetMatch;
 int net_read_matching(Net *net, TensorFile *tf, const Spec *from, int partial, NetMatch *m);
+/* Whether an open file holds every parameter of s (and with momentum, its momentum) as f32
+ * of the right shape, before a network is allocated for it: a small file whose spec claims a
+ * huge network is refused by what it holds, not by running out of memory. -1 after printing
+ * "PATH: tensor NAME: ..." for the first that is missing or misshapen. */
+int net_check_file(TensorFile *tf, const Spec *s, int momentum);
 /* The specification stored in an open model or checkpoint (messages name "PATH:spec"). */
 Spec *net_read_spec(TensorFile *tf);
 /* Opens a model or checkpoint, builds its network on ctx for batches of max_batch (in mode, as

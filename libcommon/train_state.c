@@ -322,7 +322,7 @@ int trainer_resume(Trainer *t, TensorFile *tf, Model *extras)
 		warn_msg("resume: the checkpoint was written with %" PRId64 " CPU threads, this run has %d: the weights "
 			 "will differ in the last bits from a run that did not stop",
 			 threads, compute_threads(t->ctx));
-	if (!(t->spec = net_read_spec(tf)))
+	if (!(t->spec = net_read_spec(tf)) || net_check_file(tf, t->spec, 1) != 0)
 		return -1;
 	memset(extras, 0, sizeof *extras);
 	extras->path = xstrdup(path);

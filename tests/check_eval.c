@@ -262,21 +262,25 @@ END_TEST
 /* A small file whose other entries promise more than it holds (found by tests/fuzz/
  * fuzz_tensorfile.c): records of 65535 x 65535 made model_read_extras allocate the 16 GiB
  * mean image before looking at the 1x1x1 one the file has, and a class count of 2^24 a
- * table of 2^24 names for the one name there is. Both are refused from the entries' sizes. */
-static void write_claims(const char *path, int64_t side, int mean_1x1, int64_t classes, const char *names)
+ * table of 2^24 names for the one name there is. Both are refused from the entries' sizes,
+ * and so is a network the file holds no weights for. */
+static void write_claims(const char *path, int input, int64_t side, int mean_1x1, int64_t classes, const char *names)
 {
 	TensorWriter w;
 	uint64_t one[3] = { 1, 1, 1 };
 	float mean = 0;
+	char spec[96];
+	snprintf(spec, sizeof spec, "input size=%d channels=1\nfc out=classes\nsoftmax\n", input);
 	ck_assert_int_eq(tensorwriter_open(&w, path, TF_MODEL), 0);
-	ck_assert_int_eq(tensorwriter_add_text(&w, "spec", "input size=8 channels=1\nfc out=classes\nsoftmax\n") ||
+	ck_assert_int_eq(tensorwriter_add_text(&w, "spec", spec) ||
 				 tensorwriter_add_i64(&w, "classes", classes) ||
 				 tensorwriter_add_i64(&w, "record_height", side) ||
 				 tensorwriter_add_i64(&w, "record_width", side) ||
 				 tensorwriter_add_i64(&w, "record_channels", 1) ||
 				 tensorwriter_add_f64(&w, "input_scale", 1) ||
 				 (mean_1x1 && tensorwriter_add(&w, "stats.mean", DT_F32, 3, one, &mean)) ||
-				 tensorwriter_add_text(&w, "class_names", names),
+				 (names && tensorwriter_add_text(&w, "class_names", names)) ||
+				 tensorwriter_add_text(&w, "trained_on", "claims.lmdb"),
 			 0);
 	ck_assert_int_eq(tensorwriter_commit(&w), 0);
 }
@@ -305,13 +309,20 @@ START_TEST(model_claims_beyond_its_file)
 	Ctx *ctx = open_cpu(1);
 	char *dir = make_temp_dir("claims"), *path = xasprintf("%s/claims.anw", dir), *msgs;
 	LoadJob job = { ctx, path };
-	write_claims(path, 65535, 1, 2, "a\nb\n");
+	write_claims(path, 8, 65535, 1, 2, "a\nb\n");
 	ck_assert_int_eq(capture_exit(load_capped, &job, &msgs), 0);
 	ASSERT_NAMES(msgs, path, "tensor stats.mean: shape 1x1x1, expected 65535x65535x1");
 	free(msgs);
-	write_claims(path, 8, 0, 1 << 24, "a\n");
+	write_claims(path, 8, 8, 0, 1 << 24, "a\n");
 	ck_assert_int_eq(capture_exit(load_capped, &job, &msgs), 0);
 	ASSERT_NAMES(msgs, path, "class_names holds 1 names for 16777216 classes");
+	free(msgs);
+	/* a spec whose weights (64x64 inputs to 2^24 classes: 275 GB) the file does not hold is
+	 * refused by the missing tensor, not by an allocation */
+	write_claims(path, 64, 64, 0, 1 << 24, NULL);
+	ck_assert_int_eq(capture_exit(load_capped, &job, &msgs), 0);
+	ck_assert_msg(!strstr(msgs, "cannot allocate"), "%s", msgs);
+	ASSERT_NAMES(msgs, path, "tensor fc1.weight is missing");
 	free(msgs);
 	remove_tree(dir);
 	free(dir);
