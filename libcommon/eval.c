@@ -114,18 +114,9 @@ int evaluator_crops(const Evaluator *e) { return e->crops; }
 int evaluator_set_feature_layer(Evaluator *e, const char *name)
 {
 	const Spec *s = net_spec(e->net);
-	int l = spec_find(s, name);
-	if (l < 0) {
-		size_t len = 0;
-		for (int i = 0; i < s->nlayers; i++)
-			len += strlen(s->layers[i].name) + 2;
-		char *names = xmalloc(len + 1), *p = names;
-		for (int i = 0; i < s->nlayers; i++)
-			p += sprintf(p, "%s%s", i ? ", " : "", s->layers[i].name);
-		warn_msg("%s: no layer '%s' (its layers: %s)", s->source, name, names);
-		free(names);
+	int l = spec_find_layer(s, name, s->source);
+	if (l < 0)
 		return -1;
-	}
 	int64_t dim = dims_count(s->layers[l].out);
 	size_t nviews = (size_t)e->images * (size_t)e->crops;
 	if (dim > INT32_MAX / 2) {

@@ -47,7 +47,7 @@ int evaluator_crops(const Evaluator *e);
 /* The feature layer's name and the length of a feature vector. */
 const char *evaluator_feature_layer(const Evaluator *e, int *dim);
 /* Features from the layer called name instead (any layer: its output flattened, C x H x W
- * values an image). -1 after printing why, naming the network's layers for an unknown name. */
+ * values an image). -1 after printing why (spec_find_layer's message for an unknown name). */
 int evaluator_set_feature_layer(Evaluator *e, const char *name);
 
 /* n images (HWC uint8 on the host, h x w x c bytes each, n <= evaluator_images) through the

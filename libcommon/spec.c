@@ -611,6 +611,22 @@ int spec_find(const Spec *s, const char *name)
 	return -1;
 }
 
+int spec_find_layer(const Spec *s, const char *name, const char *where)
+{
+	int i = spec_find(s, name);
+	if (i >= 0)
+		return i;
+	size_t len = 1;
+	for (int j = 0; j < s->nlayers; j++)
+		len += strlen(s->layers[j].name) + 2;
+	char *names = xcalloc(len, 1), *p = names;
+	for (int j = 0; j < s->nlayers; j++)
+		p += sprintf(p, "%s%s", j ? ", " : "", s->layers[j].name);
+	warn_msg("--layer %s: %s has no such layer; its layers: %s", name, where, names);
+	free(names);
+	return -1;
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* sizes */
 

@@ -131,6 +131,9 @@ void spec_free(Spec *s);
 
 /* The layer called name, or -1. */
 int spec_find(const Spec *s, const char *name);
+/* spec_find, or -1 after printing "--layer NAME: WHERE has no such layer; its layers: data,
+ * conv1, ..." (the programs' --layer options; where names the model file). */
+int spec_find_layer(const Spec *s, const char *name, const char *where);
 const char *layer_type_name(LayerType t);
 
 /* What net_create allocates for a batch of n on the device, in bytes, from the same plan. */

@@ -418,7 +418,7 @@ START_TEST(crops_average_their_softmaxes)
 	Capture c = capture_begin();
 	ck_assert_int_eq(evaluator_set_feature_layer(one, "conv9"), -1);
 	char *msgs = capture_end(c);
-	ASSERT_MSG(msgs, "small: no layer 'conv9' (its layers: data, conv1, ");
+	ASSERT_MSG(msgs, "--layer conv9: small has no such layer; its layers: data, conv1, ");
 	free(msgs);
 	ck_assert_str_eq(evaluator_feature_layer(one, &dim), "conv1"); /* unchanged */
 

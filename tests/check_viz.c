@@ -743,14 +743,14 @@ static int r_of(int x, int y) { return 10 * x + y; }
 static int g_of(int x, int y) { return 4 * x + y; }
 static int b_of(int x, int y) { return 5 * y + x % 2; }
 
-/* acts_compute returns ACTS_USAGE and says text. */
+/* acts_compute returns VIZ_USAGE and says text. */
 static void expect_usage(const ActsOptions *o, const char *text)
 {
 	Acts a;
 	Capture cap = capture_begin();
 	int rc = acts_compute(o, &a);
 	char *msg = capture_end(cap);
-	ck_assert_msg(rc == ACTS_USAGE && strstr(msg, text), "returned %d, said '%s', expected '%s'", rc, msg, text);
+	ck_assert_msg(rc == VIZ_USAGE && strstr(msg, text), "returned %d, said '%s', expected '%s'", rc, msg, text);
 	free(msg);
 }
 
@@ -828,7 +828,7 @@ START_TEST(acts_from_model)
 	const char *fc[1] = { "fc2" };
 	o.layers = fc;
 	o.nlayers = 1;
-	expect_usage(&o, "--layer fc2: a fc layer of 3 values has no maps to draw; anet-eval --features");
+	expect_usage(&o, "--layer fc2: a fc layer of 3 values has no maps to draw; anet-eval --features FILE --layer fc2");
 	const char *none[1] = { "conv7" };
 	o.layers = none;
 	expect_usage(&o, "acts.anw has no such layer; its layers: data, conv1, relu1, pool1, fc2, prob");

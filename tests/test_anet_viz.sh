@@ -175,9 +175,9 @@ anet-viz neighbours -w "$T/m.anw" --layer conv1 --query "$T/tree.lmdb" --gallery
 	--device cpu -j 1 -o "$T/n3.png" 2>/dev/null || fail "neighbours --layer conv1 failed"
 png_at_least "$T/n3.png" 400 250
 cmp -s "$T/n.png" "$T/n3.png" && fail "neighbours by conv1 drew the last hidden layer's picture"
-expect_exit 1 anet-viz neighbours -w "$T/m.anw" --layer conv9 --query "$T/tree.lmdb" --gallery "$T/tree.lmdb" \
+expect_exit 2 anet-viz neighbours -w "$T/m.anw" --layer conv9 --query "$T/tree.lmdb" --gallery "$T/tree.lmdb" \
 	--device cpu -o "$T/x.png"
-expect_err "no layer 'conv9' (its layers: "
+expect_err "\-\-layer conv9: .*m.anw has no such layer; its layers: data, conv1, relu1"
 anet-eval -w "$T/m.anw" --device cpu --features "$T/conv2.anf" --layer conv2 "$T/tree.lmdb" >/dev/null 2>&1 &&
 	anet-eval -w "$T/m.anw" --device cpu --features "$T/pool.anf" --layer pool1 "$T/tree.lmdb" >/dev/null 2>&1 ||
 	fail "anet-eval --features --layer failed"
@@ -227,7 +227,7 @@ anet-viz acts -w "$T/m.anw" --db "$T/tree.lmdb" --key 2 --layer pool1 --layer co
 cmp -s "$T/a4.png" "$T/a5.png" && fail "acts: --normalise layer drew the same picture as map"
 # a layer without maps, an unknown one (the model's layers listed), a key past the end
 expect_exit 2 anet-viz acts -w "$T/m.anw" --db "$T/tree.lmdb" --layer fc3 --device cpu -o "$T/x.png"
-expect_err "--layer fc3: a fc layer of 16 values has no maps to draw; anet-eval --features"
+expect_err "--layer fc3: a fc layer of 16 values has no maps to draw; anet-eval --features FILE --layer fc3"
 expect_err "Try 'anet-viz acts --help'"
 expect_exit 2 anet-viz acts -w "$T/m.anw" "$DATA/gray.jpg" --layer conv9 --device cpu -o "$T/x.png"
 expect_err "m.anw has no such layer; its layers: data, conv1, relu1, pool1, conv2, relu2, fc3, relu3, drop3, fc4, prob"

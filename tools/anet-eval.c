@@ -332,6 +332,13 @@ int main(int argc, char **argv)
 			 o.model);
 	Evaluator *e = m ? evaluator_for_model(m, o.crops) : NULL;
 	int rc = -1;
+	if (m && o.layer && spec_find_layer(m->spec, o.layer, o.model) < 0) {
+		fprintf(stderr, "Try '%s --help' for more information.\n", progname());
+		evaluator_free(e);
+		model_free(m);
+		ctx_close(ctx);
+		return EXIT_USAGE;
+	}
 	if (e && o.layer && evaluator_set_feature_layer(e, o.layer) != 0) {
 		evaluator_free(e);
 		e = NULL;

@@ -310,7 +310,10 @@ static int run_neighbours(int argc, char **argv)
 	if (have_start && o.random)
 		usage_error("--start and --random exclude each other");
 	need_output(out);
-	return viz_neighbours(&o, out) ? EXIT_RUNTIME : 0;
+	int rc = viz_neighbours(&o, out);
+	if (rc == VIZ_USAGE)
+		bad_option();
+	return rc ? EXIT_RUNTIME : 0;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -597,7 +600,7 @@ static int run_acts(int argc, char **argv)
 	Acts a;
 	int rc = acts_compute(&o, &a);
 	free(layers);
-	if (rc == ACTS_USAGE) {
+	if (rc == VIZ_USAGE) {
 		fprintf(stderr, "Try '%s --help' for more information.\n", progname());
 		return EXIT_USAGE;
 	}

@@ -83,7 +83,7 @@ static void describe(const Spec *s, int i, char *buf, size_t len)
 	}
 }
 
-/* The layers to show, as indices into the spec; ACTS_USAGE after printing why. */
+/* The layers to show, as indices into the spec; VIZ_USAGE after printing why. */
 static int resolve_layers(const VizModel *vm, const ActsOptions *o, int **out, int *n)
 {
 	const Model *m = vm->model;
@@ -95,35 +95,25 @@ static int resolve_layers(const VizModel *vm, const ActsOptions *o, int **out, i
 			if (s->layers[i].type == LAYER_CONV)
 				idx[(*n)++] = i;
 	for (int k = 0; k < o->nlayers; k++) {
-		int i = spec_find(s, o->layers[k]);
+		int i = spec_find_layer(s, o->layers[k], m->path);
 		if (i < 0) {
-			size_t len = 1;
-			for (int j = 0; j < s->nlayers; j++)
-				len += strlen(s->layers[j].name) + 2;
-			char *names = xcalloc(len, 1);
-			for (int j = 0; j < s->nlayers; j++) {
-				strcat(names, j ? ", " : "");
-				strcat(names, s->layers[j].name);
-			}
-			warn_msg("--layer %s: %s has no such layer; its layers: %s", o->layers[k], m->path, names);
-			free(names);
 			free(idx);
-			return ACTS_USAGE;
+			return VIZ_USAGE;
 		}
 		if (!has_maps(s, i)) {
-			warn_msg("--layer %s: a %s layer of %d values has no maps to draw; anet-eval --features writes "
-				 "the values of the last hidden layer (%s)",
+			warn_msg("--layer %s: a %s layer of %d values has no maps to draw; anet-eval --features FILE "
+				 "--layer %s writes its values",
 				 o->layers[k], layer_type_name(s->layers[i].type), (int)dims_count(s->layers[i].out),
-				 evaluator_feature_layer(vm->eval, NULL));
+				 o->layers[k]);
 			free(idx);
-			return ACTS_USAGE;
+			return VIZ_USAGE;
 		}
 		idx[(*n)++] = i;
 	}
 	if (*n == 0) {
 		warn_msg("%s: the network has no convolution: name the layers to show with --layer", m->path);
 		free(idx);
-		return ACTS_USAGE;
+		return VIZ_USAGE;
 	}
 	*out = idx;
 	return 0;

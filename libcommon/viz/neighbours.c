@@ -373,6 +373,10 @@ static int search_model(const NeighboursOptions *o, Db *qdb, Db *gdb, int same, 
 	if (eval_check_db(m, qdb) != 0 || eval_check_db(m, gdb) != 0 ||
 	    !(rows = query_rows(o, db_info(qdb)->count, &nq, o->query_db)))
 		goto out;
+	if (o->layer && spec_find_layer(m->spec, o->layer, m->path) < 0) {
+		rc = VIZ_USAGE;
+		goto out;
+	}
 	if (o->layer && evaluator_set_feature_layer(vm.eval, o->layer) != 0)
 		goto out;
 	neighbours_alloc(nb, nq, o->k);

@@ -261,6 +261,7 @@ typedef struct {
 	int threads;                   /* CPU and decode threads; 0: every processor */
 } NeighboursOptions;
 
+/* 0, -1 after printing why, or VIZ_USAGE (a --layer the model lacks). */
 int viz_neighbours(const NeighboursOptions *o, const char *out);
 
 /* ---------------------------------------------------------------------------------------- */
@@ -268,7 +269,7 @@ int viz_neighbours(const NeighboursOptions *o, const char *out);
 
 /* What acts_compute returns, having printed why, for a layer the command line names that the
  * model cannot show (no such layer, or one without maps): a usage error. */
-#define ACTS_USAGE (-2)
+#define VIZ_USAGE (-2) /* also neighbours' for a --layer the model lacks */
 
 typedef struct {
 	const char *model;
@@ -304,7 +305,7 @@ typedef struct {
 
 /* One forward pass (eval mode, the centre crop) of an image prepared as anet-eval prepares it,
  * or of a record; the outputs of the chosen layers brought back to the host. 0, -1 after
- * printing why, or ACTS_USAGE. */
+ * printing why, or VIZ_USAGE. */
 int acts_compute(const ActsOptions *o, Acts *a);
 void acts_free(Acts *a);
 
