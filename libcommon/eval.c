@@ -41,6 +41,16 @@ static int feature_layer(const Spec *s)
 	return -1;
 }
 
+/* Features from layer l: its name, width, and the views' buffer for them. */
+static void use_feature_layer(Evaluator *e, int l)
+{
+	const SpecLayer *sl = &net_spec(e->net)->layers[l];
+	e->feature_layer = sl->name;
+	e->dim = (int)dims_count(sl->out);
+	free(e->view_feats);
+	e->view_feats = xmallocarray((size_t)e->images * (size_t)e->crops * (size_t)e->dim, sizeof(float));
+}
+
 int evaluator_crops_ok(int crops) { return crops == 1 || crops == 5 || crops == 10; }
 
 Evaluator *evaluator_new(Net *net, const float *mean, uint32_t h, uint32_t w, uint32_t c, float scale, int crops)
@@ -72,9 +82,6 @@ Evaluator *evaluator_new(Net *net, const float *mean, uint32_t h, uint32_t w, ui
 	e->crops = crops;
 	e->images = net_max_batch(net) / crops;
 	e->classes = s->classes;
-	int fl = feature_layer(s);
-	e->feature_layer = fl >= 0 ? s->layers[fl].name : s->layers[0].name;
-	e->dim = (int)dims_count(s->layers[fl >= 0 ? fl : 0].out);
 	size_t img = (size_t)h * w * c, nviews = (size_t)e->images * (size_t)crops;
 	e->dev_pixels = ctx_alloc(e->ctx, (size_t)e->images * img);
 	e->dev_mean = ctx_alloc(e->ctx, img * sizeof(float));
@@ -85,7 +92,8 @@ Evaluator *evaluator_new(Net *net, const float *mean, uint32_t h, uint32_t w, ui
 	}
 	e->views = xcalloc(nviews, sizeof *e->views);
 	e->view_probs = xmallocarray(nviews * (size_t)e->classes, sizeof(float));
-	e->view_feats = xmallocarray(nviews * (size_t)e->dim, sizeof(float));
+	int fl = feature_layer(s);
+	use_feature_layer(e, fl >= 0 ? fl : 0);
 	return e;
 }
 
@@ -118,15 +126,11 @@ int evaluator_set_feature_layer(Evaluator *e, const char *name)
 	if (l < 0)
 		return -1;
 	int64_t dim = dims_count(s->layers[l].out);
-	size_t nviews = (size_t)e->images * (size_t)e->crops;
 	if (dim > INT32_MAX / 2) {
 		warn_msg("%s: layer %s has %" PRId64 " outputs an image, too many for a features file", s->source, name, dim);
 		return -1;
 	}
-	e->feature_layer = s->layers[l].name;
-	e->dim = (int)dim;
-	free(e->view_feats);
-	e->view_feats = xmallocarray(nviews * (size_t)e->dim, sizeof(float));
+	use_feature_layer(e, l);
 	return 0;
 }
 

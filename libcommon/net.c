@@ -704,21 +704,29 @@ int net_save(Net *net, const char *path)
 	return tensorwriter_commit(&w);
 }
 
+/* Parameter t's tensor "NAME" + suffix from the file into base's slot, through host (the
+ * largest parameter's size). */
+static int read_param(Net *net, TensorFile *tf, float *base, int t, const char *suffix, float *host)
+{
+	const SpecParam *p = &net->spec->params[t];
+	char name[SPEC_PARAM_NAME + 16];
+	snprintf(name, sizeof name, "%s%s", p->name, suffix);
+	if (tensorfile_read(tf, name, DT_F32, (uint32_t)p->ndim, p->dims, host) != 0)
+		return -1;
+	if (ctx_upload(net->ctx, param_ptr(net, base, t), host, (size_t)p->count * sizeof(float)) != 0) {
+		warn_msg("uploading %s: %s", name, ctx_error(net->ctx));
+		return -1;
+	}
+	return 0;
+}
+
 static int read_tensors(Net *net, TensorFile *tf, float *base, const char *suffix)
 {
 	const Spec *s = net->spec;
 	float *host = xmallocarray((size_t)largest_param(s), sizeof(float));
 	int rc = 0;
-	for (int t = 0; t < s->nparams && rc == 0; t++) {
-		const SpecParam *p = &s->params[t];
-		char name[SPEC_PARAM_NAME + 16];
-		snprintf(name, sizeof name, "%s%s", p->name, suffix);
-		rc = tensorfile_read(tf, name, DT_F32, (uint32_t)p->ndim, p->dims, host);
-		if (rc == 0 && ctx_upload(net->ctx, param_ptr(net, base, t), host, (size_t)p->count * sizeof(float))) {
-			warn_msg("uploading %s: %s", name, ctx_error(net->ctx));
-			rc = -1;
-		}
-	}
+	for (int t = 0; t < s->nparams && rc == 0; t++)
+		rc = read_param(net, tf, base, t, suffix, host);
 	free(host);
 	return rc;
 }
@@ -774,11 +782,7 @@ int net_read_matching(Net *net, TensorFile *tf, const Spec *from, int partial, N
 			mismatches++;
 			continue;
 		}
-		rc = tensorfile_read(tf, p->name, DT_F32, (uint32_t)p->ndim, p->dims, host);
-		if (rc == 0 && ctx_upload(net->ctx, param_ptr(net, net->params, t), host, (size_t)p->count * sizeof(float))) {
-			warn_msg("uploading %s: %s", p->name, ctx_error(net->ctx));
-			rc = -1;
-		}
+		rc = read_param(net, tf, net->params, t, "", host);
 		m->copied++;
 		m->copied_numbers += p->count;
 	}

@@ -269,7 +269,6 @@ static int load_init_from(Trainer *t)
 		return -1;
 	int rc = -1;
 	Spec *from = NULL;
-	char *text = NULL;
 	NetMatch m;
 	if (tf.kind != TF_MODEL && tf.kind != TF_CHECKPOINT) {
 		warn_msg("%s: is a %s file, expected a model", path, tensorfile_kind_name(tf.kind));
@@ -279,9 +278,9 @@ static int load_init_from(Trainer *t)
 		goto out;
 	if (t->o.given & (1u << TO_NET)) {
 		t->spec = spec_load(t->o.net, (int)t->info->num_classes);
-	} else if ((text = tensorfile_read_text(&tf, "spec"))) {
+	} else { /* the model's text again, out=classes now this database's */
 		char *source = xasprintf("%s:spec", path);
-		t->spec = spec_parse(text, source, (int)t->info->num_classes);
+		t->spec = spec_parse(from->text, source, (int)t->info->num_classes);
 		free(source);
 	}
 	if (!t->spec || check_input(t) != 0 || !(t->net = net_create(t->ctx, t->spec, part_batch(t), NET_TRAIN)) ||
@@ -293,7 +292,6 @@ static int load_init_from(Trainer *t)
 			 m.copied < m.tensors ? ", the others from the initialisation" : "");
 	rc = 0;
 out:
-	free(text);
 	spec_free(from);
 	tensorfile_close(&tf);
 	return rc;
@@ -510,20 +508,28 @@ static void progress_line(const Trainer *t, const Window *w, Progress *pg, uint6
 /* ---------------------------------------------------------------------------------------- */
 /* the step */
 
+/* Views first .. first + k - 1 of the uploaded batch into the network's input. */
+static int augment_views(Trainer *t, const AugmentShape *as, int first, int k)
+{
+	Ctx *c = t->ctx;
+	if (c->be->augment(c, as, k, t->views + first, t->dev_pixels, t->dev_mean, net_input(t->net)) != 0) {
+		warn_msg("step %" PRIu64 ": preparing the batch: %s", t->st.step, ctx_error(c));
+		return -1;
+	}
+	return 0;
+}
+
 /* The batch's forward and backward passes in --accum parts of at most the net's batch, their
  * gradients summed (weighted by their shares), then one update: the step a whole batch makes,
  * up to rounding and the dropout masks. *probs receives the batch's probabilities. */
 static int step_in_parts(Trainer *t, const Batch *b, const AugmentShape *as, double *loss, const float **probs)
 {
-	Ctx *c = t->ctx;
 	int P = net_max_batch(t->net), K = t->spec->classes;
 	double sum = 0;
 	for (int first = 0, part = 0; first < b->n; first += P, part++) {
 		int k = b->n - first < P ? b->n - first : P;
-		if (c->be->augment(c, as, k, t->views + first, t->dev_pixels, t->dev_mean, net_input(t->net)) != 0) {
-			warn_msg("step %" PRIu64 ": preparing the batch: %s", t->st.step, ctx_error(c));
+		if (augment_views(t, as, first, k) != 0)
 			return -1;
-		}
 		net_set_part(t->net, part);
 		const float *p;
 		if (net_set_labels(t->net, b->labels + first, k) != 0 || net_forward(t->net, k, NET_TRAIN, t->st.step) != 0 ||
@@ -560,10 +566,8 @@ static int train_step(Trainer *t, const Batch *b, Window *w)
 		if (step_in_parts(t, b, &as, &loss, &probs) != 0)
 			return -1;
 	} else {
-		if (c->be->augment(c, &as, b->n, t->views, t->dev_pixels, t->dev_mean, net_input(t->net)) != 0) {
-			warn_msg("step %" PRIu64 ": preparing the batch: %s", t->st.step, ctx_error(c));
+		if (augment_views(t, &as, 0, b->n) != 0)
 			return -1;
-		}
 		if (net_set_labels(t->net, b->labels, b->n) != 0 ||
 		    net_train_step(t->net, b->n, t->st.step, (float)t->lr_step, b->labels, &loss) != 0)
 			return -1;
