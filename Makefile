@@ -59,7 +59,7 @@ $(CONFIG): Makefile mk/configure.sh
 # ---------------------------------------------------------------------------------------------
 # sources
 
-COMMON_SRC  := $(wildcard libcommon/*.c)   # libcommon/viz/ is anet-viz's (below)
+COMMON_SRC  := $(wildcard libcommon/*.c)   # libcommon/viz/ and convert/ are their programs' (below)
 KERNEL_SRC  := $(wildcard kernels/*.c kernels/cpu/*.c)
 REF_SRC     := $(wildcard kernels/ref/*.c)
 CUDA_SRC    := $(wildcard kernels/cuda/*.cu)
@@ -114,6 +114,26 @@ $(B)/tests/check_viz: $(B)/obj/tests/check_viz.o $(TESTLIB_OBJ) $(REF_OBJ) $(B)/
 	$(CC) $(ALL_LDFLAGS) $< $(TESTLIB_OBJ) $(REF_OBJ) $(B)/libviz.a $(LIBS) $(VIZ_LIBS) $(CHECK_LIBS) \
 		$(LDLIBS) -o $@
 $(B)/libviz.a: $(VIZ_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+# anet-convert reads and writes safetensors headers (JSON) with jansson: libcommon/convert/*.c
+# is its library, as viz is anet-viz's; without jansson the program is left out
+CONVERT_SRC := $(wildcard libcommon/convert/*.c)
+CONVERT_OBJ := $(call obj,$(CONVERT_SRC))
+ifneq ($(HAVE_JANSSON),1)
+TOOLS := $(filter-out anet-convert,$(TOOLS))
+CHECKS := $(filter-out check_convert,$(CHECKS))
+endif
+$(B)/obj/tools/anet-convert.o $(B)/obj/tests/check_convert.o $(CONVERT_OBJ): ALL_CFLAGS += $(JANSSON_CFLAGS)
+$(B)/bin/anet-convert: $(B)/obj/tools/anet-convert.o $(B)/libconvert.a $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) $< $(B)/libconvert.a $(LIBS) $(JANSSON_LIBS) $(LDLIBS) -o $@
+$(B)/tests/check_convert: $(B)/obj/tests/check_convert.o $(TESTLIB_OBJ) $(REF_OBJ) $(B)/libconvert.a $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) $< $(TESTLIB_OBJ) $(REF_OBJ) $(B)/libconvert.a $(LIBS) $(JANSSON_LIBS) $(CHECK_LIBS) \
+		$(LDLIBS) -o $@
+$(B)/libconvert.a: $(CONVERT_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 

@@ -432,8 +432,10 @@ int tensorwriter_add_f64(TensorWriter *w, const char *name, double v)
 	return tensorwriter_add(w, name, DT_F64, 0, NULL, b);
 }
 
-int tensorwriter_commit(TensorWriter *w)
+int tensorwriter_finish(TensorWriter *w)
 {
+	if (w->finished)
+		return 0;
 	if (w->pending && !w->failed) {
 		warn_msg("%s: internal error: last tensor is %" PRIu64 " bytes short", w->af.path, w->pending);
 		w->failed = 1;
@@ -454,11 +456,20 @@ int tensorwriter_commit(TensorWriter *w)
 	put_u32(h + 12, w->kind);
 	put_u32(h + 16, w->count);
 	put_u64(h + 24, w->bytes + 4);
-	if (fseeko(w->af.f, 0, SEEK_SET) != 0 || write_all(w->af.f, h, sizeof h, w->af.tmp) != 0) {
+	if (fseeko(w->af.f, 0, SEEK_SET) != 0 || write_all(w->af.f, h, sizeof h, w->af.tmp) != 0 ||
+	    fflush(w->af.f) != 0) {
 		warn_errno("%s: rewriting the header", w->af.tmp);
 		tensorwriter_abort(w);
 		return -1;
 	}
+	w->finished = 1;
+	return 0;
+}
+
+int tensorwriter_commit(TensorWriter *w)
+{
+	if (tensorwriter_finish(w) != 0)
+		return -1;
 	return atomic_commit(&w->af);
 }
 

@@ -90,7 +90,7 @@ typedef struct {
 	uint64_t bytes;        /* written so far, header included */
 	unsigned long crc;
 	uint64_t pending;      /* data bytes still owed to the open entry */
-	int failed;
+	int failed, finished;
 } TensorWriter;
 
 int tensorwriter_open(TensorWriter *w, const char *path, uint32_t kind);
@@ -102,7 +102,11 @@ int tensorwriter_add_f64(TensorWriter *w, const char *name, double v);
 /* An entry written in pieces: exactly product(dims) * dtype_size bytes must be appended. */
 int tensorwriter_begin(TensorWriter *w, const char *name, uint32_t dtype, uint32_t ndim, const uint64_t *dims);
 int tensorwriter_append(TensorWriter *w, const void *data, size_t bytes);
-/* Completes the header and trailer, fsyncs and renames into place. -1 (and no file) if
+/* Completes the header and trailer and flushes them, leaving the file under its temporary
+ * name (w->af.tmp), where a caller can load it back before committing. -1 (and no file) if
+ * anything failed on the way. */
+int tensorwriter_finish(TensorWriter *w);
+/* Completes the header and trailer (unless finished), fsyncs and renames into place. -1 (and no file) if
  * anything failed on the way. */
 int tensorwriter_commit(TensorWriter *w);
 void tensorwriter_abort(TensorWriter *w);

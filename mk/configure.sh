@@ -12,10 +12,11 @@ cuda=${2:-auto}
 nvcc=${3:-}
 
 # pkg-config module -> Debian package that ships it. Required ones stop the build when
-# missing; optional ones (cairo: anet-viz's text and bars) only leave their program out.
+# missing; optional ones (cairo: anet-viz's text and bars; jansson: anet-convert's JSON) only
+# leave their program out.
 required="libturbojpeg:libturbojpeg0-dev libpng:libpng-dev lmdb:liblmdb-dev zlib:zlib1g-dev
           openblas:libopenblas-openmp-dev check:check"
-optional="cairo:libcairo2-dev"
+optional="cairo:libcairo2-dev jansson:libjansson-dev"
 # commands the tests drive (make check) -> their Debian packages; installed like the optional ones
 test_tools="mdb_stat:lmdb-utils groff:groff-base"
 
@@ -77,6 +78,9 @@ done
 have_cairo=0
 if have cairo; then have_cairo=1; mark yes "cairo $(pkg-config --modversion cairo)"; else
 	mark no "cairo (install libcairo2-dev for anet-viz; it is left out)"; fi
+have_jansson=0
+if have jansson; then have_jansson=1; mark yes "jansson $(pkg-config --modversion jansson)"; else
+	mark no "jansson (install libjansson-dev for anet-convert; it is left out)"; fi
 
 # CUDA: built whenever nvcc is found, unless CUDA=0
 have_cuda=0
@@ -107,6 +111,11 @@ tmp=$out.tmp
 	if [ $have_cairo = 1 ]; then
 		echo "CAIRO_CFLAGS := $(pkg-config --cflags cairo)"
 		echo "CAIRO_LIBS := $(pkg-config --libs cairo)"
+	fi
+	echo "HAVE_JANSSON := $have_jansson"
+	if [ $have_jansson = 1 ]; then
+		echo "JANSSON_CFLAGS := $(pkg-config --cflags jansson)"
+		echo "JANSSON_LIBS := $(pkg-config --libs jansson)"
 	fi
 	echo "HAVE_CUDA := $have_cuda"
 	if [ "$have_cuda" = 1 ]; then

@@ -75,7 +75,7 @@ compare() {
 cited() {
 	sed 's/\\-/-/g; s/\\f[BIRP]//g; s/\\&//g; s/\\c//g' "$@" |
 		awk '/\\e$/ { sub(/\\e$/, ""); line = line $0 " "; next } { print line $0; line = "" }' |
-		grep -oE '(^|[^-A-Za-z0-9/.])(imgprep|mkdb|pcacolor|anet-train|anet-eval|anet-viz)( [^|#;)]*)?' |
+		grep -oE '(^|[^-A-Za-z0-9/.])(imgprep|mkdb|pcacolor|anet-train|anet-eval|anet-viz|anet-convert)( [^|#;)]*)?' |
 		awk '{
 			sub(/^[^a-z]*/, "")
 			prog = $1
@@ -124,7 +124,7 @@ else
 fi
 
 missing=""
-for p in imgprep mkdb pcacolor anet-train anet-eval; do
+for p in imgprep mkdb pcacolor anet-train anet-eval anet-convert; do
 	[ -x "$ANET_BIN/$p" ] || { missing="$missing $p"; continue; }
 	page=$MAN/man1/$p.1
 	[ -f "$page" ] || { problem "$p: no man page $page"; continue; }
