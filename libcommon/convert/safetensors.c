@@ -22,14 +22,20 @@ const char *st_dtype_name(StDtype d) { return (unsigned)d < ST_NDTYPES ? dtypes[
 size_t st_dtype_size(StDtype d) { return (unsigned)d < ST_NDTYPES ? dtypes[d].size : 0; }
 int st_dtype_is_float(StDtype d) { return d == ST_F32 || d == ST_F64 || d == ST_F16 || d == ST_BF16; }
 
-int safetensors_fail(const SafeTensors *st, const char *fmt, ...)
+/* "PATH: message", for the reader's and the writer's refusals. */
+static void vsay(const char *path, const char *fmt, va_list ap)
 {
 	char msg[512];
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	warn_msg("%s: %s", path, msg);
+}
+
+int safetensors_fail(const SafeTensors *st, const char *fmt, ...)
+{
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	vsay(st->path, fmt, ap);
 	va_end(ap);
-	warn_msg("%s: %s", st->path, msg);
 	return -1;
 }
 
@@ -335,12 +341,10 @@ int stwriter_open(StWriter *w, const char *path)
 static int writer_fail(StWriter *w, const char *fmt, ...) ANET_PRINTF(2, 3);
 static int writer_fail(StWriter *w, const char *fmt, ...)
 {
-	char msg[512];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	vsay(w->af.path, fmt, ap);
 	va_end(ap);
-	warn_msg("%s: %s", w->af.path, msg);
 	w->failed = 1;
 	return -1;
 }
