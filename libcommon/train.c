@@ -469,7 +469,49 @@ static void log_row(Trainer *t, const char *kind, double loss, double top1, doub
 	fflush(t->log);
 }
 
-/* The report of a window of steps: a log row, and the stall warning. */
+/* The layers' health (health.h) on the last step's input: the health log's rows, the dead
+ * ReLUs once, early (REFERENCE.md A.9), and a warning for a layer that has lost half its units.
+ * It changes nothing the next step uses, so a run is the same with or without it. */
+static void check_health(Trainer *t, Progress *pg)
+{
+	const Spec *s = t->spec;
+	int rows = health_rows(s);
+	if (!t->health_rows) {
+		t->health_rows = xcalloc((size_t)rows, sizeof *t->health_rows);
+		t->dead_warned = xcalloc((size_t)rows, 1);
+	}
+	if (health_measure(t->net, t->input_n, t->health_rows) != 0) {
+		warn_msg("step %" PRIu64 ": the layers' health could not be measured (above)", t->st.step);
+		return;
+	}
+	if (t->health) {
+		health_write_rows(t->health, s, t->health_rows, t->st.step, epochs_done(t));
+		fflush(t->health);
+	}
+	if (pg)
+		progress_clear(pg);
+	if (!t->health_seen && !t->o.quiet) {
+		char dead[1024];
+		health_format_dead(dead, sizeof dead, s, t->health_rows);
+		warn_msg("step %" PRIu64 ": dead ReLUs (maps or features zero for every image of the batch): %s", t->st.step,
+			 *dead ? dead : "none rectified");
+	}
+	t->health_seen = 1;
+	for (int k = 0; k < rows; k++) {
+		const HealthRow *r = &t->health_rows[k];
+		/* units active for few images look dead in a small batch: judge on 32 or more */
+		if (r->relu && 2 * r->dead >= r->units && t->input_n >= 32 && !t->dead_warned[k]) {
+			warn_msg("warning: step %" PRIu64 ": %d of the %d %s of %s are dead (zero for every image of the "
+				 "batch): they pass no gradient. Biases that start too low, or a learning rate too high, "
+				 "cause this: try --bias-init or a lower --lr",
+				 t->st.step, r->dead, r->units, s->layers[r->layer].type == LAYER_CONV ? "maps" : "features",
+				 s->layers[r->layer].name);
+			t->dead_warned[k] = 1;
+		}
+	}
+}
+
+/* The report of a window of steps: a log row, the layers' health, and the stall warning. */
 static void report(Trainer *t, Window *w, Progress *pg)
 {
 	if (!w->images)
@@ -493,6 +535,8 @@ static void report(Trainer *t, Window *w, Progress *pg)
 		w->stall = 0;
 	}
 	window_reset(w);
+	if ((t->health || !t->health_seen) && t->input_n > 0)
+		check_health(t, pg);
 }
 
 static void progress_line(const Trainer *t, const Window *w, Progress *pg, uint64_t done)
@@ -538,6 +582,7 @@ static int step_in_parts(Trainer *t, const Batch *b, const AugmentShape *as, dou
 			return -1;
 		memcpy(t->probs + (size_t)first * (size_t)K, p, (size_t)k * (size_t)K * sizeof *p);
 		sum += net_loss(p, b->labels + first, k, K) * k;
+		t->input_n = k;
 	}
 	net_set_part(t->net, 0);
 	if (net_update_accumulated(t->net, (float)t->lr_step) != 0)
@@ -576,6 +621,8 @@ static int train_step(Trainer *t, const Batch *b, Window *w)
 	if (!isfinite(loss))
 		return -2;
 	int K = t->spec->classes;
+	if (t->o.accum <= 1)
+		t->input_n = b->n;
 	for (int i = 0; i < b->n; i++) {
 		int rank = eval_rank(probs + (size_t)i * (size_t)K, K, b->labels[i]);
 		w->top1 += rank >= 1;
@@ -636,20 +683,30 @@ static int save_checkpoint(Trainer *t, Progress *pg, const char *why)
 	return 0;
 }
 
-static int open_log(Trainer *t)
+/* A TSV file of the run: a resumed run appends to it, a new one starts it with its header. */
+static FILE *open_tsv(const Trainer *t, const char *path, void (*header)(FILE *))
 {
-	if (!t->o.log || !*t->o.log)
-		return 0;
 	struct stat sb;
-	int append = t->o.resume && stat(t->o.log, &sb) == 0 && sb.st_size > 0;
-	t->log = fopen(t->o.log, append ? "a" : "w");
-	if (!t->log) {
-		warn_errno("%s", t->o.log);
-		return -1;
+	int append = t->o.resume && stat(path, &sb) == 0 && sb.st_size > 0;
+	FILE *f = fopen(path, append ? "a" : "w");
+	if (!f) {
+		warn_errno("%s", path);
+		return NULL;
 	}
 	if (!append)
-		fputs(LOG_HEADER, t->log);
-	fflush(t->log);
+		header(f);
+	fflush(f);
+	return f;
+}
+
+static void log_header(FILE *f) { fputs(LOG_HEADER, f); }
+
+static int open_log(Trainer *t)
+{
+	if (t->o.log && *t->o.log && !(t->log = open_tsv(t, t->o.log, log_header)))
+		return -1;
+	if (t->o.health && *t->o.health && !(t->health = open_tsv(t, t->o.health, health_write_header)))
+		return -1;
 	return 0;
 }
 
@@ -829,6 +886,10 @@ static void trainer_free(Trainer *t)
 	free(t->best_path);
 	if (t->log)
 		fclose(t->log);
+	if (t->health)
+		fclose(t->health);
+	free(t->health_rows);
+	free(t->dead_warned);
 	for (int i = 0; i < t->nowned; i++)
 		free(t->owned[i]);
 	free(t->owned);

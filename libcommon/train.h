@@ -43,7 +43,7 @@ enum {
 	TO_DB, TO_VAL, TO_STATS, TO_OUTPUT, TO_CHECKPOINT, TO_LOG, TO_BATCH, TO_EPOCHS, TO_STEPS, TO_LR,
 	TO_LR_STEPS, TO_LR_DROP, TO_PLATEAU, TO_PLATEAU_DELTA, TO_MAX_DROPS, TO_SEED, TO_CHECKPOINT_EVERY,
 	TO_CROP, TO_FLIP, TO_COLOR_NOISE, TO_INPUT_SCALE, TO_REPORT_EVERY, TO_STALL_STEPS, TO_NET, TO_BIAS_INIT,
-	TO_WEIGHT_DECAY, TO_MOMENTUM, TO_LR_DECAY, TO_ERASE, TO_ACCUM, TO_COUNT
+	TO_WEIGHT_DECAY, TO_MOMENTUM, TO_LR_DECAY, TO_ERASE, TO_ACCUM, TO_HEALTH, TO_COUNT
 };
 
 typedef struct {
@@ -52,6 +52,7 @@ typedef struct {
 	const char *output;        /* the model; "model.anw" by default */
 	const char *checkpoint;    /* NULL: from the model's name (model.anw -> model.ckpt) */
 	const char *log;           /* NULL: no log */
+	const char *health;        /* NULL or "": no health log (health.h) */
 	const char *resume;        /* a checkpoint to continue */
 	const char *init_from;     /* a model whose weights start a new run */
 	int partial;               /* --init-from: parameters that do not match start fresh */

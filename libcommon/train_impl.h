@@ -6,6 +6,7 @@
 
 #include "libcommon/db.h"
 #include "libcommon/eval.h"
+#include "libcommon/health.h"
 #include "libcommon/model.h"
 #include "libcommon/net.h"
 #include "libcommon/stats.h"
@@ -58,6 +59,11 @@ typedef struct {
 	double last_ckpt;
 	char *ckpt_path, *best_path;
 	FILE *log;
+	FILE *health;             /* --health */
+	HealthRow *health_rows;
+	int input_n;              /* images in the net's input after the last step (its last part's) */
+	int health_seen;          /* the first report's dead-ReLU line was printed */
+	unsigned char *dead_warned; /* per health row: the dead-ReLU warning was given */
 	double t0;                /* this process's training start */
 	uint64_t start_step;
 	int64_t ckpt_records;     /* the training database's size when the checkpoint was written */

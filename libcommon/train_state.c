@@ -37,6 +37,7 @@ static const Setting settings[] = {
 	SET(TO_OUTPUT, "output", "-o", ST_TEXT, output),
 	SET(TO_CHECKPOINT, "checkpoint", "--checkpoint", ST_TEXT, checkpoint),
 	SET(TO_LOG, "log", "--log", ST_TEXT, log),
+	SET_ADDED_TEXT(TO_HEALTH, "health", "--health", health, ""),
 	SET(TO_BATCH, "batch", "--batch", ST_INT, batch),
 	SET_ADDED_INT(TO_ACCUM, "accum", "--accum", accum, 1),
 	SET(TO_EPOCHS, "epochs", "--epochs", ST_INT, epochs),

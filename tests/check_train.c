@@ -13,6 +13,7 @@
 #include "kernels/rng.h"
 #include "libcommon/db.h"
 #include "libcommon/eval.h"
+#include "libcommon/health.h"
 #include "libcommon/idx.h"
 #include "libcommon/loader.h"
 #include "libcommon/model.h"
@@ -931,6 +932,133 @@ START_TEST(divergence_keeps_the_last_good_checkpoint)
 }
 END_TEST
 
+/* ---------------------------------------------------------------------------------------- */
+/* the layers' health */
+
+/* mean |x| of a device tensor of n floats, in double */
+static double device_mean_abs(Ctx *ctx, const float *dev, int64_t n)
+{
+	float *h = xmallocarray((size_t)n, sizeof *h);
+	ck_assert_int_eq(ctx_download(ctx, h, dev, (size_t)n * sizeof *h), 0);
+	double sum = 0;
+	for (int64_t i = 0; i < n; i++)
+		sum += fabs((double)h[i]);
+	free(h);
+	return sum / (double)n;
+}
+
+static void set_bias(Ctx *ctx, Net *net, const char *name, float value)
+{
+	int i = net_find_param(net, name);
+	int64_t n = net_spec(net)->params[i].count;
+	float *b = xmallocarray((size_t)n, sizeof *b);
+	for (int64_t k = 0; k < n; k++)
+		b[k] = value;
+	ck_assert_int_eq(ctx_upload(ctx, net_param(net, i), b, (size_t)n * sizeof *b), 0);
+	free(b);
+}
+
+/* The figures against their definitions: mean |w|, mean |v| (the change of the last step),
+ * dead units where a bias forces them; and measuring changes nothing the next step uses. */
+START_TEST(health_measures_weights_updates_and_dead_units)
+{
+	Ctx *ctx = open_cpu(1);
+	Spec *s = spec_parse(tiny_net, "tiny", 10);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_int_eq(health_rows(s), 4);
+	Net *a = net_create(ctx, s, 8, NET_TRAIN), *b = net_create(ctx, s, 8, NET_TRAIN);
+	NetInit init = { .seed = 5 };
+	ck_assert_int_eq(net_init(a, &init), 0);
+	ck_assert_int_eq(net_init(b, &init), 0);
+	float in[8 * 24 * 24];
+	int32_t labels[8];
+	for (size_t i = 0; i < ARRAY_LEN(in); i++)
+		in[i] = (float)rng_uniform(2, RNG_STREAM(RNG_TEST, 5), i) - 0.5f;
+	for (int i = 0; i < 8; i++)
+		labels[i] = i;
+	/* fc3 dead whatever its input; conv1 alive everywhere */
+	set_bias(ctx, a, "fc3.bias", -100);
+	set_bias(ctx, b, "fc3.bias", -100);
+	set_bias(ctx, a, "conv1.bias", 100);
+	set_bias(ctx, b, "conv1.bias", 100);
+	HealthRow rows[4];
+	int64_t nw = s->params[0].count;
+	float *w0 = xmallocarray((size_t)nw, sizeof *w0), *w1 = xmallocarray((size_t)nw, sizeof *w1);
+	ck_assert_int_eq(net_download_param(a, 0, w0), 0);
+	for (int step = 0; step < 2; step++) {
+		for (int k = 0; k < 2; k++) {
+			Net *net = k ? b : a;
+			double loss;
+			ck_assert_int_eq(ctx_upload(ctx, net_input(net), in, sizeof in), 0);
+			ck_assert_int_eq(net_set_labels(net, labels, 8), 0);
+			ck_assert_int_eq(net_train_step(net, 8, (uint64_t)step, 0.01f, labels, &loss), 0);
+		}
+		ck_assert_int_eq(health_measure(a, 8, rows), 0); /* a is measured, b is not */
+	}
+	/* conv1: mean |w|, and mean |v| is the mean change of the last step */
+	ck_assert_int_eq(net_download_param(a, 0, w1), 0);
+	double want_w = device_mean_abs(ctx, net_param(a, 0), nw), want_v = device_mean_abs(ctx, net_momentum(a, 0), nw);
+	double moved = 0;
+	ck_assert_msg(fabs(rows[0].weight_abs - want_w) <= 1e-12 * want_w, "%g %g", rows[0].weight_abs, want_w);
+	ck_assert_msg(fabs(rows[0].update_abs - want_v) <= 1e-12 * want_v, "%g %g", rows[0].update_abs, want_v);
+	ck_assert(want_v > 0);
+	/* two steps moved w by v1 + v2; the second alone is v2: their sizes bound each other */
+	for (int64_t i = 0; i < nw; i++)
+		moved += fabs((double)w1[i] - w0[i]);
+	ck_assert(moved / (double)nw > 0.5 * want_v && moved / (double)nw < 2.5 * want_v);
+	ck_assert(fabs(rows[0].bias_mean - 100) < 1);
+	ck_assert(rows[0].relu && rows[0].units == 8 && rows[0].dead == 0 && rows[0].zero_share == 0);
+	ck_assert(rows[2].relu && rows[2].units == 32 && rows[2].dead == 32 && rows[2].zero_share == 1);
+	ck_assert(!rows[3].relu); /* fc4 feeds the softmax */
+	/* the measured net and the other are the same to the bit */
+	size_t bytes = (size_t)s->param_floats * sizeof(float);
+	float *pa = xmalloc(bytes), *pb = xmalloc(bytes);
+	ck_assert_int_eq(ctx_download(ctx, pa, net_param_buffer(a), bytes), 0);
+	ck_assert_int_eq(ctx_download(ctx, pb, net_param_buffer(b), bytes), 0);
+	ck_assert_int_eq(memcmp(pa, pb, bytes), 0);
+	ck_assert_int_eq(ctx_download(ctx, pa, net_momentum_buffer(a), bytes), 0);
+	ck_assert_int_eq(ctx_download(ctx, pb, net_momentum_buffer(b), bytes), 0);
+	ck_assert_int_eq(memcmp(pa, pb, bytes), 0);
+	free(pa), free(pb), free(w0), free(w1);
+	net_free(a);
+	net_free(b);
+	spec_free(s);
+	ctx_close(ctx);
+}
+END_TEST
+
+/* --health: a row per learned layer and report, and a run the same to the bit as without. */
+START_TEST(health_log_leaves_the_run_unchanged)
+{
+	Ctx *ctx = open_cpu(1);
+	char *plain = path_in("plain.anw"), *with = path_in("health.anw"), *log = path_in("health.tsv");
+	TrainOptions o;
+	options(&o, plain, 8);
+	ck_assert_int_eq(train(ctx, &o), 0);
+	options(&o, with, 8);
+	o.health = log;
+	ck_assert_int_eq(train(ctx, &o), 0);
+	size_t na, nb;
+	float *a = all_floats(plain, TF_MODEL, &na), *b = all_floats(with, TF_MODEL, &nb);
+	ck_assert_uint_eq(na, nb);
+	ck_assert_int_eq(memcmp(a, b, na * sizeof *a), 0);
+	size_t len;
+	char *text = read_file(log, &len, 1 << 20);
+	ck_assert_ptr_nonnull(text);
+	static const char header[] = "step\tepoch\tlayer\tweight_abs\tupdate_abs\tupdate_ratio\tbias_mean\tunits\tdead\t"
+				     "zero_share\n";
+	ck_assert_msg(strncmp(text, header, strlen(header)) == 0, "%s", text);
+	int lines = 0;
+	for (char *p = text; *p; p++)
+		lines += *p == '\n';
+	ck_assert_int_eq(lines, 1 + 2 * 4); /* reports at steps 4 and 8, 4 learned layers */
+	ck_assert_ptr_nonnull(strstr(text, "\n8\t"));
+	ck_assert_ptr_nonnull(strstr(text, "\tfc3\t"));
+	free(text), free(a), free(b), free(plain), free(with), free(log);
+	ctx_close(ctx);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("train");
@@ -958,6 +1086,8 @@ static Suite *suite(void)
 	tcase_add_test(t, accum_makes_the_whole_batch_step);
 	tcase_add_test(t, parts_draw_their_own_dropout_masks);
 	tcase_add_test(t, divergence_keeps_the_last_good_checkpoint);
+	tcase_add_test(t, health_measures_weights_updates_and_dead_units);
+	tcase_add_test(t, health_log_leaves_the_run_unchanged);
 	suite_add_tcase(s, t);
 	return s;
 }

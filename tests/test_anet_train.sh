@@ -24,6 +24,22 @@ for f in m.anw m.ckpt m.best.anw; do [ -s "$T/$f" ] || fail "$f was not written"
 grep -q "conv1 .*8x28x28" "$T/out" || fail "no layer table at the start"
 grep -q "total for training" "$T/out" || fail "no memory estimate at the start"
 grep -q "validation on .*top-1 error" "$T/out" || fail "no validation message"
+grep -q "step 8: dead ReLUs (maps or features zero for every image of the batch): conv1 [0-9]*/8, conv2 [0-9]*/8, fc3 [0-9]*/32$" \
+	"$T/out" || fail "no dead-ReLU line at the first report: $(grep -i dead "$T/out")"
+
+# --health: a row per learned layer and report, and the same weights as the run without it;
+# a resumed run keeps writing it
+train --steps 16 --health "$T/h.tsv" -o "$T/hm.anw" "$T/train.lmdb" 2>/dev/null || fail "--health run failed"
+train --steps 16 -o "$T/nh.anw" "$T/train.lmdb" 2>/dev/null || fail "the run without --health failed"
+cmp "$T/hm.anw" "$T/nh.anw" || fail "--health changed the weights"
+[ "$(head -n 1 "$T/h.tsv")" = "$(printf 'step\tepoch\tlayer\tweight_abs\tupdate_abs\tupdate_ratio\tbias_mean\tunits\tdead\tzero_share')" ] ||
+	fail "the health log's header is wrong: $(head -n 1 "$T/h.tsv")"
+[ "$(awk -F'\t' 'NR > 1 && NF == 10' "$T/h.tsv" | wc -l)" = 8 ] || fail "not 8 rows (2 reports, 4 layers): $(cat "$T/h.tsv")"
+awk -F'\t' 'NR > 1 && $3 == "fc4" && $8 != "" { bad = 1 } NR > 1 && $3 == "fc3" && $8 != 32 { bad = 1 } END { exit bad }' \
+	"$T/h.tsv" || fail "units: fc3 has 32, fc4 (no ReLU) none: $(cat "$T/h.tsv")"
+anet-train --resume "$T/hm.ckpt" --steps 24 --device cpu --threads 1 2>"$T/err" || { cat "$T/err"; fail; }
+expect_err "resume: health .*h.tsv (from the checkpoint)"
+[ "$(awk -F"\t" "NR > 1" "$T/h.tsv" | wc -l)" = 16 ] || fail "the resumed run did not append its reports (steps 20, 24)"
 
 # SIGINT in the middle of a run: exit 130, a checkpoint, and --resume ends with the same weights
 train --steps 800 -o "$T/straight.anw" "$T/train.lmdb" 2>/dev/null || fail "the straight run failed"

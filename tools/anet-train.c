@@ -67,6 +67,9 @@ static void usage(FILE *f)
 		"      --partial              with --init-from: parameters that do not match the network\n"
 		"                             (other classes, other layers) start from the initialisation\n"
 		"      --log FILE             a TSV row per report and per validation\n"
+		"      --health FILE          a TSV row per layer and report: weight and update sizes,\n"
+		"                             dead ReLUs (costs a download of the weights and a forward\n"
+		"                             pass per report)\n"
 		"Schedule:\n"
 		"  -b, --batch N              images per step (default 128)\n"
 		"      --accum N              pass each batch through the network in N parts, their\n"
@@ -123,7 +126,7 @@ static void usage(FILE *f)
 enum {
 	OPT_SUMMARY = 256, OPT_TIME, OPT_CLASSES, OPT_ITERS, OPT_SEED, OPT_VERSION, OPT_STATS, OPT_VAL, OPT_EPOCHS,
 	OPT_STEPS, OPT_LR, OPT_LR_STEPS, OPT_LR_DECAY, OPT_LR_DROP, OPT_ACCUM, OPT_WEIGHT_DECAY, OPT_MOMENTUM, OPT_PLATEAU, OPT_PLATEAU_DELTA, OPT_MAX_DROPS, OPT_BIAS_INIT,
-	OPT_RESUME, OPT_INIT_FROM, OPT_PARTIAL, OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY, OPT_LOG, OPT_CROP, OPT_NO_FLIP, OPT_COLOR, OPT_ERASE,
+	OPT_RESUME, OPT_INIT_FROM, OPT_PARTIAL, OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY, OPT_LOG, OPT_HEALTH, OPT_CROP, OPT_NO_FLIP, OPT_COLOR, OPT_ERASE,
 	OPT_SCALE, OPT_GPU, OPT_THREADS, OPT_DETERMINISTIC, OPT_REPORT, OPT_STALL, OPT_LOADER_ONLY
 };
 
@@ -138,6 +141,7 @@ static const struct option longopts[] = {
 	{ "init-from", required_argument, NULL, OPT_INIT_FROM },
 	{ "partial", no_argument, NULL, OPT_PARTIAL },
 	{ "log", required_argument, NULL, OPT_LOG },
+	{ "health", required_argument, NULL, OPT_HEALTH },
 	{ "batch", required_argument, NULL, 'b' },
 	{ "epochs", required_argument, NULL, OPT_EPOCHS },
 	{ "steps", required_argument, NULL, OPT_STEPS },
@@ -202,6 +206,7 @@ static int training_option(TrainOptions *t, int c, const char *arg)
 	case OPT_INIT_FROM: t->init_from = arg; break;
 	case OPT_PARTIAL: t->partial = 1; break;
 	case OPT_LOG: t->log = arg; t->given |= 1u << TO_LOG; break;
+	case OPT_HEALTH: t->health = arg; t->given |= 1u << TO_HEALTH; break;
 	case 'b': t->batch = opt_int("--batch", arg, 1, 1 << 16); t->given |= 1u << TO_BATCH; break;
 	case OPT_ACCUM: t->accum = opt_int("--accum", arg, 1, 1 << 16); t->given |= 1u << TO_ACCUM; break;
 	case OPT_EPOCHS: t->epochs = opt_int("--epochs", arg, 1, 1000000); t->given |= 1u << TO_EPOCHS; break;
