@@ -80,7 +80,8 @@ static void read_meta(const SafeTensors *st)
 }
 
 /* What anet-convert import does with a file of its own: the tensor file it writes (if it does)
- * opens, and a refusal names the input or the output. */
+ * opens, and a refusal names the input (what is wrong is in it, whichever file the writer or
+ * the loading back names first). */
 static void import(const char *path)
 {
 	const char *out = fuzz_path("import.anw");
@@ -89,8 +90,7 @@ static void import(const char *path)
 	fuzz_capture_begin();
 	int rc = convert_import(path, out, &o);
 	const char *msgs = fuzz_capture_end();
-	if (rc != 0 && !fuzz_names(msgs, path) && !fuzz_names(msgs, out))
-		fuzz_check_named(rc, msgs, path, "convert_import");
+	fuzz_check_named(rc, msgs, path, "convert_import");
 	if (rc != 0) {
 		char tmp[600];
 		snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out, (long)getpid()); /* AtomicFile's */
