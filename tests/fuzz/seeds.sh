@@ -56,6 +56,7 @@ if [ -x "$bin/anet-convert" ]; then
 	done
 fi
 cp tests/ref/owt-tiny.safetensors "$out/safetensors/"
+# shellcheck disable=SC2059 # (the length and the data are printf escapes on purpose)
 st() { # HEADER DATA (printf escapes): the u64 length (under 64 KiB), the header, the data
 	n=${#1}
 	printf "\\$(printf %03o $((n & 255)))\\$(printf %03o $((n >> 8)))\\000\\000\\000\\000\\000\\000"
