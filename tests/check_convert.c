@@ -429,6 +429,39 @@ START_TEST(export_import_gives_the_same_bytes)
 }
 END_TEST
 
+/* A name longer than anet files hold (safetensors has no limit), of a tensor or of text, is
+ * refused naming the file imported: the tensor writer's refusal named only the output. */
+START_TEST(import_refuses_names_too_long_naming_the_input)
+{
+	char name[301], want[128];
+	memset(name, 'x', 300);
+	name[300] = '\0';
+	snprintf(want, sizeof want, "'%.40s...' is a name of 300 bytes; anet files hold names of at most %d", name,
+		 TENSORFILE_MAX_NAME);
+	char *headers[2] = {
+		xasprintf("{\"__metadata__\":{\"anet.kind\":\"features\",\"anet.entries\":\"a\\n%s\"},"
+			  "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+			  "\"%s\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", name, name),
+		xasprintf("{\"__metadata__\":{\"anet.kind\":\"features\",\"anet.entries\":\"a\\n%s\",\"%s\":\"text\"},"
+			  "\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", name, name),
+	};
+	char *out = xasprintf("%s/long.antf", dir);
+	ImportOptions none = { .quiet = 1 };
+	for (int i = 0; i < 2; i++) {
+		char in_name[32];
+		snprintf(in_name, sizeof in_name, "long%d.safetensors", i);
+		char *in = write_raw(in_name, headers[i], 8);
+		char *msgs = import_msgs(in, out, &none, -1);
+		ASSERT_NAMES(msgs, in, want);
+		ck_assert_int_ne(access(out, F_OK), 0);
+		free(msgs);
+		free(in);
+		free(headers[i]);
+	}
+	free(out);
+}
+END_TEST
+
 int main(void)
 {
 	set_progname("check_convert");
@@ -445,6 +478,7 @@ int main(void)
 	tcase_add_test(t, imports_torchvision_layout_as_pytorch_computes_it);
 	tcase_add_test(t, import_names_every_mismatch);
 	tcase_add_test(t, export_import_gives_the_same_bytes);
+	tcase_add_test(t, import_refuses_names_too_long_naming_the_input);
 	suite_add_tcase(s, t);
 	SRunner *r = srunner_create(s);
 	srunner_run_all(r, CK_ENV);

@@ -222,7 +222,12 @@ static int import_anet(SafeTensors *st, const char *out, const ImportOptions *o)
 		const StEntry *e = safetensors_find(st, name);
 		const char *text = safetensors_meta(st, name);
 		uint32_t dtype = DT_F32;
-		if (e && text)
+		/* safetensors names have no length limit and anet's do: refused here, naming the
+		 * input, not by the tensor writer, which would name only the output file */
+		if (strlen(name) > TENSORFILE_MAX_NAME)
+			rc = safetensors_fail(st, "'%.40s...' is a name of %zu bytes; anet files hold names of at most %d",
+					      name, strlen(name), TENSORFILE_MAX_NAME);
+		else if (e && text)
 			rc = safetensors_fail(st, "'%s' is both a tensor and a metadata entry", name);
 		else if (text)
 			rc = tensorwriter_add_text(&tw, name, text);

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Writes the seed corpora of the harnesses into build/fuzz/seeds/NAME/, from tests/data and
 # from files the programs write (a record stream, a database's metadata, statistics, a model,
-# a checkpoint, a features file, a training log): nothing large is committed. The small
+# a checkpoint, a features file, a training log, their safetensors exports): nothing large is
+# committed. The small
 # hand-written seeds in tests/fuzz/corpus/NAME/ are copied in too.
 #
 #   sh tests/fuzz/seeds.sh            (after make; uses build/bin)
@@ -18,7 +19,7 @@ for d in tests/fuzz/corpus/*/; do
 	cp "$d"* "$out/$(basename "$d")/"
 done
 mkdir -p "$out/tensorfile" "$out/record" "$out/idx" "$out/image" "$out/spec" "$out/list" "$out/dbmeta" \
-	"$out/trainlog"
+	"$out/trainlog" "$out/safetensors"
 
 # ---- records, a database, its statistics, a model, a checkpoint, features, a log
 "$bin/imgprep" --idx $data/fashion-64-images.idx $data/fashion-64-labels.idx -s 8 \
@@ -46,6 +47,27 @@ if command -v mdb_dump >/dev/null 2>&1; then
 			printf "%c", index("0123456789abcdef", substr($0, i + 1, 1)) * 16 - 17 + index("0123456789abcdef", substr($0, i + 2, 1))
 			i += 2 } }' >"$out/dbmeta/mkdb.txt"
 fi
+
+# ---- safetensors: anet-convert's exports of the files above (when it is built: jansson), a
+# PyTorch state_dict, and a few by hand (F16, BF16 and F64 data, an empty file, metadata only)
+if [ -x "$bin/anet-convert" ]; then
+	for f in "$out"/tensorfile/*.anw tests/ref/alexnet.antf; do
+		"$bin/anet-convert" export -q "$f" -o "$out/safetensors/$(basename "$f" | sed 's/\.[a-z]*$//').safetensors"
+	done
+fi
+cp tests/ref/owt-tiny.safetensors "$out/safetensors/"
+# shellcheck disable=SC2059 # (the length and the data are printf escapes on purpose)
+st() { # HEADER DATA (printf escapes): the u64 length (under 64 KiB), the header, the data
+	n=${#1}
+	printf "\\$(printf %03o $((n & 255)))\\$(printf %03o $((n >> 8)))\\000\\000\\000\\000\\000\\000"
+	printf '%s' "$1"
+	printf "$2"
+}
+st '{"__metadata__":{"anet.kind":"features","anet.entries":"h\nb\nd\nnote","note":"x"},"b":{"dtype":"BF16","shape":[2],"data_offsets":[4,8]},"d":{"dtype":"F64","shape":[],"data_offsets":[8,16]},"h":{"dtype":"F16","shape":[1,2],"data_offsets":[0,4]}}' \
+	'\000\074\000\300\200\077\111\100\000\000\000\000\000\000\360\077' >"$out/safetensors/half.safetensors"
+st '{}' '' >"$out/safetensors/empty.safetensors"
+st '{"__metadata__":{"format":"pt"},"i":{"dtype":"I64","shape":[1],"data_offsets":[0,8]},"u":{"dtype":"U8","shape":[0],"data_offsets":[8,8]}}' \
+	'\001\000\000\000\000\000\000\000' >"$out/safetensors/ints.safetensors"
 
 # ---- IDX: [flags][u32 images length][images][labels]; two images of 28x28, plain and gzip
 {
