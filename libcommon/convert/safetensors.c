@@ -255,8 +255,8 @@ const char *safetensors_meta(const SafeTensors *st, const char *key)
 int safetensors_read_bytes(SafeTensors *st, const StEntry *e, uint64_t first, size_t n, void *dst)
 {
 	if (first > e->bytes || n > e->bytes - first)
-		return safetensors_fail(st, "tensor '%s': bytes %" PRIu64 "..%" PRIu64 " asked of %" PRIu64, e->name,
-					first, first + n, e->bytes);
+		return safetensors_fail(st, "tensor '%s': %zu bytes from byte %" PRIu64 " asked of its %" PRIu64, e->name,
+					n, first, e->bytes);
 	if (fseeko(st->f, (off_t)(e->offset + first), SEEK_SET) != 0) {
 		warn_errno("%s: seek to tensor '%s'", st->path, e->name);
 		return -1;
