@@ -78,6 +78,11 @@ expect_exit 1 anet-convert import --net "$REF/owt-tiny.net" --map "$REF/owt-tiny
 expect_err "the network's 32x32 input is larger than the 16x16 records (--size)"
 expect_exit 1 anet-convert import --net "$DATA/tiny-gray28.net" --map "$REF/owt-tiny.map" --mean 0 "$REF/owt-tiny.safetensors" -o "$T/x.anw"
 expect_err "owt-tiny.map:7: the network (.*tiny-gray28.net) has no parameter 'fc1.weight'"
+head -n 4 "$DATA/fashion-classes.txt" >"$T/four.txt"
+printf 'input size=32 channels=3\nconv name=conv1 out=8 kernel=5 stride=2 pad=2\nrelu\npool size=3 stride=2\nconv name=conv2 out=16 kernel=3 pad=1\nrelu\npool size=3 stride=2\nfc name=fc1 out=32\nrelu\nfc name=fc2 out=10\nsoftmax\n' >"$T/ten.net"
+expect_exit 1 anet-convert import --net "$T/ten.net" --map "$REF/owt-tiny.map" --mean 0,0,0 --size 40 \
+	--classes "$T/four.txt" "$REF/owt-tiny.safetensors" -o "$T/x.anw"
+expect_err "four.txt: 4 class names, but .*ten.net has 10 outputs"
 [ ! -e "$T/x.anw" ] || fail "a failed import left x.anw"
 
 # files that are not safetensors, or not anet's, are refused with the reason

@@ -483,6 +483,10 @@ static int import_foreign(SafeTensors *st, const char *out, const ImportOptions 
 	spec_free(s);
 	if (!(s = spec_parse(text, o->net, opt.num_classes)))
 		goto out;
+	if (classes.count && (int)classes.count != s->classes) {
+		warn_msg("%s: %u class names, but %s has %d outputs", o->classes, classes.count, s->source, s->classes);
+		goto out;
+	}
 	const Dims in = s->layers[0].out;
 	if ((o->nmean && o->nmean != in.c) || (o->nstd && o->nstd != in.c)) {
 		warn_msg("%s: the network takes %d channels: --mean and --std need %d values", s->source, in.c, in.c);
