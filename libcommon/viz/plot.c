@@ -1,4 +1,5 @@
-/* plot.c: line plots in panels (the training curves), drawn by gnuplot or by cairo.
+/* plot.c: line plots in panels (the training curves, the layers' health), drawn by gnuplot or
+ * by cairo.
  *
  * A PlotFigure is a grid of panels, each a set of series of (x, y) points; a point whose x or
  * y is not finite (or whose y is not above 0 on a log axis) is a gap in its line. Both

@@ -1,7 +1,7 @@
 /* viz.h: anet-viz's pictures: first-layer filters (the paper's Figure 3), contact sheets of a
  * database, nearest neighbours by last-hidden-layer distance and top-5 predictions (Figure 4),
- * the feature maps of one image, training curves, the mean image; and the table of what a
- * tensor file holds.
+ * the feature maps of one image, training curves and the layers' health, the mean image; and
+ * the table of what a tensor file holds.
  *
  * Everything is drawn with cairo (pictures scaled by its filters, text through fontconfig)
  * on a Canvas and written as a PNG through libpng (png_write.h), atomically. This library is
@@ -173,7 +173,7 @@ int tsv_missing(const char *s);
 int tsv_number(const TsvWhere *w, const char *name, const char *s, double lo, double hi, double *v);
 
 /* ---------------------------------------------------------------------------------------- */
-/* plot.c: line plots in panels, drawn by gnuplot or by cairo (curves) */
+/* plot.c: line plots in panels, drawn by gnuplot or by cairo (curves, health) */
 
 typedef enum { PLOT_AUTO, PLOT_GNUPLOT, PLOT_CAIRO } Plotter;
 int plotter_parse(const char *s, Plotter *p);
@@ -250,6 +250,33 @@ typedef PlotOptions CurvesOptions;
 
 /* Four panels (loss, top-1, top-5, learning rate) of log into out; name titles it. */
 int viz_curves(const TrainLog *log, const CurvesOptions *o, const char *name, const char *out);
+
+/* ---------------------------------------------------------------------------------------- */
+/* healthlog.c, healthplot.c: the layers' health from anet-train --health */
+
+#define HEALTH_MAX_LAYERS 256
+
+typedef struct {
+	int64_t step;
+	int layer;        /* index in HealthLog.layers */
+	/* NAN where missing; units, dead and zero_share only for a layer a ReLU follows */
+	double epoch, weight_abs, update_abs, update_ratio, bias_mean, units, dead, zero_share;
+} HealthLogRow;
+
+typedef struct {
+	HealthLogRow *rows;
+	size_t count;
+	char (*layers)[SPEC_MAX_NAME]; /* the layers' names, in the order they first come (the network's) */
+	int nlayers;
+} HealthLog;
+
+/* Reads a health log, checking every row; -1 after printing "LOG:LINE: reason". */
+int healthlog_load(const char *path, HealthLog *log);
+void healthlog_free(HealthLog *log);
+
+/* Three panels (update/weight ratio with the 1e-3 rule of thumb, mean |weight|, the share of
+ * dead units), a line per layer, into out; name titles it. */
+int viz_health(const HealthLog *log, const PlotOptions *o, const char *name, const char *out);
 
 /* ---------------------------------------------------------------------------------------- */
 /* mean.c: the mean image */
