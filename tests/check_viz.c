@@ -1,7 +1,7 @@
 /* check_viz.c: anet-viz's library: the PNG writer, filter and feature-map pictures read back pixel
  * by pixel, feature maps of a model whose maps are known functions of its input, the
- * nearest-neighbour search against a double-precision triple loop, the training-log parser, and
- * the tensor-file table's figures against a two-pass reference. */
+ * nearest-neighbour search against a double-precision triple loop, the training-log and
+ * health-log parsers, and the tensor-file table's figures against a two-pass reference. */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -573,6 +573,91 @@ START_TEST(trainlog_parse)
 }
 END_TEST
 
+START_TEST(healthlog_parse)
+{
+	/* columns found by name, in any order, with one more and without the optional ones; rows of
+	 * layers without a ReLU (units, dead empty); gaps ("-", "nan"); a comment; CRLF */
+	char *good = write_text("health.tsv", "# a comment\n"
+					      "layer\tstep\tepoch\tweight_abs\tupdate_ratio\tunits\tdead\tnew_column\r\n"
+					      "conv1\t4\t1\t0.2\t0.01\t8\t0\tx\r\n"
+					      "fc2\t4\t1\t0.1\t0.02\t\t\t\r\n"
+					      "conv1\t8\t2\t0.25\t-\t8\t3\t\n"
+					      "fc2\t8\t2\tnan\t0.001\t-\t-\ty\n");
+	HealthLog log;
+	ck_assert_int_eq(healthlog_load(good, &log), 0);
+	ck_assert_uint_eq(log.count, 4);
+	ck_assert_int_eq(log.nlayers, 2);
+	ck_assert_str_eq(log.layers[0], "conv1");
+	ck_assert_str_eq(log.layers[1], "fc2");
+	ck_assert_int_eq(log.rows[2].layer, 0);
+	ck_assert_int_eq(log.rows[3].layer, 1);
+	ck_assert_int_eq(log.rows[2].step, 8);
+	ck_assert(fabs(log.rows[2].epoch - 2) < 1e-12);
+	ck_assert(fabs(log.rows[2].weight_abs - 0.25) < 1e-12);
+	ck_assert(isnan(log.rows[2].update_ratio));
+	ck_assert(log.rows[2].units == 8 && log.rows[2].dead == 3);
+	ck_assert(isnan(log.rows[1].units) && isnan(log.rows[1].dead));
+	ck_assert(isnan(log.rows[3].weight_abs));
+	ck_assert(isnan(log.rows[0].update_abs) && isnan(log.rows[0].bias_mean) && isnan(log.rows[0].zero_share));
+	char *png = xasprintf("%s/h.png", dir);
+	PlotOptions po = { .plotter = PLOT_CAIRO, .width = 640, .height = 480 };
+	ck_assert_int_eq(viz_health(&log, &po, good, png), 0);
+	Image im = read_png(png);
+	ck_assert_int_eq(im.width, 640);
+	ck_assert_int_eq(im.height, 480);
+	image_free(&im);
+	healthlog_free(&log);
+
+	/* anet-train's own header, then a row each (the columns a bias may be negative in) */
+	const char *header = "step\tepoch\tlayer\tweight_abs\tupdate_abs\tupdate_ratio\tbias_mean\tunits\tdead\tzero_share\n";
+	char *text = xasprintf("%s4\t1\tfc1\t0.1\t1e-4\t1e-3\t-0.5\t16\t16\t1\n", header);
+	char *p = write_text("own.tsv", text);
+	ck_assert_int_eq(healthlog_load(p, &log), 0);
+	ck_assert(log.rows[0].bias_mean == -0.5 && log.rows[0].dead == 16 && log.rows[0].zero_share == 1);
+	healthlog_free(&log);
+	free(p);
+	free(text);
+
+	static const struct {
+		int whole;       /* text is the whole file, else a row after the header */
+		const char *text, *why;
+	} bad[] = {
+		{ 1, "", "bad.tsv: empty: not an anet-train --health log" },
+		{ 1, "step\tepoch\tlayer\tweight_abs\tupdate_ratio\tunits\n4\t1\tfc1\t0.1\t0.1\t8\n",
+		  "bad.tsv:1: the header has no 'dead' column: not an anet-train --health log" },
+		{ 1, "step\tepoch\tkind\tloss\ttop1\ttop5\tlr\n1\t0\ttrain\t1\t1\t1\t0.1\n",
+		  "bad.tsv:1: the header has no 'layer' column" },
+		{ 0, "", "bad.tsv: no rows after the header" },
+		{ 0, "4\t1\tfc1\tx\t0\t0.1\t0\t8\t0\t0.5\n", "bad.tsv:2: weight_abs: 'x' is not a number" },
+		{ 0, "4\t1\tfc1\t-0.1\t0\t0.1\t0\t8\t0\t0.5\n", "bad.tsv:2: weight_abs: '-0.1' is not a number in 0..1e+30" },
+		{ 0, "4\t1\tfc1\t0.1\t0\t-1e-3\t0\t8\t0\t0.5\n", "bad.tsv:2: update_ratio: '-1e-3'" },
+		{ 0, "4\t1\tfc1\t0.1\t0\t0.1\t0\t8\t9\t0.5\n", "bad.tsv:2: dead: 9 is more than the layer's 8 units" },
+		{ 0, "4\t1\tfc1\t0.1\t0\t0.1\t0\t8.5\t0\t0.5\n", "bad.tsv:2: units: '8.5' is not a whole number" },
+		{ 0, "4\t1\tfc1\t0.1\t0\t0.1\t0\t8\t-1\t0.5\n", "bad.tsv:2: dead: '-1'" },
+		{ 0, "4\t1\tfc1\t0.1\t0\t0.1\t0\t8\t0\t1.5\n", "bad.tsv:2: zero_share: '1.5'" },
+		{ 0, "4\t1\t\t0.1\t0\t0.1\t0\t8\t0\t0.5\n", "bad.tsv:2: layer is missing" },
+		{ 0, "-\t1\tfc1\t0.1\t0\t0.1\t0\t8\t0\t0.5\n", "bad.tsv:2: step is missing" },
+		{ 0, "4\t1\tfc1\t0.1\t0\t0.1\t0\t8\t0\n", "bad.tsv:2: 9 fields, the header has 10" },
+		{ 0, "4\t1\tfc1\t0.1\t0\t0.1\t0\t8\t0\t0.5\n8\t2\tfc1\t0.1\t0\t0.1\tbias\t8\t0\t0.5\n",
+		  "bad.tsv:3: bias_mean: 'bias'" },
+		{ 0, "4\t1\tthe-name-of-a-layer-longer-than-31\t0.1\t0\t0.1\t0\t8\t0\t0.5\n", "bad.tsv:2: layer 'the-name" },
+	};
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		char *t = bad[i].whole ? xstrdup(bad[i].text) : xasprintf("%s%s", header, bad[i].text);
+		char *f = write_text("bad.tsv", t);
+		EXPECT_REFUSAL(healthlog_load(f, &log), bad[i].why);
+		ck_assert_ptr_null(log.rows);
+		free(f);
+		free(t);
+	}
+	char *missing = xasprintf("%s/none.tsv", dir);
+	EXPECT_REFUSAL(healthlog_load(missing, &log), "none.tsv: No such file or directory");
+	free(missing);
+	free(png);
+	free(good);
+}
+END_TEST
+
 /* ---------------------------------------------------------------------------------------- */
 /* the mean image */
 
@@ -948,6 +1033,7 @@ int main(void)
 	tcase_add_test(t, knn_against_loop);
 	tcase_add_test(t, neighbours_from_files);
 	tcase_add_test(t, trainlog_parse);
+	tcase_add_test(t, healthlog_parse);
 	tcase_add_test(t, mean_pictures);
 	tcase_add_test(t, acts_pixels);
 	tcase_add_test(t, acts_from_model);

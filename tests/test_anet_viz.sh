@@ -19,7 +19,7 @@ png_at_least() {
 no_temporaries() { ! ls "$T"/*.tmp.* >/dev/null 2>&1 || fail "temporary files left: $(ls "$T"/*.tmp.*)"; }
 
 check_help anet-viz
-for c in filters records neighbours predictions curves mean acts info; do
+for c in filters records neighbours predictions curves health mean acts info; do
 	anet-viz $c --help >"$T/help" 2>"$T/err" || fail "anet-viz $c --help failed"
 	grep -q "^Usage: anet-viz $c" "$T/help" || fail "anet-viz $c --help does not start with its usage"
 	[ -s "$T/err" ] && fail "anet-viz $c --help wrote to stderr"
@@ -111,6 +111,68 @@ expect_exit 1 anet-viz curves "$T/tree.stats" -o "$T/x.png"
 expect_err "tree.stats"
 expect_exit 2 anet-viz curves "$T/log.tsv" --plotter matplotlib -o "$T/x.png"
 expect_exit 2 env ANET_VIZ_PLOTTER=excel anet-viz curves "$T/log.tsv" -o "$T/x.png"
+expect_err "ANET_VIZ_PLOTTER"
+
+# ---------------------------------------------------------------------------------------------
+# health from a short run's --health log: 10 reports (an epoch of 4 steps each) of 4 layers
+fashion_fixture
+anet-train --net "$DATA/tiny-gray28.net" --stats "$T/train.stats" --batch 16 --steps 40 --device cpu --threads 1 \
+	-j 1 --health "$T/health.tsv" -o "$T/fm.anw" "$T/train.lmdb" 2>"$T/err" || { cat "$T/err"; fail "anet-train --health failed"; }
+[ "$(grep -c "$(printf '^40\t')" "$T/health.tsv")" = 4 ] || fail "health.tsv: expected 4 rows at step 40: $(cat "$T/health.tsv")"
+anet-viz health "$T/health.tsv" --plotter cairo -o "$T/health-cairo.png"
+[ "$(png_size "$T/health-cairo.png")" = "1200x900" ] || fail "health (cairo): $(png_size "$T/health-cairo.png")"
+png_at_least "$T/health-cairo.png" 1200 900
+ANET_VIZ_PLOTTER=cairo anet-viz health "$T/health.tsv" --x epoch --size 800x600 -o "$T/health-env.png"
+[ "$(png_size "$T/health-env.png")" = "800x600" ] || fail "health --size: $(png_size "$T/health-env.png")"
+png_at_least "$T/health-env.png" 800 600
+if command -v gnuplot >/dev/null 2>&1 && echo 'set terminal pngcairo' | gnuplot 2>/dev/null; then
+	anet-viz health "$T/health.tsv" --plotter gnuplot -o "$T/health-gp.png" 2>"$T/err"
+	[ -s "$T/err" ] && fail "health (gnuplot) said: $(cat "$T/err")"
+	[ "$(png_size "$T/health-gp.png")" = "1200x900" ] || fail "health (gnuplot): $(png_size "$T/health-gp.png")"
+	png_at_least "$T/health-gp.png" 1200 900
+	cmp -s "$T/health-gp.png" "$T/health-cairo.png" && fail "health: gnuplot and cairo made the same bytes"
+else
+	echo "gnuplot with pngcairo not installed: health's gnuplot path not tested"
+fi
+PATH=$T/nognuplot anet-viz health "$T/health.tsv" -o "$T/health-auto.png"
+cmp -s "$T/health-auto.png" "$T/health-cairo.png" || fail "health: auto without gnuplot did not draw with cairo"
+expect_exit 1 env PATH="$T/nognuplot" anet-viz health "$T/health.tsv" --plotter gnuplot -o "$T/x.png"
+expect_err "gnuplot is not installed"
+# gaps ("-", "nan", and a layer without a ReLU) are drawn around; one report alone is a dot
+head -n 1 "$T/health.tsv" > "$T/gaps.tsv"
+printf '4\t1\tconv1\t0.2\t-\tnan\t0\t8\t-\t\n4\t1\tfc2\t0.1\t0.01\t0.1\t0\t\t\t\n' >> "$T/gaps.tsv"
+anet-viz health "$T/gaps.tsv" --plotter cairo -o "$T/health-gaps.png"
+png_at_least "$T/health-gaps.png" 1200 900
+# refused, naming the file and the problem: another log, an empty file, a header alone, bad numbers
+expect_exit 1 anet-viz health "$T/log.tsv" -o "$T/x.png"
+expect_err "log.tsv:1: the header has no 'layer' column: not an anet-train --health log"
+: > "$T/empty.tsv"
+expect_exit 1 anet-viz health "$T/empty.tsv" -o "$T/x.png"
+expect_err "empty.tsv: empty: not an anet-train --health log"
+head -n 1 "$T/health.tsv" > "$T/header.tsv"
+expect_exit 1 anet-viz health "$T/header.tsv" -o "$T/x.png"
+expect_err "header.tsv: no rows after the header"
+awk -F '\t' -v OFS='\t' 'NR == 3 { $4 = "0.1x" } { print }' "$T/health.tsv" > "$T/badnum.tsv"
+expect_exit 1 anet-viz health "$T/badnum.tsv" -o "$T/x.png"
+expect_err "badnum.tsv:3: weight_abs: '0.1x' is not a number"
+awk -F '\t' -v OFS='\t' 'NR == 2 { $9 = $8 + 1 } { print }' "$T/health.tsv" > "$T/baddead.tsv"
+expect_exit 1 anet-viz health "$T/baddead.tsv" -o "$T/x.png"
+expect_err "baddead.tsv:2: dead: 9 is more than the layer's 8 units"
+expect_exit 1 anet-viz health "$T/none.tsv" -o "$T/x.png"
+expect_err "none.tsv"
+# usage errors
+expect_exit 2 anet-viz health "$T/health.tsv"
+expect_err "missing -o"
+expect_exit 2 anet-viz health -o "$T/x.png"
+expect_err "missing HEALTH.tsv"
+expect_exit 2 anet-viz health "$T/health.tsv" "$T/gaps.tsv" -o "$T/x.png"
+expect_err "too many arguments"
+expect_exit 2 anet-viz health "$T/health.tsv" --x time -o "$T/x.png"
+expect_err "--x: 'time' is neither step nor epoch"
+expect_exit 2 anet-viz health "$T/health.tsv" --plotter matplotlib -o "$T/x.png"
+expect_exit 2 anet-viz health "$T/health.tsv" --size 100x100 -o "$T/x.png"
+expect_err "--size"
+expect_exit 2 env ANET_VIZ_PLOTTER=excel anet-viz health "$T/health.tsv" -o "$T/x.png"
 expect_err "ANET_VIZ_PLOTTER"
 # ---------------------------------------------------------------------------------------------
 # a small model, trained for a few steps on the tree (40x40 records, 32x32 crops, 3 classes)

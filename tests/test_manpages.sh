@@ -151,7 +151,7 @@ if [ -x "$ANET_BIN/anet-viz" ]; then
 		problem "anet-viz: $o is in --help but not in the options of $page"
 	done
 	man_opts "$page" doc 'sec == "OPTIONS"' >"$T/common.opts"
-	for c in filters records neighbours predictions curves mean acts info; do
+	for c in filters records neighbours predictions curves health mean acts info; do
 		grep -q "^\.SS $c\$" "$page" || { problem "anet-viz $c: no subsection .SS $c in $page"; continue; }
 		anet-viz $c --help >"$T/help.$c" || fail "anet-viz $c --help failed"
 		help_opts "$T/help.$c" >"$T/help.opts"

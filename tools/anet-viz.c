@@ -1,7 +1,7 @@
 /* anet-viz: pictures of a model and its data: first-layer filters (the paper's Figure 3), nearest
  * neighbours and top-5 predictions (Figure 4), feature maps, contact sheets, training curves, the
- * mean image; and the table of a tensor file's entries. main() reads the subcommand and its
- * options; the work lives in libcommon/viz/. */
+ * layers' health, the mean image; and the table of a tensor file's entries. main() reads the
+ * subcommand and its options; the work lives in libcommon/viz/. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +26,8 @@
 			"                [--crops 1|5|10] [--columns N] [--size PX] [--device D] [-j N] -o OUT.png\n"
 #define SYN_CURVES "anet-viz curves LOG.tsv [--x step|epoch] [--plotter auto|gnuplot|cairo]\n" \
 		   "                [--size WxH] -o OUT.png\n"
+#define SYN_HEALTH "anet-viz health HEALTH.tsv [--x step|epoch] [--plotter auto|gnuplot|cairo]\n" \
+		   "                [--size WxH] -o OUT.png\n"
 #define SYN_MEAN "anet-viz mean STATS|MODEL [--scale N] -o OUT.png\n"
 #define SYN_ACTS "anet-viz acts -w MODEL [--layer NAME]... [--normalise map|layer] [--columns N]\n" \
 		 "                [--scale N] [--device D] [-j N] IMAGE -o OUT.png\n" \
@@ -37,7 +39,7 @@ static void usage_all(FILE *f)
 {
 	fprintf(f,
 		"Usage: " SYN_FILTERS "       " SYN_RECORDS "       " SYN_NEIGHBOURS "       " SYN_PREDICTIONS
-		"       " SYN_CURVES "       " SYN_MEAN "       " SYN_ACTS "       " SYN_INFO
+		"       " SYN_CURVES "       " SYN_HEALTH "       " SYN_MEAN "       " SYN_ACTS "       " SYN_INFO
 		"       anet-viz COMMAND --help\n"
 		"Draws PNG pictures of a model and its data, and lists what anet's files hold:\n"
 		"  filters      the first learned layer's kernels (the paper's Figure 3)\n"
@@ -46,6 +48,8 @@ static void usage_all(FILE *f)
 		"               distance (Figure 4, right)\n"
 		"  predictions  images with their top-5 classes and probabilities (Figure 4, left)\n"
 		"  curves       loss, top-1/top-5 error and learning rate from anet-train --log\n"
+		"  health       each layer's update/weight ratio, weight size and dead ReLUs from\n"
+		"               anet-train --health\n"
 		"  mean         the mean image of a statistics file or model\n"
 		"  acts         the feature maps of one image, layer by layer\n"
 		"  info         the entries of tensor files (models, checkpoints, statistics, features),\n"
@@ -432,16 +436,18 @@ static void parse_size(const char *arg, int *w, int *h)
 	*h = (int)opt_int("--size (height)", x + 1, 240, 8192);
 }
 
-static int run_curves(int argc, char **argv)
+/* The options curves and health share, into o (which holds the defaults); usage prints the
+ * command's help. Returns the index of the first operand, or -1 after --help. */
+static int parse_plot_options(int argc, char **argv, PlotOptions *o, const char **out, void (*usage)(FILE *))
 {
 	static const struct option lo[] = {
 		{ "x", required_argument, NULL, OPT_X },      { "plotter", required_argument, NULL, OPT_PLOTTER },
 		{ "size", required_argument, NULL, OPT_SIZE }, { "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },           { NULL, 0, NULL, 0 }
 	};
-	CurvesOptions o = { .plotter = PLOT_AUTO, .width = 1200, .height = 800 };
-	const char *out = NULL, *env = getenv("ANET_VIZ_PLOTTER");
-	if (env && *env && plotter_parse(env, &o.plotter) != 0)
+	*out = NULL;
+	const char *env = getenv("ANET_VIZ_PLOTTER");
+	if (env && *env && plotter_parse(env, &o->plotter) != 0)
 		usage_error("ANET_VIZ_PLOTTER: '%s' is not auto, gnuplot or cairo", env);
 	int c;
 	while ((c = getopt_long(argc, argv, "o:h", lo, NULL)) != -1) {
@@ -449,28 +455,77 @@ static int run_curves(int argc, char **argv)
 		case OPT_X:
 			if (strcmp(optarg, "step") != 0 && strcmp(optarg, "epoch") != 0)
 				usage_error("--x: '%s' is neither step nor epoch", optarg);
-			o.x_epoch = strcmp(optarg, "epoch") == 0;
+			o->x_epoch = strcmp(optarg, "epoch") == 0;
 			break;
 		case OPT_PLOTTER:
-			if (plotter_parse(optarg, &o.plotter) != 0)
+			if (plotter_parse(optarg, &o->plotter) != 0)
 				usage_error("--plotter: '%s' is not auto, gnuplot or cairo", optarg);
 			break;
-		case OPT_SIZE: parse_size(optarg, &o.width, &o.height); break;
-		case 'o': out = optarg; break;
-		case 'h': usage_curves(stdout); return 0;
+		case OPT_SIZE: parse_size(optarg, &o->width, &o->height); break;
+		case 'o': *out = optarg; break;
+		case 'h': usage(stdout); return -1;
 		default: bad_option();
 		}
 	}
-	if (optind >= argc)
+	return optind;
+}
+
+static int run_curves(int argc, char **argv)
+{
+	PlotOptions o = { .plotter = PLOT_AUTO, .width = 1200, .height = 800 };
+	const char *out;
+	int i = parse_plot_options(argc, argv, &o, &out, usage_curves);
+	if (i < 0)
+		return 0;
+	if (i >= argc)
 		usage_error("missing LOG.tsv (the log anet-train --log wrote)");
-	if (optind + 1 < argc)
+	if (i + 1 < argc)
 		usage_error("too many arguments (one LOG.tsv)");
 	need_output(out);
 	TrainLog log;
-	if (trainlog_load(argv[optind], &log) != 0)
+	if (trainlog_load(argv[i], &log) != 0)
 		return EXIT_RUNTIME;
-	int rc = viz_curves(&log, &o, argv[optind], out);
+	int rc = viz_curves(&log, &o, argv[i], out);
 	trainlog_free(&log);
+	return rc ? EXIT_RUNTIME : 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
+static void usage_health(FILE *f)
+{
+	fprintf(f,
+		"Usage: " SYN_HEALTH
+		"Plots the log anet-train --health writes, a line per conv and fc layer: the size of the\n"
+		"last update over the size of the weights (log scale; the rule of thumb's 1e-3 drawn), the\n"
+		"weights' mean magnitude (log scale) and the share of dead units of each rectified layer, in\n"
+		"three panels. The title names the layers with the most dead units at the last report.\n"
+		"\n"
+		"      --x step|epoch      the horizontal axis (default step)\n"
+		"      --plotter P         gnuplot (its pngcairo terminal), cairo (drawn by anet-viz),\n"
+		"                          or auto: gnuplot when installed (default; $ANET_VIZ_PLOTTER)\n"
+		"      --size WxH          the picture's size (default 1200x900)\n"
+		"  -o, --output OUT.png    the picture\n"
+		"  -h, --help              this help\n");
+}
+
+static int run_health(int argc, char **argv)
+{
+	PlotOptions o = { .plotter = PLOT_AUTO, .width = 1200, .height = 900 };
+	const char *out;
+	int i = parse_plot_options(argc, argv, &o, &out, usage_health);
+	if (i < 0)
+		return 0;
+	if (i >= argc)
+		usage_error("missing HEALTH.tsv (the log anet-train --health wrote)");
+	if (i + 1 < argc)
+		usage_error("too many arguments (one HEALTH.tsv)");
+	need_output(out);
+	HealthLog log;
+	if (healthlog_load(argv[i], &log) != 0)
+		return EXIT_RUNTIME;
+	int rc = viz_health(&log, &o, argv[i], out);
+	healthlog_free(&log);
 	return rc ? EXIT_RUNTIME : 0;
 }
 
@@ -661,12 +716,12 @@ typedef struct {
 	int (*run)(int argc, char **argv);
 } Command;
 
-#define COMMAND_LIST "filters, records, neighbours, predictions, curves, mean, acts or info"
+#define COMMAND_LIST "filters, records, neighbours, predictions, curves, health, mean, acts or info"
 
 static const Command commands[] = {
 	{ "filters", run_filters }, { "records", run_records }, { "neighbours", run_neighbours },
-	{ "neighbors", run_neighbours }, { "predictions", run_predictions }, { "curves", run_curves }, { "mean", run_mean },
-	{ "acts", run_acts },		 { "info", run_info },
+	{ "neighbors", run_neighbours }, { "predictions", run_predictions }, { "curves", run_curves },
+	{ "health", run_health }, { "mean", run_mean }, { "acts", run_acts }, { "info", run_info },
 };
 
 int main(int argc, char **argv)

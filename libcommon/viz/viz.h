@@ -1,7 +1,7 @@
 /* viz.h: anet-viz's pictures: first-layer filters (the paper's Figure 3), contact sheets of a
  * database, nearest neighbours by last-hidden-layer distance and top-5 predictions (Figure 4),
- * the feature maps of one image, training curves, the mean image; and the table of what a
- * tensor file holds.
+ * the feature maps of one image, training curves and the layers' health, the mean image; and
+ * the table of what a tensor file holds.
  *
  * Everything is drawn with cairo (pictures scaled by its filters, text through fontconfig)
  * on a Canvas and written as a PNG through libpng (png_write.h), atomically. This library is
@@ -143,6 +143,89 @@ int viz_cell_side(int side, int want);
 const char *db_label_name(const DbInfo *info, int32_t label, char *buf, size_t len);
 
 /* ---------------------------------------------------------------------------------------- */
+/* tsv.c: anet-train's TSV logs (--log, --health), their columns found by name */
+
+typedef struct {
+	const char *path;
+	int line;
+} TsvWhere;
+
+typedef struct {
+	const char *const *columns;   /* the names looked up in the header */
+	const int *required;          /* per column: a header without it is refused */
+	int ncolumns;                 /* at most 64 */
+	const char *what;             /* "an anet-train log", for messages */
+	const char *columns_hint;     /* "step, epoch, kind, ...": what the header should name */
+} TsvFormat;
+
+/* What tsv_read calls for each row: field[c] is the row's value of the format's column c, NULL
+ * where the header has no such column; 0, or -1 after printing why (tsv_bad). */
+typedef int (*TsvRow)(void *ctx, const TsvWhere *w, const char *const *field);
+
+/* Reads a log, calling row for every row after the header; -1 after printing "LOG:LINE: reason"
+ * (or "LOG: reason": unreadable, empty, no rows after the header). */
+int tsv_read(const char *path, const TsvFormat *fmt, TsvRow row, void *ctx);
+/* Prints "LOG:LINE: message" and returns -1. */
+int tsv_bad(const TsvWhere *w, const char *fmt, ...) ANET_PRINTF(2, 3);
+/* A missing value: "", "-", "nan" or "inf" (a gap in a plot). */
+int tsv_missing(const char *s);
+/* A number in lo..hi into v, NAN when missing; else -1 after a message naming the column. */
+int tsv_number(const TsvWhere *w, const char *name, const char *s, double lo, double hi, double *v);
+
+/* ---------------------------------------------------------------------------------------- */
+/* plot.c: line plots in panels, drawn by gnuplot or by cairo (curves, health) */
+
+typedef enum { PLOT_AUTO, PLOT_GNUPLOT, PLOT_CAIRO } Plotter;
+int plotter_parse(const char *s, Plotter *p);
+
+/* The options of a plotting command. */
+typedef struct {
+	Plotter plotter;
+	int x_epoch;      /* against the epoch, else the step */
+	int width, height;
+} PlotOptions;
+
+/* Which points of a series get a dot: none, every one (validation's few), or those a line
+ * does not reach (no usable point before or after: the single report of a short run). */
+typedef enum { MARK_NONE, MARK_ALL, MARK_LONE } PlotMarks;
+
+typedef struct {
+	const char *name;            /* in the legend */
+	uint32_t color;              /* 0xRRGGBB */
+	PlotMarks marks;
+	size_t count, cap;
+	double *x, *y;               /* a point with x or y not finite (y <= 0 on a log axis): a gap */
+} PlotSeries;
+
+typedef struct {
+	const char *title;
+	int log_y;                   /* whole decades */
+	int nonneg;                  /* values of 0 or more: a linear axis starts at 0 at the lowest */
+	double ylo, yhi;             /* a fixed linear range when ylo < yhi (drawn with a margin) */
+	const char *ref_label;       /* a dashed line at ref_y, labelled; NULL: none */
+	double ref_y;
+	int nseries;
+	PlotSeries *series;
+} PlotPanel;
+
+typedef struct {
+	const char *title, *xlabel;
+	int rows, columns;           /* the panels' grid, filled row by row */
+	int legend_outside;          /* each panel's legend right of it, else inside at its top right */
+	int width, height;
+	int npanels;
+	PlotPanel *panels;           /* the caller's; plot_figure_free frees their series */
+} PlotFigure;
+
+/* A new series of p (its name is not copied). */
+PlotSeries *plot_panel_series(PlotPanel *p, const char *name, uint32_t color, PlotMarks marks);
+void plot_series_add(PlotSeries *s, double x, double y);
+void plot_figure_free(PlotFigure *f);
+/* Draws fig into out: gnuplot, cairo, or auto: gnuplot when on the PATH, falling back to cairo
+ * (saying so) if it fails. -1 after printing why. */
+int plot_draw(const PlotFigure *fig, Plotter plotter, const char *out);
+
+/* ---------------------------------------------------------------------------------------- */
 /* trainlog.c, curves.c: training curves from anet-train --log */
 
 typedef struct {
@@ -163,17 +246,37 @@ void trainlog_free(TrainLog *log);
 typedef enum { LOG_STEP, LOG_EPOCH, LOG_LOSS, LOG_TOP1, LOG_TOP5, LOG_LR } TrainLogField;
 double trainlog_value(const TrainLogRow *r, TrainLogField f);
 
-typedef enum { PLOT_AUTO, PLOT_GNUPLOT, PLOT_CAIRO } Plotter;
-int plotter_parse(const char *s, Plotter *p);
-
-typedef struct {
-	Plotter plotter;
-	int x_epoch;      /* against the epoch, else the step */
-	int width, height;
-} CurvesOptions;
+typedef PlotOptions CurvesOptions;
 
 /* Four panels (loss, top-1, top-5, learning rate) of log into out; name titles it. */
 int viz_curves(const TrainLog *log, const CurvesOptions *o, const char *name, const char *out);
+
+/* ---------------------------------------------------------------------------------------- */
+/* healthlog.c, healthplot.c: the layers' health from anet-train --health */
+
+#define HEALTH_MAX_LAYERS 256
+
+typedef struct {
+	int64_t step;
+	int layer;        /* index in HealthLog.layers */
+	/* NAN where missing; units, dead and zero_share only for a layer a ReLU follows */
+	double epoch, weight_abs, update_abs, update_ratio, bias_mean, units, dead, zero_share;
+} HealthLogRow;
+
+typedef struct {
+	HealthLogRow *rows;
+	size_t count;
+	char (*layers)[SPEC_MAX_NAME]; /* the layers' names, in the order they first come (the network's) */
+	int nlayers;
+} HealthLog;
+
+/* Reads a health log, checking every row; -1 after printing "LOG:LINE: reason". */
+int healthlog_load(const char *path, HealthLog *log);
+void healthlog_free(HealthLog *log);
+
+/* Three panels (update/weight ratio with the 1e-3 rule of thumb, mean |weight|, the share of
+ * dead units), a line per layer, into out; name titles it. */
+int viz_health(const HealthLog *log, const PlotOptions *o, const char *name, const char *out);
 
 /* ---------------------------------------------------------------------------------------- */
 /* mean.c: the mean image */
