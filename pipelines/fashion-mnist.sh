@@ -15,9 +15,9 @@
 #      crops, mirrors, no PCA noise, the paper's SGD and update; the test set is its validation set,
 #      for the per-epoch accuracy only (a fixed schedule: nothing is chosen by it);
 #   4. anet-eval: test accuracy of the final model with the centre crop and with the paper's 10;
-#   5. anet-viz: the first-layer filters (the paper's Figure 3), the training curves and test
-#      images beside their nearest training images (Figure 4, right), as PNGs (when anet-viz
-#      is built).
+#   5. anet-viz: the first-layer filters (the paper's Figure 3), the training curves, the
+#      layers' health (anet-train --health: update sizes, dead ReLUs) and test images beside
+#      their nearest training images (Figure 4, right), as PNGs (when anet-viz is built).
 # Outputs go to $ANET_DEMO_DIR (default demo/). A rerun starts afresh: it removes what an
 # earlier run made there. With --reuse (or ANET_DEMO_REUSE=1) it keeps the steps that
 # finished (databases, statistics, model) and redoes only the others. ANET_DEMO_EPOCHS,
@@ -78,7 +78,8 @@ fi
 if [ "$reuse" != 1 ] && [ -d "$out" ]; then
 	rm -rf "$out/train.lmdb" "$out/test.lmdb" "$out/train.stats" "$out/model.anw" "$out/model.best.anw" \
 		"$out/model.ckpt" "$out/train.tsv" "$out/filters.png" "$out/eval-1.txt" "$out/eval-10.txt" \
-		"$out/per-class.tsv" "$out/confusion.tsv" "$out/summary.txt" "$out/curves.png" "$out/neighbours.png"
+		"$out/per-class.tsv" "$out/confusion.tsv" "$out/summary.txt" "$out/curves.png" "$out/neighbours.png" \
+		"$out/health.tsv" "$out/health.png"
 fi
 mkdir -p "$out"
 echo "fashion-mnist.sh: outputs in $out/ ($([ "$reuse" = 1 ] && echo "reusing finished steps" || echo "a fresh run"))" >&2
@@ -121,7 +122,7 @@ else
 	"$bin/anet-train" --net "$here/fashion-mnist.net" --stats "$out/train.stats" --val "$out/test.lmdb" \
 		--batch $batch --lr $lr --lr-decay "$lr_decay" --lr-steps "$lr_steps" --epochs "$epochs" --weight-decay "$wd" \
 		--color-noise "$color_noise" --input-scale 0.015625 \
-		--log "$out/train.tsv" -o "$out/model.anw" "$out/train.lmdb"
+		--log "$out/train.tsv" --health "$out/health.tsv" -o "$out/model.anw" "$out/train.lmdb"
 fi
 t_train=$(took "$t")
 
@@ -146,6 +147,7 @@ if [ -x "$bin/anet-viz" ]; then
 	}
 	viz "$out/filters.png" filters -w "$out/model.anw" -o "$out/filters.png"
 	viz "$out/curves.png" curves "$out/train.tsv" --x epoch -o "$out/curves.png"
+	[ -s "$out/health.tsv" ] && viz "$out/health.png" health "$out/health.tsv" --x epoch -o "$out/health.png"
 	viz "$out/neighbours.png" neighbours -w "$out/model.anw" --query "$out/test.lmdb" --gallery "$out/train.lmdb" \
 		-n 8 -k 8 --gallery-limit 10000 --size 56 -o "$out/neighbours.png"
 else
@@ -167,6 +169,6 @@ rate=$(awk -F'\t' '$3 == "train" { n++; s += $8 } END { if (n) printf "%.0f", s 
 	echo "  time: data ${t_data} s, statistics ${t_stats} s, training ${t_train} s, evaluation ${t_eval} s," \
 		"pictures ${t_viz} s; total $(took "$t_all") s"
 	echo "  load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "  outputs: $out/model.anw (model), $out/train.tsv (log), $out/per-class.tsv, $out/confusion.tsv," \
+	echo "  outputs: $out/model.anw (model), $out/train.tsv (log), $out/health.tsv, $out/per-class.tsv, $out/confusion.tsv," \
 		"$out/eval-1.txt, $out/eval-10.txt$pics"
 } | tee "$out/summary.txt"
