@@ -248,13 +248,14 @@ if [ -x $B/bin/anet-train ] && [ -x $B/bin/imgprep ]; then
 		note "anet-train --device cuda, JPEG db" "$(status): $(awk -F'\t' 'NR == 2 { t0 = $10; s0 = $1 } NR > 2 {
 			t = $10; s = $1; w += $9; n++ } END { if (n) printf "%.0f img/s, data wait %.1f%%", 128 * (s - s0) / (t - t0), 100 * w / n }' \
 			"$OUT/e2e.tsv" 2>/dev/null)"
-		# the same in 4 parts of 32 (--accum): the summed gradients (axpby) on the device
+		# the same in 4 parts of 32 (--accum): the summed gradients (axpby) on the device; and the
+		# layers' health measured on the device at every report (--health)
 		stage e2e-accum 60 $B/bin/anet-train --device cuda --stats /tmp/anet-gpu-db/db.stats --batch 128 --accum 4 \
 			--steps 40 -j "$jobs" --report-every 10 --checkpoint-every 0 --log "$OUT/e2e-accum.tsv" -q \
-			-o /tmp/anet-gpu-db/m4.anw /tmp/anet-gpu-db/db.lmdb
-		note "anet-train --accum 4, JPEG db" "$(status): $(awk -F'\t' 'NR == 2 { t0 = $10; s0 = $1 } NR > 2 {
+			--health "$OUT/e2e-health.tsv" -o /tmp/anet-gpu-db/m4.anw /tmp/anet-gpu-db/db.lmdb
+		note "anet-train --accum 4 --health, JPEG db" "$(status): $(awk -F'\t' 'NR == 2 { t0 = $10; s0 = $1 } NR > 2 {
 			t = $10; s = $1 } END { if (t > t0) printf "%.0f img/s", 128 * (s - s0) / (t - t0) }' \
-			"$OUT/e2e-accum.tsv" 2>/dev/null)"
+			"$OUT/e2e-accum.tsv" 2>/dev/null), $(awk 'NR > 1' "$OUT/e2e-health.tsv" 2>/dev/null | wc -l) health rows (32 expected)"
 	fi
 fi
 

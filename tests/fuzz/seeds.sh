@@ -32,10 +32,11 @@ head -c 2000 "$tmp/idx8.rec" >"$out/record/idx8-raw.rec"
 cp "$tmp/db.stats" "$out/tensorfile/stats-8x8x1.anw"
 printf 'input size=8 channels=1\nfc name=fc1 out=8 init=0.1\nrelu\nfc name=fc2 out=classes\nsoftmax\n' >"$tmp/tiny.net"
 "$bin/anet-train" --net "$tmp/tiny.net" --stats "$tmp/db.stats" --batch 8 --steps 2 --device cpu --threads 1 -j 1 \
-	--log "$tmp/log.tsv" -o "$tmp/m.anw" "$tmp/db" 2>/dev/null
+	--log "$tmp/log.tsv" --health "$tmp/health.tsv" -o "$tmp/m.anw" "$tmp/db" 2>/dev/null
 cp "$tmp/m.anw" "$out/tensorfile/model.anw"
 cp "$tmp/m.ckpt" "$out/tensorfile/checkpoint.anw"
 cp "$tmp/log.tsv" "$out/trainlog/log.tsv"
+cp "$tmp/health.tsv" "$out/trainlog/health.tsv"
 "$bin/anet-eval" -q -w "$tmp/m.anw" --device cpu --threads 1 --limit 4 --features "$tmp/f.anw" "$tmp/db" \
 	>/dev/null 2>&1 && cp "$tmp/f.anw" "$out/tensorfile/features.anw"
 # the metadata entry, decoded from mdb_dump's printable form (\\ and \xx escapes)
