@@ -31,6 +31,10 @@ expect_exit 2 anet-convert import --net alexnet --mean 1,2 a.safetensors -o x
 expect_err "give R,G,B"
 expect_exit 2 anet-convert import --net alexnet --mean 1,2,300 a.safetensors -o x
 expect_exit 2 anet-convert import --net alexnet --std 0,1,1 a.safetensors -o x
+expect_exit 2 anet-convert import --net alexnet --mean 123,116,103 --std 0.229,0.224,0.225 a.safetensors -o x
+expect_err "values of the 0-1 scale must be multiplied by 255"
+expect_exit 1 anet-convert import --net alexnet --mean 0.485,0.456,0.406 "$T/none.safetensors" -o x
+expect_err "warning: --mean: every value is in 0..1"
 expect_exit 2 anet-convert import --net alexnet --stats s --size 256 a.safetensors -o x
 expect_err "--stats gives the record size"
 

@@ -149,6 +149,19 @@ static int cmd_import(int argc, char **argv)
 		memcpy(o.mean, convert_torchvision_mean, sizeof o.mean);
 		memcpy(o.std, convert_torchvision_std, sizeof o.std);
 	}
+	/* torchvision's figures are on the 0-1 scale; given here as they are, they would be off by
+	 * 255 and the model silently wrong */
+	int small_std = o.nstd > 0, small_mean = o.nmean > 0;
+	for (int i = 0; i < o.nstd; i++)
+		small_std &= o.std[i] < 1;
+	for (int i = 0; i < o.nmean; i++)
+		small_mean &= o.mean[i] > 0 && o.mean[i] <= 1;
+	if (small_std && !torchvision)
+		usage_error("--std: below 1 on the 0-255 scale anet-convert takes: values of the 0-1 scale must be "
+			    "multiplied by 255 (torchvision's are --torchvision)");
+	if (small_mean && !torchvision)
+		warn_msg("warning: --mean: every value is in 0..1; anet-convert takes the 0-255 scale (multiply by 255 "
+			 "if these are of the 0-1 scale)");
 	if (o.stats && o.nmean)
 		usage_error("--stats gives the mean image: --mean (or --torchvision) does not go with it");
 	if (o.stats && o.size)
