@@ -331,7 +331,7 @@ static int emit(TensorWriter *w, const void *data, size_t n)
 {
 	if (w->failed)
 		return -1;
-	if (write_all(w->af.f, data, n, w->af.tmp) != 0) {
+	if (write_all(w->af.f, data, n, atomic_name(&w->af)) != 0) {
 		w->failed = 1;
 		return -1;
 	}
@@ -356,7 +356,7 @@ int tensorwriter_open(TensorWriter *w, const char *path, uint32_t kind)
 	w->crc = crc32(0, NULL, 0);
 	uint8_t h[HEADER_SIZE] = { 0 };
 	/* the count and size are patched in at commit */
-	if (write_all(w->af.f, h, sizeof h, w->af.tmp) != 0) {
+	if (write_all(w->af.f, h, sizeof h, atomic_name(&w->af)) != 0) {
 		w->failed = 1;
 		return -1;
 	}
@@ -446,7 +446,7 @@ int tensorwriter_finish(TensorWriter *w)
 	}
 	uint8_t t[4], h[HEADER_SIZE] = { 0 };
 	put_u32(t, (uint32_t)w->crc);
-	if (write_all(w->af.f, t, 4, w->af.tmp) != 0) {
+	if (write_all(w->af.f, t, 4, atomic_name(&w->af)) != 0) {
 		tensorwriter_abort(w);
 		return -1;
 	}
@@ -456,9 +456,9 @@ int tensorwriter_finish(TensorWriter *w)
 	put_u32(h + 12, w->kind);
 	put_u32(h + 16, w->count);
 	put_u64(h + 24, w->bytes + 4);
-	if (fseeko(w->af.f, 0, SEEK_SET) != 0 || write_all(w->af.f, h, sizeof h, w->af.tmp) != 0 ||
+	if (fseeko(w->af.f, 0, SEEK_SET) != 0 || write_all(w->af.f, h, sizeof h, atomic_name(&w->af)) != 0 ||
 	    fflush(w->af.f) != 0) {
-		warn_errno("%s: rewriting the header", w->af.tmp);
+		warn_errno("%s: rewriting the header", atomic_name(&w->af));
 		tensorwriter_abort(w);
 		return -1;
 	}

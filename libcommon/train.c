@@ -480,6 +480,10 @@ static void check_health(Trainer *t, Progress *pg)
 		t->health_rows = xcalloc((size_t)rows, sizeof *t->health_rows);
 		t->dead_warned = xcalloc((size_t)rows, 1);
 	}
+	if (pg)
+		progress_clear(pg);
+	int first = !t->health_seen;
+	t->health_seen = 1; /* a failure is not tried again at every report, unless --health asks */
 	if (health_measure(t->net, t->input_n, t->health_rows) != 0) {
 		warn_msg("step %" PRIu64 ": the layers' health could not be measured (above)", t->st.step);
 		return;
@@ -488,24 +492,25 @@ static void check_health(Trainer *t, Progress *pg)
 		health_write_rows(t->health, s, t->health_rows, t->st.step, epochs_done(t));
 		fflush(t->health);
 	}
-	if (pg)
-		progress_clear(pg);
-	if (!t->health_seen && !t->o.quiet) {
+	/* with --accum the net's input holds the step's last part */
+	char images[64];
+	snprintf(images, sizeof images, t->o.accum > 1 ? "%d images of the step's last part" : "%d images of the step",
+		 t->input_n);
+	if (first && !t->o.quiet) {
 		char dead[1024];
 		health_format_dead(dead, sizeof dead, s, t->health_rows);
-		warn_msg("step %" PRIu64 ": dead ReLUs (maps or features zero for every image of the batch): %s", t->st.step,
+		warn_msg("step %" PRIu64 ": dead ReLUs (maps or features zero for all %s): %s", t->st.step, images,
 			 *dead ? dead : "none rectified");
 	}
-	t->health_seen = 1;
 	for (int k = 0; k < rows; k++) {
 		const HealthRow *r = &t->health_rows[k];
 		/* units active for few images look dead in a small batch: judge on 32 or more */
 		if (r->relu && 2 * r->dead >= r->units && t->input_n >= 32 && !t->dead_warned[k]) {
-			warn_msg("warning: step %" PRIu64 ": %d of the %d %s of %s are dead (zero for every image of the "
-				 "batch): they pass no gradient. Biases that start too low, or a learning rate too high, "
-				 "cause this: try --bias-init or a lower --lr",
+			warn_msg("warning: step %" PRIu64 ": %d of the %d %s of %s are dead (zero for all %s): they pass "
+				 "no gradient. Biases that start too low, or a learning rate too high, cause this: try "
+				 "--bias-init or a lower --lr",
 				 t->st.step, r->dead, r->units, s->layers[r->layer].type == LAYER_CONV ? "maps" : "features",
-				 s->layers[r->layer].name);
+				 s->layers[r->layer].name, images);
 			t->dead_warned[k] = 1;
 		}
 	}
@@ -534,9 +539,10 @@ static void report(Trainer *t, Window *w, Progress *pg)
 	} else {
 		w->stall = 0;
 	}
-	window_reset(w);
+	/* before the next window starts, so that its rate does not pay for the measurement */
 	if ((t->health || !t->health_seen) && t->input_n > 0)
 		check_health(t, pg);
+	window_reset(w);
 }
 
 static void progress_line(const Trainer *t, const Window *w, Progress *pg, uint64_t done)
@@ -707,6 +713,12 @@ static int open_log(Trainer *t)
 		return -1;
 	if (t->o.health && *t->o.health && !(t->health = open_tsv(t, t->o.health, health_write_header)))
 		return -1;
+	struct stat a, b;
+	if (t->log && t->health && fstat(fileno(t->log), &a) == 0 && fstat(fileno(t->health), &b) == 0 &&
+	    a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+		warn_msg("--health %s: the same file as --log: give each its own", t->o.health);
+		return -1;
+	}
 	return 0;
 }
 

@@ -45,6 +45,7 @@ enum {
 	TO_CROP, TO_FLIP, TO_COLOR_NOISE, TO_INPUT_SCALE, TO_REPORT_EVERY, TO_STALL_STEPS, TO_NET, TO_BIAS_INIT,
 	TO_WEIGHT_DECAY, TO_MOMENTUM, TO_LR_DECAY, TO_ERASE, TO_ACCUM, TO_HEALTH, TO_COUNT
 };
+_Static_assert(TO_COUNT <= 32, "TrainOptions.given holds a bit per setting in 32 bits");
 
 typedef struct {
 	/* files */

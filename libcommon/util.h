@@ -66,6 +66,8 @@ typedef struct {
 } AtomicFile;
 
 int atomic_open(AtomicFile *af, const char *path);
+/* The name being written, for messages: the temporary, or the path written in place. */
+static inline const char *atomic_name(const AtomicFile *af) { return af->tmp ? af->tmp : af->path; }
 int atomic_commit(AtomicFile *af);
 void atomic_abort(AtomicFile *af);
 

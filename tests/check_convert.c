@@ -462,6 +462,36 @@ START_TEST(import_refuses_names_too_long_naming_the_input)
 }
 END_TEST
 
+/* A list naming an entry twice is refused; text that is not UTF-8 cannot be metadata, and
+ * its export is refused naming the anet file. */
+START_TEST(refuses_repeated_entries_and_text_not_utf8)
+{
+	char *in = write_raw("twice.safetensors",
+			     "{\"__metadata__\":{\"anet.kind\":\"features\",\"anet.entries\":\"a\\nb\\na\"},"
+			     "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+			     "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8);
+	char *out = xasprintf("%s/twice.antf", dir);
+	ImportOptions none = { .quiet = 1 };
+	char *msgs = import_msgs(in, out, &none, -1);
+	ASSERT_NAMES(msgs, in, "'a' is listed twice in anet.entries");
+	ck_assert_int_ne(access(out, F_OK), 0);
+	free(msgs);
+
+	char *feat = xasprintf("%s/latin1.antf", dir), *st = xasprintf("%s/latin1.safetensors", dir);
+	TensorWriter tw;
+	ck_assert_int_eq(tensorwriter_open(&tw, feat, TF_FEATURES), 0);
+	ck_assert_int_eq(tensorwriter_add_text(&tw, "names", "caf\xe9\n"), 0);
+	ck_assert_int_eq(tensorwriter_commit(&tw), 0);
+	Capture c = capture_begin();
+	int rc = convert_export(feat, st, 1);
+	msgs = capture_end(c);
+	ck_assert_int_eq(rc, -1);
+	ASSERT_NAMES(msgs, feat, "text entry 'names' is not valid UTF-8");
+	ck_assert_int_ne(access(st, F_OK), 0);
+	free(msgs), free(feat), free(st), free(in), free(out);
+}
+END_TEST
+
 int main(void)
 {
 	set_progname("check_convert");
@@ -479,6 +509,7 @@ int main(void)
 	tcase_add_test(t, import_names_every_mismatch);
 	tcase_add_test(t, export_import_gives_the_same_bytes);
 	tcase_add_test(t, import_refuses_names_too_long_naming_the_input);
+	tcase_add_test(t, refuses_repeated_entries_and_text_not_utf8);
 	suite_add_tcase(s, t);
 	SRunner *r = srunner_create(s);
 	srunner_run_all(r, CK_ENV);

@@ -35,6 +35,9 @@ expect_exit 2 anet-convert import --net alexnet --mean 123,116,103 --std 0.229,0
 expect_err "values of the 0-1 scale must be multiplied by 255"
 expect_exit 1 anet-convert import --net alexnet --mean 0.485,0.456,0.406 "$T/none.safetensors" -o x
 expect_err "warning: --mean: every value is in 0..1"
+expect_exit 2 anet-convert import --net alexnet --mean 1,,2,3 a.safetensors -o x
+expect_exit 2 anet-convert import --net alexnet --mean 1,2,3 --std 0.5,58,58 a.safetensors -o x
+expect_err "values of the 0-1 scale"
 expect_exit 2 anet-convert import --net alexnet --stats s --size 256 a.safetensors -o x
 expect_err "--stats gives the record size"
 
@@ -50,6 +53,9 @@ for f in m.anw train.stats f.anf; do
 done
 expect_exit 0 anet-convert export "$T/m.anw" -o "$T/m2.safetensors"
 expect_err "model .*m.anw: 20 tensors (.*) and 7 metadata entries written to .*m2.safetensors"
+expect_exit 2 anet-convert export "$T/m.anw" -o "$T/m.anw"
+expect_err "is the input file itself"
+anet-convert import -q "$T/m.anw.safetensors" -o /dev/null || fail "import to /dev/null failed"
 # the header: its length, then JSON with the spec as metadata
 len=$(od -An -tu8 -N8 "$T/m.anw.safetensors" | tr -d ' ')
 [ $((len % 8)) = 0 ] || fail "header length $len is not a multiple of 8"
@@ -87,6 +93,9 @@ printf 'input size=32 channels=3\nconv name=conv1 out=8 kernel=5 stride=2 pad=2\
 expect_exit 1 anet-convert import --net "$T/ten.net" --map "$REF/owt-tiny.map" --mean 0,0,0 --size 40 \
 	--classes "$T/four.txt" "$REF/owt-tiny.safetensors" -o "$T/x.anw"
 expect_err "four.txt: 4 class names, but .*ten.net has 10 outputs"
+expect_exit 1 anet-convert import --net "$T/ten.net" --map "$REF/owt-tiny.map" --mean 0,0,0 --size 40 \
+	--num-classes 4 "$REF/owt-tiny.safetensors" -o "$T/x.anw"
+expect_err "num-classes 4: .*ten.net has 10 outputs (it does not say out=classes)"
 [ ! -e "$T/x.anw" ] || fail "a failed import left x.anw"
 
 # files that are not safetensors, or not anet's, are refused with the reason

@@ -24,7 +24,7 @@ for f in m.anw m.ckpt m.best.anw; do [ -s "$T/$f" ] || fail "$f was not written"
 grep -q "conv1 .*8x28x28" "$T/out" || fail "no layer table at the start"
 grep -q "total for training" "$T/out" || fail "no memory estimate at the start"
 grep -q "validation on .*top-1 error" "$T/out" || fail "no validation message"
-grep -q "step 8: dead ReLUs (maps or features zero for every image of the batch): conv1 [0-9]*/8, conv2 [0-9]*/8, fc3 [0-9]*/32$" \
+grep -q "step 8: dead ReLUs (maps or features zero for all 8 images of the step): conv1 [0-9]*/8, conv2 [0-9]*/8, fc3 [0-9]*/32$" \
 	"$T/out" || fail "no dead-ReLU line at the first report: $(grep -i dead "$T/out")"
 
 # --health: a row per learned layer and report, and the same weights as the run without it;
@@ -37,6 +37,8 @@ cmp "$T/hm.anw" "$T/nh.anw" || fail "--health changed the weights"
 [ "$(awk -F'\t' 'NR > 1 && NF == 10' "$T/h.tsv" | wc -l)" = 8 ] || fail "not 8 rows (2 reports, 4 layers): $(cat "$T/h.tsv")"
 awk -F'\t' 'NR > 1 && $3 == "fc4" && $8 != "" { bad = 1 } NR > 1 && $3 == "fc3" && $8 != 32 { bad = 1 } END { exit bad }' \
 	"$T/h.tsv" || fail "units: fc3 has 32, fc4 (no ReLU) none: $(cat "$T/h.tsv")"
+expect_exit 1 train --steps 4 --health "$T/same.tsv" --log "$T/same.tsv" -o "$T/same.anw" "$T/train.lmdb"
+expect_err "health .*same.tsv: the same file as --log"
 anet-train --resume "$T/hm.ckpt" --steps 24 --device cpu --threads 1 2>"$T/err" || { cat "$T/err"; fail; }
 expect_err "resume: health .*h.tsv (from the checkpoint)"
 [ "$(awk -F"\t" "NR > 1" "$T/h.tsv" | wc -l)" = 16 ] || fail "the resumed run did not append its reports (steps 20, 24)"

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "libcommon/convert/convert.h"
 #include "libcommon/opt.h"
@@ -51,12 +52,14 @@ static void usage(FILE *f)
 		"anet-train's do. See anet-convert(1), anet-formats(5).\n");
 }
 
-/* "R,G,B" or "V": 1 or 3 numbers in [min, max]. */
+/* "R,G,B" or "V": 1 or 3 numbers in [min, max], no field empty. */
 static int parse_triple(const char *flag, const char *arg, double min, double max, double *v)
 {
-	char *copy = xstrdup(arg), *save = NULL;
+	char *copy = xstrdup(arg);
 	int n = 0;
-	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+	for (char *t = copy, *comma; t; t = comma) {
+		if ((comma = strchr(t, ',')))
+			*comma++ = '\0';
 		if (n == 3)
 			usage_error("%s: '%s' has more than 3 values", flag, arg);
 		v[n++] = opt_double(flag, t, min, max);
@@ -65,6 +68,14 @@ static int parse_triple(const char *flag, const char *arg, double min, double ma
 	if (n != 1 && n != 3)
 		usage_error("%s: '%s': give R,G,B (or one value for a grayscale network)", flag, arg);
 	return n;
+}
+
+/* The output would replace the input (a typo loses the file): refused. */
+static void refuse_same_file(const char *in, const char *out)
+{
+	struct stat a, b;
+	if (stat(in, &a) == 0 && stat(out, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+		usage_error("-o %s is the input file itself", out);
 }
 
 static int cmd_export(int argc, char **argv)
@@ -94,6 +105,7 @@ static int cmd_export(int argc, char **argv)
 		usage_error("export: too many arguments (one FILE)");
 	if (!out)
 		usage_error("export: missing -o OUT.safetensors");
+	refuse_same_file(argv[optind], out);
 	return convert_export(argv[optind], out, quiet) == 0 ? 0 : EXIT_RUNTIME;
 }
 
@@ -127,7 +139,7 @@ static int cmd_import(int argc, char **argv)
 		case OPT_STD: o.nstd = parse_triple("--std", optarg, 1e-6, 1e6, o.std); break;
 		case OPT_TORCHVISION: torchvision = 1; break;
 		case OPT_STATS: o.stats = optarg; break;
-		case OPT_SIZE: o.size = (int)opt_int("--size", optarg, 1, 65535); break;
+		case OPT_SIZE: o.size = (int)opt_int("--size", optarg, 1, 16384); break; /* imgprep -s's bound */
 		case OPT_BGR: o.bgr = 1; break;
 		case 'h': usage(stdout); return 0;
 		case OPT_VERSION: printf("anet-convert (anet) %s\n", ANET_VERSION); return 0;
@@ -142,6 +154,7 @@ static int cmd_import(int argc, char **argv)
 		usage_error("import: too many arguments (one IN.safetensors)");
 	if (!out)
 		usage_error("import: missing -o OUT");
+	refuse_same_file(argv[optind], out);
 	if (torchvision && (o.nmean || o.nstd))
 		usage_error("--torchvision sets --mean and --std: give one or the other");
 	if (torchvision) {
@@ -151,9 +164,9 @@ static int cmd_import(int argc, char **argv)
 	}
 	/* torchvision's figures are on the 0-1 scale; given here as they are, they would be off by
 	 * 255 and the model silently wrong */
-	int small_std = o.nstd > 0, small_mean = o.nmean > 0;
+	int small_std = 0, small_mean = o.nmean > 0;
 	for (int i = 0; i < o.nstd; i++)
-		small_std &= o.std[i] < 1;
+		small_std |= o.std[i] < 1;
 	for (int i = 0; i < o.nmean; i++)
 		small_mean &= o.mean[i] > 0 && o.mean[i] <= 1;
 	if (small_std && !torchvision)

@@ -72,14 +72,18 @@ int convert_export(const char *in, const char *out, int quiet)
 			rc = tensorfile_fail(&tf, "entry '%s': names starting 'anet.' are the export's own", e->name);
 		} else if (e->dtype == DT_TEXT) {
 			char *text = tensorfile_read_text(&tf, e->name);
-			rc = !text || stwriter_meta(&w, e->name, text);
+			if (text && !st_text_ok(text))
+				rc = tensorfile_fail(&tf, "text entry '%s' is not valid UTF-8, which safetensors metadata "
+							  "must be", e->name);
+			else
+				rc = !text || stwriter_meta(&w, e->name, text);
 			free(text);
 		} else {
 			StDtype st;
 			if (st_of_tf(e->dtype, &st) != 0)
 				rc = tensorfile_fail(&tf, "entry '%s': dtype %u has no safetensors counterpart", e->name, e->dtype);
-			else
-				rc = stwriter_declare(&w, e->name, st, e->ndim, e->dims);
+			else if ((rc = stwriter_declare(&w, e->name, st, e->ndim, e->dims)) != 0)
+				tensorfile_fail(&tf, "entry '%s' cannot be exported (above)", e->name);
 			tensors++;
 			bytes += e->bytes;
 		}
@@ -151,7 +155,8 @@ static int finish_import(TensorWriter *tw, const char *in, const char *out)
 {
 	if (tensorwriter_finish(tw) != 0)
 		return -1;
-	if (verify_written(tw->af.tmp, tw->kind) != 0) {
+	/* a device written in place (-o /dev/null) has nothing to load back */
+	if (tw->af.tmp && verify_written(tw->af.tmp, tw->kind) != 0) {
 		warn_msg("%s: the %s imported from it does not load (above); %s is left as it was", in,
 			 tensorfile_kind_name(tw->kind), out);
 		tensorwriter_abort(tw);
@@ -201,6 +206,27 @@ static int line_listed(const char *list, const char *name)
 	return 0;
 }
 
+static int by_string(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Refuses a list that names an entry twice (an anet file holds each name once). */
+static int first_repeated_line(const char *list, SafeTensors *st)
+{
+	char *copy = xstrdup(list), *save = NULL, **names = NULL;
+	size_t n = 0;
+	for (char *name = strtok_r(copy, "\n", &save); name; name = strtok_r(NULL, "\n", &save)) {
+		names = xreallocarray(names, n + 1, sizeof *names);
+		names[n++] = name;
+	}
+	qsort(names, n, sizeof *names, by_string);
+	int rc = 0;
+	for (size_t i = 1; i < n && rc == 0; i++)
+		if (strcmp(names[i - 1], names[i]) == 0)
+			rc = safetensors_fail(st, "'%.300s' is listed twice in %s", names[i], META_ENTRIES);
+	free(names);
+	free(copy);
+	return rc;
+}
+
 /* A file anet-convert export wrote (perhaps edited since): entry for entry, back. */
 static int import_anet(SafeTensors *st, const char *out, const ImportOptions *o)
 {
@@ -213,6 +239,8 @@ static int import_anet(SafeTensors *st, const char *out, const ImportOptions *o)
 		return safetensors_fail(st, "metadata %s is '%s', not a kind of anet file", META_KIND, kind_name);
 	if (!entries)
 		return safetensors_fail(st, "metadata %s is missing (it lists the entries in their order)", META_ENTRIES);
+	if (first_repeated_line(entries, st) != 0)
+		return -1;
 	TensorWriter tw;
 	if (tensorwriter_open(&tw, out, kind) != 0)
 		return -1;
@@ -485,6 +513,11 @@ static int import_foreign(SafeTensors *st, const char *out, const ImportOptions 
 		goto out;
 	if (classes.count && (int)classes.count != s->classes) {
 		warn_msg("%s: %u class names, but %s has %d outputs", o->classes, classes.count, s->source, s->classes);
+		goto out;
+	}
+	if (o->num_classes && o->num_classes != s->classes) {
+		warn_msg("--num-classes %d: %s has %d outputs (it does not say out=classes)", o->num_classes, s->source,
+			 s->classes);
 		goto out;
 	}
 	const Dims in = s->layers[0].out;

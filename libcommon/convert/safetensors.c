@@ -22,6 +22,13 @@ const char *st_dtype_name(StDtype d) { return (unsigned)d < ST_NDTYPES ? dtypes[
 size_t st_dtype_size(StDtype d) { return (unsigned)d < ST_NDTYPES ? dtypes[d].size : 0; }
 int st_dtype_is_float(StDtype d) { return d == ST_F32 || d == ST_F64 || d == ST_F16 || d == ST_BF16; }
 
+int st_text_ok(const char *text)
+{
+	json_t *s = json_string(text); /* NULL for text that is not UTF-8 */
+	json_decref(s);
+	return s != NULL;
+}
+
 /* "PATH: message", for the reader's and the writer's refusals. */
 static void vsay(const char *path, const char *fmt, va_list ap)
 {
@@ -395,8 +402,8 @@ static int write_header(StWriter *w)
 	size_t n = strlen(text), padded = (n + 7) / 8 * 8;
 	uint8_t len[8];
 	put_u64(len, padded);
-	int rc = write_all(w->af.f, len, 8, w->af.tmp) || write_all(w->af.f, text, n, w->af.tmp) ||
-		 write_all(w->af.f, "        ", padded - n, w->af.tmp);
+	int rc = write_all(w->af.f, len, 8, atomic_name(&w->af)) || write_all(w->af.f, text, n, atomic_name(&w->af)) ||
+		 write_all(w->af.f, "        ", padded - n, atomic_name(&w->af));
 	free(text);
 	w->started = 1;
 	return rc ? (w->failed = 1, -1) : 0;
@@ -410,7 +417,7 @@ int stwriter_append(StWriter *w, const void *data, size_t bytes)
 		return -1;
 	if (bytes > w->declared - w->written)
 		return writer_fail(w, "more data than the tensors declared");
-	if (write_all(w->af.f, data, bytes, w->af.tmp) != 0) {
+	if (write_all(w->af.f, data, bytes, atomic_name(&w->af)) != 0) {
 		w->failed = 1;
 		return -1;
 	}

@@ -8,7 +8,7 @@
  *   little-endian. The JSON is parsed by jansson.
  *
  * The reader checks what the reference implementation checks: the header fits the file and
- * is at most 100 MiB, every entry has a known dtype, a shape whose element count times the
+ * is at most 100,000,000 bytes, every entry has a known dtype, a shape whose element count times the
  * dtype's size is END - BEGIN, and the entries tile the data exactly (no gap, no overlap,
  * nothing after the last one). Each refusal is one message naming the file, and the tensor
  * where there is one. Nothing is read into memory but the header until a tensor is asked for.
@@ -27,7 +27,7 @@
 #include "libcommon/util.h"
 
 #define ST_MAX_DIMS 8
-#define ST_MAX_HEADER (100u << 20)
+#define ST_MAX_HEADER 100000000u /* the reference implementation's limit */
 
 typedef enum {
 	ST_BOOL, ST_U8, ST_I8, ST_F8_E5M2, ST_F8_E4M3, ST_I16, ST_U16, ST_F16, ST_BF16,
@@ -58,6 +58,8 @@ const char *st_dtype_name(StDtype d);
 size_t st_dtype_size(StDtype d);
 /* Whether read_float can convert the dtype: F32, F64, F16, BF16. */
 int st_dtype_is_float(StDtype d);
+/* Whether text can be a metadata value: valid UTF-8, as JSON strings must be. */
+int st_text_ok(const char *text);
 
 /* Opens and verifies a file. -1 after printing "PATH: reason". */
 int safetensors_open(SafeTensors *st, const char *path);

@@ -207,16 +207,18 @@ static int on_path(const char *prog)
 	return found;
 }
 
-/* A gnuplot string: double quotes, with \ and " escaped (noenhanced: no other markup). */
+/* A gnuplot string in single quotes (noenhanced: no markup), where nothing is special but
+ * the quote itself, doubled: in double quotes gnuplot would run `backquoted` text as a shell
+ * command, and titles carry file names and the layer names a log file holds. */
 static void gp_string(FILE *f, const char *s)
 {
-	fputc('"', f);
+	fputc('\'', f);
 	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fputc('\\', f);
+		if (*s == '\'')
+			fputc('\'', f);
 		fputc(*s == '\n' ? ' ' : *s, f);
 	}
-	fputc('"', f);
+	fputc('\'', f);
 }
 
 /* Series k of panel i as the datablock $s<i>_<k>: x and y a line, NaN for a gap; its lone
