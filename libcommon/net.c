@@ -603,15 +603,7 @@ int net_train_step(Net *net, int n, uint64_t step, float lr, const int32_t *labe
 /* ---------------------------------------------------------------------------------------- */
 /* access */
 
-static int spec_param(const Spec *s, const char *name)
-{
-	for (int t = 0; t < s->nparams; t++)
-		if (strcmp(s->params[t].name, name) == 0)
-			return t;
-	return -1;
-}
-
-int net_find_param(const Net *net, const char *name) { return spec_param(net->spec, name); }
+int net_find_param(const Net *net, const char *name) { return spec_find_param(net->spec, name); }
 
 float *net_param(Net *net, int index) { return param_ptr(net, net->params, index); }
 float *net_grad(Net *net, int index) { return param_ptr(net, net->grads, index); }
@@ -772,7 +764,7 @@ int net_read_matching(Net *net, TensorFile *tf, const Spec *from, int partial, N
 	*m = (NetMatch){ .tensors = s->nparams, .numbers = s->param_count };
 	for (int t = 0; t < s->nparams && rc == 0; t++) {
 		const SpecParam *p = &s->params[t];
-		int f = spec_param(from, p->name);
+		int f = spec_find_param(from, p->name);
 		if (f < 0 || !same_shape(p, &from->params[f])) {
 			if (f < 0)
 				warn_msg("%s: holds no %s%s", tf->path, p->name, fresh);
@@ -787,7 +779,7 @@ int net_read_matching(Net *net, TensorFile *tf, const Spec *from, int partial, N
 		m->copied_numbers += p->count;
 	}
 	for (int f = 0; f < from->nparams && rc == 0; f++)
-		if (spec_param(s, from->params[f].name) < 0) {
+		if (spec_find_param(s, from->params[f].name) < 0) {
 			warn_msg("%s: %s (%s) has no place in the network%s", tf->path, from->params[f].name,
 				 shape_text(&from->params[f], there, sizeof there), partial ? ": left out" : "");
 			mismatches++;

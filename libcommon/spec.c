@@ -574,19 +574,25 @@ Spec *spec_parse(const char *text, const char *source, int classes)
 	return s;
 }
 
-Spec *spec_load(const char *name, int classes)
+char *spec_read_text(const char *name)
 {
 	if (strcmp(name, "alexnet") == 0)
-		return spec_parse(spec_alexnet_text, "alexnet", classes);
+		return xstrdup(spec_alexnet_text);
 	size_t len;
 	char *text = read_file(name, &len, 1 << 20);
-	if (!text)
-		return NULL;
-	if (strlen(text) != len) {
+	if (text && strlen(text) != len) {
 		warn_msg("%s: holds a NUL byte: not a network specification", name);
 		free(text);
 		return NULL;
 	}
+	return text;
+}
+
+Spec *spec_load(const char *name, int classes)
+{
+	char *text = spec_read_text(name);
+	if (!text)
+		return NULL;
 	Spec *s = spec_parse(text, name, classes);
 	free(text);
 	return s;
@@ -608,6 +614,14 @@ int spec_find(const Spec *s, const char *name)
 	for (int i = 0; i < s->nlayers; i++)
 		if (strcmp(s->layers[i].name, name) == 0)
 			return i;
+	return -1;
+}
+
+int spec_find_param(const Spec *s, const char *name)
+{
+	for (int t = 0; t < s->nparams; t++)
+		if (strcmp(s->params[t].name, name) == 0)
+			return t;
 	return -1;
 }
 

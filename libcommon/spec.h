@@ -127,10 +127,15 @@ extern const char spec_alexnet_text[];
 Spec *spec_parse(const char *text, const char *source, int classes);
 /* "alexnet" (the built-in), or a spec file. */
 Spec *spec_load(const char *name, int classes);
+/* The text spec_load parses: the built-in's, or the file's (refused when it holds a NUL).
+ * Freshly allocated; NULL after printing why. */
+char *spec_read_text(const char *name);
 void spec_free(Spec *s);
 
 /* The layer called name, or -1. */
 int spec_find(const Spec *s, const char *name);
+/* The parameter called name ("conv1.weight"), its index in Spec.params, or -1. */
+int spec_find_param(const Spec *s, const char *name);
 /* spec_find, or -1 after printing "--layer NAME: WHERE has no such layer; its layers: data,
  * conv1, ..." (the programs' --layer options; where names the model file). */
 int spec_find_layer(const Spec *s, const char *name, const char *where);

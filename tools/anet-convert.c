@@ -70,12 +70,22 @@ static int parse_triple(const char *flag, const char *arg, double min, double ma
 	return n;
 }
 
-/* The output would replace the input (a typo loses the file): refused. */
-static void refuse_same_file(const char *in, const char *out)
+/* A command's one input (named in_name, described by in_what when missing), given -o named
+ * out_name; an output that would replace the input (a typo loses the file) is refused. */
+static const char *sole_input(const char *cmd, int argc, char **argv, const char *out, const char *in_name,
+			      const char *in_what, const char *out_name)
 {
+	if (optind >= argc)
+		usage_error("%s: missing %s%s", cmd, in_name, in_what);
+	if (optind + 1 < argc)
+		usage_error("%s: too many arguments (one %s)", cmd, in_name);
+	if (!out)
+		usage_error("%s: missing -o %s", cmd, out_name);
+	const char *in = argv[optind];
 	struct stat a, b;
 	if (stat(in, &a) == 0 && stat(out, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
 		usage_error("-o %s is the input file itself", out);
+	return in;
 }
 
 static int cmd_export(int argc, char **argv)
@@ -99,14 +109,9 @@ static int cmd_export(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (optind >= argc)
-		usage_error("export: missing FILE (an anet model, checkpoint, statistics or features file)");
-	if (optind + 1 < argc)
-		usage_error("export: too many arguments (one FILE)");
-	if (!out)
-		usage_error("export: missing -o OUT.safetensors");
-	refuse_same_file(argv[optind], out);
-	return convert_export(argv[optind], out, quiet) == 0 ? 0 : EXIT_RUNTIME;
+	const char *in = sole_input("export", argc, argv, out, "FILE",
+				    " (an anet model, checkpoint, statistics or features file)", "OUT.safetensors");
+	return convert_export(in, out, quiet) == 0 ? 0 : EXIT_RUNTIME;
 }
 
 static int cmd_import(int argc, char **argv)
@@ -148,13 +153,7 @@ static int cmd_import(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (optind >= argc)
-		usage_error("import: missing IN.safetensors");
-	if (optind + 1 < argc)
-		usage_error("import: too many arguments (one IN.safetensors)");
-	if (!out)
-		usage_error("import: missing -o OUT");
-	refuse_same_file(argv[optind], out);
+	const char *in = sole_input("import", argc, argv, out, "IN.safetensors", "", "OUT");
 	if (torchvision && (o.nmean || o.nstd))
 		usage_error("--torchvision sets --mean and --std: give one or the other");
 	if (torchvision) {
@@ -185,7 +184,7 @@ static int cmd_import(int argc, char **argv)
 	if (foreign && !o.net)
 		usage_error("--map, --classes, --num-classes, --mean, --std, --torchvision, --stats, --size and --bgr "
 			    "are for weights from elsewhere, which also need --net");
-	return convert_import(argv[optind], out, &o) == 0 ? 0 : EXIT_RUNTIME;
+	return convert_import(in, out, &o) == 0 ? 0 : EXIT_RUNTIME;
 }
 
 int main(int argc, char **argv)

@@ -196,35 +196,40 @@ static uint32_t kind_by_name(const char *name)
 	return 0;
 }
 
-/* Whether name is one of the lines of list. */
-static int line_listed(const char *list, const char *name)
-{
-	size_t n = strlen(name);
-	for (const char *p = list; *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : p + strlen(p))
-		if (strncmp(p, name, n) == 0 && (p[n] == '\n' || p[n] == '\0'))
-			return 1;
-	return 0;
-}
-
 static int by_string(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* Refuses a list that names an entry twice (an anet file holds each name once). */
-static int first_repeated_line(const char *list, SafeTensors *st)
+/* The lines of anet.entries, split once: in order (the file's), and sorted (for the checks). */
+typedef struct {
+	char *text;
+	char **names, **sorted;
+	size_t count;
+} EntryList;
+
+static void entries_split(EntryList *l, const char *list)
 {
-	char *copy = xstrdup(list), *save = NULL, **names = NULL;
-	size_t n = 0;
-	for (char *name = strtok_r(copy, "\n", &save); name; name = strtok_r(NULL, "\n", &save)) {
-		names = xreallocarray(names, n + 1, sizeof *names);
-		names[n++] = name;
+	memset(l, 0, sizeof *l);
+	l->text = xstrdup(list);
+	char *save = NULL;
+	for (char *name = strtok_r(l->text, "\n", &save); name; name = strtok_r(NULL, "\n", &save)) {
+		l->names = xreallocarray(l->names, l->count + 1, sizeof *l->names);
+		l->names[l->count++] = name;
 	}
-	qsort(names, n, sizeof *names, by_string);
-	int rc = 0;
-	for (size_t i = 1; i < n && rc == 0; i++)
-		if (strcmp(names[i - 1], names[i]) == 0)
-			rc = safetensors_fail(st, "'%.300s' is listed twice in %s", names[i], META_ENTRIES);
-	free(names);
-	free(copy);
-	return rc;
+	l->sorted = xmallocarray(l->count ? l->count : 1, sizeof *l->sorted);
+	if (l->count)
+		memcpy(l->sorted, l->names, l->count * sizeof *l->names);
+	qsort(l->sorted, l->count, sizeof *l->sorted, by_string);
+}
+
+static int entries_have(const EntryList *l, const char *name)
+{
+	return bsearch(&name, l->sorted, l->count, sizeof *l->sorted, by_string) != NULL;
+}
+
+static void entries_free(EntryList *l)
+{
+	free(l->names);
+	free(l->sorted);
+	free(l->text);
 }
 
 /* A file anet-convert export wrote (perhaps edited since): entry for entry, back. */
@@ -239,14 +244,21 @@ static int import_anet(SafeTensors *st, const char *out, const ImportOptions *o)
 		return safetensors_fail(st, "metadata %s is '%s', not a kind of anet file", META_KIND, kind_name);
 	if (!entries)
 		return safetensors_fail(st, "metadata %s is missing (it lists the entries in their order)", META_ENTRIES);
-	if (first_repeated_line(entries, st) != 0)
-		return -1;
+	EntryList list;
+	entries_split(&list, entries);
+	int rc = 0;
+	/* an anet file holds each name once */
+	for (size_t i = 1; i < list.count && rc == 0; i++)
+		if (strcmp(list.sorted[i - 1], list.sorted[i]) == 0)
+			rc = safetensors_fail(st, "'%.300s' is listed twice in %s", list.sorted[i], META_ENTRIES);
 	TensorWriter tw;
-	if (tensorwriter_open(&tw, out, kind) != 0)
+	if (rc != 0 || tensorwriter_open(&tw, out, kind) != 0) {
+		entries_free(&list);
 		return -1;
-	char *list = xstrdup(entries), *save = NULL;
-	int rc = 0, n = 0;
-	for (char *name = strtok_r(list, "\n", &save); name && rc == 0; name = strtok_r(NULL, "\n", &save), n++) {
+	}
+	int n = (int)list.count;
+	for (size_t i = 0; i < list.count && rc == 0; i++) {
+		const char *name = list.names[i];
 		const StEntry *e = safetensors_find(st, name);
 		const char *text = safetensors_meta(st, name);
 		uint32_t dtype = DT_F32;
@@ -266,15 +278,15 @@ static int import_anet(SafeTensors *st, const char *out, const ImportOptions *o)
 		else
 			rc = copy_tensor(st, e, &tw, st_dtype_is_float(e->dtype) && e->dtype != ST_F64 ? DT_F32 : dtype);
 	}
-	free(list);
+	/* tensors added in Python and not listed have no place in the anet file: say so */
+	for (uint32_t i = 0; i < st->count && rc == 0; i++)
+		if (!entries_have(&list, st->entries[i].name))
+			warn_msg("%s: tensor '%s' is not in %s: left out", st->path, st->entries[i].name, META_ENTRIES);
+	entries_free(&list);
 	if (rc != 0) {
 		tensorwriter_abort(&tw);
 		return -1;
 	}
-	/* tensors added in Python and not listed have no place in the anet file: say so */
-	for (uint32_t i = 0; i < st->count; i++)
-		if (!line_listed(entries, st->entries[i].name))
-			warn_msg("%s: tensor '%s' is not in %s: left out", st->path, st->entries[i].name, META_ENTRIES);
 	if (finish_import(&tw, st->path, out) != 0)
 		return -1;
 	if (!o->quiet)
@@ -284,14 +296,6 @@ static int import_anet(SafeTensors *st, const char *out, const ImportOptions *o)
 
 /* ---------------------------------------------------------------------------------------- */
 /* import of another tool's weights */
-
-static int spec_has_param(const Spec *s, const char *name)
-{
-	for (int i = 0; i < s->nparams; i++)
-		if (strcmp(s->params[i].name, name) == 0)
-			return 1;
-	return 0;
-}
 
 typedef struct {
 	char **param, **tensor; /* anet parameter -> file tensor */
@@ -332,7 +336,7 @@ static int map_load(NameMap *m, const char *path, const Spec *spec, const SafeTe
 		if (k != 2) {
 			warn_msg("%s:%d: expected 'ANET_PARAMETER FILE_TENSOR'", path, line);
 			rc = -1;
-		} else if (!spec_has_param(spec, a)) {
+		} else if (spec_find_param(spec, a) < 0) {
 			warn_msg("%s:%d: the network (%s) has no parameter '%s'", path, line, spec->source, a);
 			rc = -1;
 		} else if (!safetensors_find(st, b)) {
@@ -378,15 +382,6 @@ static int infer_classes(const char *text, const char *source, const SafeTensors
 	spec_free(one);
 	spec_free(two);
 	return k;
-}
-
-/* The network's text: the built-in alexnet's or a spec file's. */
-static char *net_text(const char *net)
-{
-	if (strcmp(net, "alexnet") == 0)
-		return xstrdup(spec_alexnet_text);
-	size_t len;
-	return read_file(net, &len, 1 << 20);
 }
 
 /* Every parameter from its tensor: all missing and misshapen ones are named before failing. */
@@ -502,7 +497,7 @@ static int import_foreign(SafeTensors *st, const char *out, const ImportOptions 
 	}
 	/* the map names parameters, which a spec of one class has as well; then the class count
 	 * may come from the tensor the map gives the last bias */
-	if (!(text = net_text(o->net)) || !(s = spec_parse(text, o->net, 1)))
+	if (!(text = spec_read_text(o->net)) || !(s = spec_parse(text, o->net, 1)))
 		goto out;
 	if (o->map && map_load(&map, o->map, s, st) != 0)
 		goto out;
