@@ -60,8 +60,8 @@ $(CONFIG): Makefile mk/configure.sh
 # sources
 
 COMMON_SRC  := $(wildcard libcommon/*.c)   # libcommon/viz/ and convert/ are their programs' (below)
-KERNEL_SRC  := $(wildcard kernels/*.c kernels/cpu/*.c)
-REF_SRC     := $(wildcard kernels/ref/*.c)
+# kernels/ref is the double-precision reference: the tests' oracle and anet-train --check-grads'
+KERNEL_SRC  := $(wildcard kernels/*.c kernels/cpu/*.c kernels/ref/*.c)
 CUDA_SRC    := $(wildcard kernels/cuda/*.cu)
 TOOLS       := $(patsubst tools/%.c,%,$(wildcard tools/*.c))
 TESTLIB_SRC := $(wildcard tests/lib/*.c)
@@ -71,7 +71,6 @@ BENCHES     := $(patsubst bench/%.c,%,$(wildcard bench/*.c))
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 COMMON_OBJ  := $(call obj,$(COMMON_SRC))
 KERNEL_OBJ  := $(call obj,$(KERNEL_SRC))
-REF_OBJ     := $(call obj,$(REF_SRC))
 TESTLIB_OBJ := $(call obj,$(TESTLIB_SRC))
 
 LIBS = $(B)/libcommon.a $(B)/libkernels.a
@@ -109,9 +108,9 @@ $(B)/bin/anet-viz: $(B)/obj/tools/anet-viz.o $(B)/libviz.a $(LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $< $(B)/libviz.a $(LIBS) $(VIZ_LIBS) $(LDLIBS) -o $@
 # its Check suite (tests/check_viz.c) links the same library
-$(B)/tests/check_viz: $(B)/obj/tests/check_viz.o $(TESTLIB_OBJ) $(REF_OBJ) $(B)/libviz.a $(LIBS)
+$(B)/tests/check_viz: $(B)/obj/tests/check_viz.o $(TESTLIB_OBJ) $(B)/libviz.a $(LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) $< $(TESTLIB_OBJ) $(REF_OBJ) $(B)/libviz.a $(LIBS) $(VIZ_LIBS) $(CHECK_LIBS) \
+	$(CC) $(ALL_LDFLAGS) $< $(TESTLIB_OBJ) $(B)/libviz.a $(LIBS) $(VIZ_LIBS) $(CHECK_LIBS) \
 		$(LDLIBS) -o $@
 $(B)/libviz.a: $(VIZ_OBJ)
 	@rm -f $@
@@ -129,9 +128,9 @@ $(B)/obj/tools/anet-convert.o $(B)/obj/tests/check_convert.o $(CONVERT_OBJ): ALL
 $(B)/bin/anet-convert: $(B)/obj/tools/anet-convert.o $(B)/libconvert.a $(LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $< $(B)/libconvert.a $(LIBS) $(JANSSON_LIBS) $(LDLIBS) -o $@
-$(B)/tests/check_convert: $(B)/obj/tests/check_convert.o $(TESTLIB_OBJ) $(REF_OBJ) $(B)/libconvert.a $(LIBS)
+$(B)/tests/check_convert: $(B)/obj/tests/check_convert.o $(TESTLIB_OBJ) $(B)/libconvert.a $(LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) $< $(TESTLIB_OBJ) $(REF_OBJ) $(B)/libconvert.a $(LIBS) $(JANSSON_LIBS) $(CHECK_LIBS) \
+	$(CC) $(ALL_LDFLAGS) $< $(TESTLIB_OBJ) $(B)/libconvert.a $(LIBS) $(JANSSON_LIBS) $(CHECK_LIBS) \
 		$(LDLIBS) -o $@
 $(B)/libconvert.a: $(CONVERT_OBJ)
 	@rm -f $@
@@ -167,9 +166,9 @@ $(B)/bin/%: $(B)/obj/tools/%.o $(LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $< $(LIBS) $(LDLIBS) -o $@
 
-$(B)/tests/%: $(B)/obj/tests/%.o $(TESTLIB_OBJ) $(REF_OBJ) $(LIBS)
+$(B)/tests/%: $(B)/obj/tests/%.o $(TESTLIB_OBJ) $(LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) $< $(TESTLIB_OBJ) $(REF_OBJ) $(LIBS) $(CHECK_LIBS) $(LDLIBS) -o $@
+	$(CC) $(ALL_LDFLAGS) $< $(TESTLIB_OBJ) $(LIBS) $(CHECK_LIBS) $(LDLIBS) -o $@
 
 $(B)/obj/tests/%.o: ALL_CFLAGS += $(CHECK_CFLAGS)
 

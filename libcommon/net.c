@@ -209,6 +209,7 @@ int32_t *net_labels(Net *net) { return net->labels; }
 double net_device_bytes(const Net *net) { return net->bytes; }
 
 void net_set_seed(Net *net, uint64_t seed) { net->seed = seed; }
+uint64_t net_seed(const Net *net) { return net->seed; }
 
 void net_set_hyper(Net *net, float momentum, float decay)
 {
@@ -620,6 +621,11 @@ const float *net_output(const Net *net, const char *name, Dims *dims)
 	if (dims)
 		*dims = net->spec->layers[i].out;
 	return net->layers[i].y;
+}
+
+const int32_t *net_pool_argmax(const Net *net, int layer)
+{
+	return layer >= 0 && layer < net->spec->nlayers ? net->layers[layer].argmax : NULL;
 }
 
 int net_download_param(Net *net, int index, float *host)

@@ -73,6 +73,7 @@ int net_max_batch(const Net *net);
 int net_init(Net *net, const NetInit *init);
 /* The dropout seed of a net whose weights came from a file (a resumed run sets the run's). */
 void net_set_seed(Net *net, uint64_t seed);
+uint64_t net_seed(const Net *net);
 
 /* The input batch, max_batch x C x H x W floats on the device (write it with ctx_upload, the
  * backend's upload_async or augment), and the labels, max_batch int32 on the device. */
@@ -129,6 +130,9 @@ float *net_momentum_buffer(Net *net);
  * device. A relu fused into a conv or fc shares its output: both names give the rectified
  * values; an in-place dropout's output is its input's buffer (in NET_EVAL mode, unmasked). */
 const float *net_output(const Net *net, const char *name, Dims *dims);
+/* A pooling layer's winners of the last forward pass (kernels.h's argmax; device memory),
+ * NULL for another layer. */
+const int32_t *net_pool_argmax(const Net *net, int layer);
 /* Parameter index into host memory (count floats). */
 int net_download_param(Net *net, int index, float *host);
 

@@ -25,6 +25,7 @@
 
 #include "kernels/kernels.h"
 #include "kernels/rng.h"
+#include "libcommon/gradcheck.h"
 #include "libcommon/net.h"
 #include "libcommon/spec.h"
 #include "libcommon/tensorfile.h"
@@ -1135,6 +1136,28 @@ START_TEST(driver_small_net)
 }
 END_TEST
 
+/* anet-train --check-grads on the GPU: the paper's topology at widths /8 agrees with the double
+ * reference and the reference with finite differences (float32 GEMMs: the 1e-4 tolerance). */
+START_TEST(driver_grad_check)
+{
+	TensorFile tf;
+	ck_assert_int_eq(tensorfile_open(&tf, "tests/ref/small.antf", TF_FEATURES), 0);
+	Spec *spec = net_read_spec(&tf);
+	ck_assert_ptr_nonnull(spec);
+	Net *g = net_create(gpu, spec, 4, NET_TRAIN);
+	NetInit init = { .seed = 3 };
+	ck_assert(g && net_init(g, &init) == 0);
+	GradCheckOptions o = { .batch = 4, .seed = 5, .quiet = 1 };
+	GradCheckResult r;
+	ck_assert_int_eq(grad_check_tolerance(gpu) <= 1e-4, 1);
+	ck_assert_msg(grad_check(g, &o, &r, stderr) == 0, "%s", ctx_error(gpu));
+	ck_assert_int_eq(r.failed, 0);
+	net_free(g);
+	spec_free(spec);
+	tensorfile_close(&tf);
+}
+END_TEST
+
 /* The full-size paper's net, forward on 2 images, against PyTorch (tests/ref/alexnet.antf). */
 START_TEST(driver_alexnet_forward)
 {
@@ -1192,6 +1215,7 @@ static Suite *suite(void)
 	tcase_add_test(t, small_net_trains_alike);
 	tcase_add_test(t, gpu_repeats_bitwise);
 	tcase_add_test(t, driver_small_net);
+	tcase_add_test(t, driver_grad_check);
 	tcase_add_test(t, driver_alexnet_forward);
 	suite_add_tcase(s, t);
 	return s;

@@ -8,7 +8,9 @@
 
 #include "kernels/kernels.h"
 #include "kernels/rng.h"
+#include "libcommon/gradcheck.h"
 #include "libcommon/net.h"
+#include "libcommon/refnet.h"
 #include "libcommon/spec.h"
 #include "libcommon/tensorfile.h"
 #include "kernels/ref/ref.h"
@@ -258,160 +260,7 @@ START_TEST(alexnet_matches_pytorch)
 END_TEST
 
 /* ---------------------------------------------------------------------------------------- */
-/* a double-precision twin of the driver, from the reference ops, for finite differences */
-
-typedef struct {
-	const Spec *s;
-	int n;
-	uint64_t seed, step;
-	double *params, *grads;  /* Spec.param_floats each, the same layout as the net's */
-	double **act;            /* every layer's output */
-	int32_t **argmax;
-} RefNet;
-
-static RefNet *refnet_create(const Spec *s, int n, uint64_t seed, uint64_t step)
-{
-	RefNet *r = xcalloc(1, sizeof *r);
-	*r = (RefNet){ .s = s, .n = n, .seed = seed, .step = step };
-	r->params = xcalloc((size_t)s->param_floats, sizeof(double));
-	r->grads = xcalloc((size_t)s->param_floats, sizeof(double));
-	r->act = xcalloc((size_t)s->nlayers, sizeof *r->act);
-	r->argmax = xcalloc((size_t)s->nlayers, sizeof *r->argmax);
-	for (int i = 0; i < s->nlayers; i++) {
-		r->act[i] = xcalloc((size_t)(n * dims_count(s->layers[i].out)), sizeof(double));
-		r->argmax[i] = xcalloc((size_t)(n * dims_count(s->layers[i].out)), sizeof(int32_t));
-	}
-	return r;
-}
-
-static void refnet_free(RefNet *r)
-{
-	for (int i = 0; i < r->s->nlayers; i++) {
-		free(r->act[i]);
-		free(r->argmax[i]);
-	}
-	free(r->act);
-	free(r->argmax);
-	free(r->params);
-	free(r->grads);
-	free(r);
-}
-
-static ConvShape ref_conv_of(const SpecLayer *l, int n)
-{
-	ConvShape cs = { .N = n, .C = l->in.c, .H = l->in.h, .W = l->in.w, .K = l->outputs, .R = l->kernel,
-			 .S = l->kernel, .stride = l->stride, .pad = l->pad, .G = l->groups };
-	const char *why;
-	ck_assert_int_eq(conv_shape(&cs, &why), 0);
-	return cs;
-}
-
-static PoolShape ref_pool_of(const SpecLayer *l, int n)
-{
-	PoolShape ps = { .N = n, .C = l->in.c, .H = l->in.h, .W = l->in.w, .size = l->size, .stride = l->stride };
-	const char *why;
-	ck_assert_int_eq(pool_shape(&ps, &why), 0);
-	return ps;
-}
-
-static LrnShape ref_lrn_of(const SpecLayer *l, int n)
-{
-	return (LrnShape){ .N = n, .C = l->in.c, .H = l->in.h, .W = l->in.w, .size = l->size, .alpha = l->alpha,
-			   .beta = l->beta, .k = l->k };
-}
-
-static uint64_t ref_stream(int layer, uint64_t step) { return RNG_STREAM(RNG_DROPOUT, (uint64_t)layer << 40 | step); }
-
-/* Training-mode forward pass (dropout on at r->step); returns the mean cross-entropy. */
-static double refnet_forward(RefNet *r, const double *x, const int32_t *labels)
-{
-	const Spec *s = r->s;
-	int n = r->n;
-	double loss = 0;
-	for (int i = 0; i < s->nlayers; i++) {
-		const SpecLayer *l = &s->layers[i];
-		size_t count = (size_t)(n * dims_count(l->out));
-		const double *in = i ? r->act[i - 1] : NULL;
-		double *out = r->act[i];
-		const double *w = l->param >= 0 ? r->params + s->params[l->param].offset : NULL;
-		const double *b = l->param >= 0 ? r->params + s->params[l->param + 1].offset : NULL;
-		ConvShape cs;
-		PoolShape ps;
-		LrnShape ls;
-		switch (l->type) {
-		case LAYER_INPUT: memcpy(out, x, count * sizeof *out); break;
-		case LAYER_CONV: cs = ref_conv_of(l, n); ref_conv_forward(&cs, in, w, b, out, 0); break;
-		case LAYER_FC: ref_fc_forward(n, (int)dims_count(l->in), l->outputs, in, w, b, out, 0); break;
-		case LAYER_RELU: ref_relu_forward(count, in, out); break;
-		case LAYER_LRN: ls = ref_lrn_of(l, n); ref_lrn_forward(&ls, in, out, NULL); break;
-		case LAYER_POOL: ps = ref_pool_of(l, n); ref_pool_forward(&ps, in, out, r->argmax[i]); break;
-		case LAYER_DROPOUT: ref_dropout_forward(count, l->p, r->seed, ref_stream(i, r->step), in, out); break;
-		case LAYER_SOFTMAX:
-			ref_softmax_forward(n, l->out.c, in, out);
-			loss = ref_xent_loss(n, l->out.c, in, labels);
-			break;
-		}
-	}
-	return loss;
-}
-
-/* Every parameter's gradient of the last forward pass. */
-static void refnet_backward(RefNet *r, const int32_t *labels)
-{
-	const Spec *s = r->s;
-	int n = r->n;
-	size_t most = (size_t)(n * spec_max_activation(s));
-	double *g = xcalloc(most, sizeof *g), *dx = xcalloc(most, sizeof *dx);
-	for (int i = s->nlayers - 1; i > 0; i--) {
-		const SpecLayer *l = &s->layers[i];
-		size_t count = (size_t)(n * dims_count(l->out));
-		const double *in = r->act[i - 1];
-		double *dw = l->param >= 0 ? r->grads + s->params[l->param].offset : NULL;
-		double *db = l->param >= 0 ? r->grads + s->params[l->param + 1].offset : NULL;
-		const double *w = l->param >= 0 ? r->params + s->params[l->param].offset : NULL;
-		ConvShape cs;
-		PoolShape ps;
-		LrnShape ls;
-		switch (l->type) {
-		case LAYER_SOFTMAX: ref_xent_backward(n, l->out.c, r->act[i], labels, dx); break;
-		case LAYER_CONV:
-			cs = ref_conv_of(l, n);
-			ref_conv_backward_filter(&cs, in, g, dw, db);
-			ref_conv_backward_data(&cs, g, w, dx);
-			break;
-		case LAYER_FC:
-			ref_fc_backward_weights(n, (int)dims_count(l->in), l->outputs, in, g, dw, db);
-			ref_fc_backward_data(n, (int)dims_count(l->in), l->outputs, g, w, dx);
-			break;
-		case LAYER_RELU: ref_relu_backward(count, in, g, dx); break;
-		case LAYER_LRN: ls = ref_lrn_of(l, n); ref_lrn_backward(&ls, in, g, dx); break;
-		case LAYER_POOL: ps = ref_pool_of(l, n); ref_pool_backward(&ps, g, r->argmax[i], dx); break;
-		case LAYER_DROPOUT: ref_dropout_backward(count, l->p, r->seed, ref_stream(i, r->step), g, dx); break;
-		case LAYER_INPUT: break;
-		}
-		double *t = g;
-		g = dx;
-		dx = t;
-	}
-	free(g);
-	free(dx);
-}
-
-/* A hash of which side of every kink the last forward pass was on: the sign of each ReLU's
- * input and each pooling window's winner. Finite differences across a kink mean nothing. */
-static uint64_t refnet_kinks(const RefNet *r)
-{
-	uint64_t h = 1469598103934665603ull;
-	for (int i = 1; i < r->s->nlayers; i++) {
-		const SpecLayer *l = &r->s->layers[i];
-		size_t count = (size_t)(r->n * dims_count(l->out));
-		for (size_t e = 0; e < count && (l->type == LAYER_RELU || l->type == LAYER_POOL); e++) {
-			uint64_t v = l->type == LAYER_RELU ? (r->act[i - 1][e] > 0) : (uint64_t)r->argmax[i][e];
-			h = (h ^ v) * 1099511628211ull;
-		}
-	}
-	return h;
-}
+/* the double-precision twin (libcommon/refnet.c) against finite differences, and the driver against it */
 
 /* A tiny net with every kind of layer and groups=2; LRN's alpha is large so that its
  * normalisation matters at these small activations. */
@@ -456,7 +305,7 @@ START_TEST(reference_gradients_match_finite_differences)
 				p->is_bias ? b : std * rng_normal(TINY_SEED, RNG_STREAM(RNG_INIT, t), (uint64_t)e);
 	}
 	refnet_forward(r, x, labels);
-	uint64_t kinks = refnet_kinks(r);
+	uint64_t kinks = refnet_kinks(r, 1);
 	refnet_backward(r, labels);
 	const double h = 1e-5;
 	int checked = 0, skipped = 0;
@@ -467,10 +316,10 @@ START_TEST(reference_gradients_match_finite_differences)
 			double *w = &r->params[p->offset + e], w0 = *w;
 			*w = w0 + h;
 			double lp = refnet_forward(r, x, labels);
-			int crossed = refnet_kinks(r) != kinks;
+			int crossed = refnet_kinks(r, 1) != kinks;
 			*w = w0 - h;
 			double lm = refnet_forward(r, x, labels);
-			crossed |= refnet_kinks(r) != kinks;
+			crossed |= refnet_kinks(r, 1) != kinks;
 			*w = w0;
 			if (crossed) {
 				skipped++;
@@ -544,6 +393,99 @@ START_TEST(net_gradients_match_reference)
 	net_free(net);
 	ctx_close(ctx);
 	refnet_free(r);
+	spec_free(s);
+}
+END_TEST
+
+/* The reference made to take other sides of its kinks than its own: the outputs follow, and
+ * the units are counted. */
+START_TEST(reference_follows_given_kinks)
+{
+	Spec *s = spec_parse(tiny_spec, "tiny", 3);
+	RefNet *r = refnet_create(s, TINY_N, TINY_SEED, TINY_STEP);
+	double *x = xcalloc((size_t)(TINY_N * dims_count(s->layers[0].out)), sizeof *x);
+	int32_t labels[TINY_N];
+	tiny_data(s, x, labels);
+	for (int64_t e = 0; e < s->param_floats; e++)
+		r->params[e] = 0.3 * rng_normal(TINY_SEED, RNG_STREAM(RNG_TEST, 3), (uint64_t)e);
+	refnet_forward(r, x, labels);
+	/* layer 2 is the first relu, 4 the pooling: flip one ReLU side and move one winner */
+	ck_assert_int_eq(s->layers[2].type, LAYER_RELU);
+	ck_assert_int_eq(s->layers[4].type, LAYER_POOL);
+	size_t nr = (size_t)(TINY_N * dims_count(s->layers[2].out)), np = (size_t)(TINY_N * dims_count(s->layers[4].out));
+	uint8_t *keep = xmallocarray(nr, 1);
+	int32_t *take = xmallocarray(np, sizeof *take);
+	for (size_t e = 0; e < nr; e++)
+		keep[e] = r->act[1][e] > 0;
+	memcpy(take, r->argmax[4], np * sizeof *take);
+	size_t flip = 0;
+	while (r->act[1][flip] <= 0)
+		flip++;
+	keep[flip] = 0;
+	int W = s->layers[4].in.w;
+	take[0] = take[0] == 0 ? W + 1 : 0; /* both in window 0 of a 3x3 pool */
+	const uint8_t *keeps[16] = { 0 };
+	const int32_t *takes[16] = { 0 };
+	keeps[2] = keep;
+	takes[4] = take;
+	refnet_follow(r, keeps, takes);
+	refnet_forward(r, x, labels);
+	ck_assert_int_eq(r->differ[2], 1);
+	ck_assert_int_eq(r->differ[4], 1);
+	ck_assert_double_eq(r->act[2][flip], 0);
+	ck_assert_int_eq(r->argmax[4][0], take[0]);
+	ck_assert_double_eq(r->act[4][0], r->act[3][take[0]]);
+	/* a winner outside its window is counted but not taken */
+	take[0] = 4 * W;
+	refnet_forward(r, x, labels);
+	ck_assert_int_eq(r->differ[4], 1);
+	ck_assert_int_ne(r->argmax[4][0], take[0]);
+	free(keep);
+	free(take);
+	free(x);
+	refnet_free(r);
+	spec_free(s);
+}
+END_TEST
+
+/* anet-train --check-grads on the CPU: the tiny net agrees; a backend computing another network
+ * (the reference's LRN alpha differs) does not. */
+START_TEST(grad_check_agrees_and_catches_a_difference)
+{
+	Spec *s = spec_parse(tiny_spec, "tiny", 3);
+	Ctx *ctx = open_cpu(2);
+	Net *net = net_create(ctx, s, TINY_N, NET_TRAIN);
+	NetInit init = { .seed = TINY_SEED };
+	ck_assert_int_eq(net_init(net, &init), 0);
+	GradCheckOptions o = { .batch = TINY_N, .seed = 9, .quiet = 1 };
+	GradCheckResult r;
+	FILE *out = tmpfile();
+	ck_assert_int_eq(grad_check(net, &o, &r, out), 0);
+	ck_assert_int_eq(r.failed, 0);
+	ck_assert_int_eq(r.tensors, s->nparams);
+	ck_assert(r.worst_backend < 1e-5 && r.worst_fd < 1e-7);
+	ck_assert_double_eq_tol(r.loss, r.loss_ref, 1e-6 * r.loss_ref);
+
+	char *other_text = xstrdup(tiny_spec);
+	char *alpha = strstr(other_text, "alpha=0.1");
+	memcpy(alpha, "alpha=0.2", 9);
+	Spec *other = spec_parse(other_text, "other", 3);
+	o.reference = other;
+	ck_assert_int_eq(grad_check(net, &o, &r, out), 0);
+	/* conv1's two tensors lie below the LRN; the loss's probabilities differ too */
+	ck_assert_int_ge(r.failed, 3);
+	ck_assert(r.worst_backend > 1e-3);
+	rewind(out);
+	char line[256];
+	int disagree = 0;
+	while (fgets(line, sizeof line, out))
+		disagree += strncmp(line, "gradients DISAGREE", 18) == 0;
+	ck_assert_int_eq(disagree, 1);
+	fclose(out);
+	spec_free(other);
+	free(other_text);
+	net_free(net);
+	ctx_close(ctx);
 	spec_free(s);
 }
 END_TEST
@@ -895,6 +837,8 @@ static Suite *suite(void)
 	t = tcase_create("gradients");
 	tcase_add_test(t, reference_gradients_match_finite_differences);
 	tcase_add_test(t, net_gradients_match_reference);
+	tcase_add_test(t, reference_follows_given_kinks);
+	tcase_add_test(t, grad_check_agrees_and_catches_a_difference);
 	suite_add_tcase(s, t);
 	t = tcase_create("driver");
 	tcase_set_timeout(t, 60);

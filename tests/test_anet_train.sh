@@ -146,6 +146,14 @@ expect_exit 2 anet-train --resume "$T/m.ckpt" --init-from "$T/m.anw"
 expect_exit 2 anet-train --stats "$T/train.stats" --partial "$T/train.lmdb"
 expect_err "\-\-partial goes with --init-from"
 
+# --check-grads at a trained model's weights (its own network, from the file), and a checkpoint's
+for f in m.anw m.ckpt; do
+	anet-train --check-grads --init-from "$T/$f" --device cpu --threads 1 -q >"$T/grads" 2>"$T/err" ||
+		{ cat "$T/grads" "$T/err"; fail "--check-grads --init-from $f failed"; }
+	grep -q "^gradients agree: 8 tensors" "$T/grads" || fail "--check-grads --init-from $f: $(cat "$T/grads")"
+done
+[ -s "$T/err" ] && fail "--check-grads -q wrote to stderr: $(cat "$T/err")"
+
 # the loader benchmark
 anet-train --loader-only --batch 16 --steps 8 -j 2 "$T/train.lmdb" >"$T/loader" 2>/dev/null ||
 	fail "--loader-only failed"

@@ -1,5 +1,5 @@
 #!/bin/sh
-# anet-train --summary: the paper's network, a spec file, errors with FILE:LINE, usage errors.
+# anet-train --summary, --time and --check-grads: the paper's network, a spec file, errors with FILE:LINE, usage errors.
 . "$ANET_TESTS/lib/shtest.sh"
 
 check_help anet-train
@@ -69,4 +69,18 @@ grep -q "^inference: [0-9.]* img/s" "$T/time" || fail "--time printed no inferen
 grep -q "^peak memory: [0-9.]* MiB" "$T/time" || fail "--time printed no peak memory"
 grep -q "^conv2 .*conv" "$T/time" || fail "--time printed no per-layer table"
 grep -q "^update .*sgd" "$T/time" || fail "--time printed no update time"
+
+# --check-grads on the small net: a row per tensor, the kinks line, the verdict, exit 0
+anet-train --net "$T/small.net" --classes 5 --check-grads --device cpu --batch 3 --threads 1 >"$T/grads" 2>"$T/err" ||
+	{ cat "$T/grads" "$T/err"; fail "--check-grads failed"; }
+[ "$(grep -c '^\(conv[12]\|fc[0-9]*\)\.\(weight\|bias\) ' "$T/grads")" = 8 ] || fail "--check-grads: not 8 tensor rows: $(cat "$T/grads")"
+grep -q "^kinks: .* of [0-9]* ReLU inputs and .* of [0-9]* pooling windows" "$T/grads" || fail "--check-grads: no kinks line"
+grep -q "^gradients agree: 8 tensors" "$T/grads" || fail "--check-grads: no agreement: $(cat "$T/grads")"
+grep -q FAIL "$T/grads" && fail "--check-grads: a FAIL in a passing check"
+expect_exit 2 anet-train --check-grads somedb
+expect_err "need no database"
+expect_exit 2 anet-train --check-grads --time
+expect_exit 2 anet-train --check-grads --net "$T/small.net" --init-from "$T/m.anw"
+expect_err "the model's own network"
+expect_exit 1 anet-train --check-grads --init-from "$T/missing.anw"
 echo ok

@@ -1,6 +1,7 @@
-/* anet-train: trains the paper's network (or a spec file's) on a database; also --summary, --time and --loader-only. */
+/* anet-train: trains the paper's network (or a spec file's) on a database; also --summary, --time, --check-grads and --loader-only. */
 #include <getopt.h>
 #include <inttypes.h>
+#include <omp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 
 #include "kernels/kernels.h"
+#include "libcommon/gradcheck.h"
 #include "libcommon/net.h"
 #include "libcommon/nettime.h"
 #include "libcommon/opt.h"
@@ -15,7 +17,7 @@
 #include "libcommon/train.h"
 #include "libcommon/util.h"
 
-enum Mode { MODE_TRAIN, MODE_SUMMARY, MODE_TIME, MODE_LOADER };
+enum Mode { MODE_TRAIN, MODE_SUMMARY, MODE_TIME, MODE_GRADS, MODE_LOADER };
 
 typedef struct {
 	enum Mode mode;
@@ -48,6 +50,8 @@ static void usage(FILE *f)
 		"       anet-train [--net alexnet|FILE] --summary [--classes N] [--batch N] [--threads N]\n"
 		"       anet-train [--net alexnet|FILE] --time [--classes N] [--batch N] [--iters N]\n"
 		"                  [--device auto|cpu|cuda] [--seed N] [--threads N]\n"
+		"       anet-train [--net alexnet|FILE | --init-from MODEL] --check-grads [--classes N]\n"
+		"                  [--batch N] [--device auto|cpu|cuda] [--seed N] [--threads N]\n"
 		"       anet-train --loader-only [--batch N] [--steps N] [-j N] DB\n"
 		"Trains the network of Krizhevsky, Sutskever and Hinton (2012), or a variant from a\n"
 		"specification file (man 5 anet-formats), on a database made by mkdb, with the paper's\n"
@@ -109,8 +113,13 @@ static void usage(FILE *f)
 		"Other modes:\n"
 		"      --summary              the layers, shapes, parameters, FLOPs and memory; no data\n"
 		"      --time                 training and inference speed on synthetic data\n"
-		"      --classes N            what 'out=classes' means for --summary/--time (default 1000)\n"
+		"      --classes N            what 'out=classes' means for --summary, --time and\n"
+		"                             --check-grads (default 1000)\n"
 		"      --iters N              timed steps for --time (default 5)\n"
+		"      --check-grads          the gradients of the network (or of --init-from's model)\n"
+		"                             on this device against a double-precision reference, and\n"
+		"                             that against finite differences (default --batch 2);\n"
+		"                             exit status 1 when they disagree\n"
 		"      --loader-only          how fast the loader prepares batches (--steps, default one\n"
 		"                             epoch), without computing\n"
 		"  -h, --help                 this help\n"
@@ -127,7 +136,7 @@ enum {
 	OPT_SUMMARY = 256, OPT_TIME, OPT_CLASSES, OPT_ITERS, OPT_SEED, OPT_VERSION, OPT_STATS, OPT_VAL, OPT_EPOCHS,
 	OPT_STEPS, OPT_LR, OPT_LR_STEPS, OPT_LR_DECAY, OPT_LR_DROP, OPT_ACCUM, OPT_WEIGHT_DECAY, OPT_MOMENTUM, OPT_PLATEAU, OPT_PLATEAU_DELTA, OPT_MAX_DROPS, OPT_BIAS_INIT,
 	OPT_RESUME, OPT_INIT_FROM, OPT_PARTIAL, OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY, OPT_LOG, OPT_HEALTH, OPT_CROP, OPT_NO_FLIP, OPT_COLOR, OPT_ERASE,
-	OPT_SCALE, OPT_GPU, OPT_THREADS, OPT_DETERMINISTIC, OPT_REPORT, OPT_STALL, OPT_LOADER_ONLY
+	OPT_SCALE, OPT_GPU, OPT_THREADS, OPT_DETERMINISTIC, OPT_REPORT, OPT_STALL, OPT_LOADER_ONLY, OPT_CHECK_GRADS
 };
 
 static const struct option longopts[] = {
@@ -175,6 +184,7 @@ static const struct option longopts[] = {
 	{ "classes", required_argument, NULL, OPT_CLASSES },
 	{ "iters", required_argument, NULL, OPT_ITERS },
 	{ "loader-only", no_argument, NULL, OPT_LOADER_ONLY },
+	{ "check-grads", no_argument, NULL, OPT_CHECK_GRADS },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 }
@@ -183,7 +193,7 @@ static const struct option longopts[] = {
 static void set_mode(Options *o, enum Mode m)
 {
 	if (o->mode != MODE_TRAIN && o->mode != m)
-		usage_error("--summary, --time and --loader-only exclude each other");
+		usage_error("--summary, --time, --check-grads and --loader-only exclude each other");
 	o->mode = m;
 }
 
@@ -271,9 +281,14 @@ static void check_modes(Options *o, int nargs, char **args)
 	if ((!t->resume || (t->given & (1u << TO_BATCH))) && t->batch % t->accum != 0)
 		usage_error("--accum %" PRId64 " does not divide --batch %" PRId64 " into parts of equal size", t->accum,
 			    t->batch);
-	if (o->mode == MODE_SUMMARY || o->mode == MODE_TIME) {
+	if (o->mode == MODE_SUMMARY || o->mode == MODE_TIME || o->mode == MODE_GRADS) {
 		if (nargs > 0)
-			usage_error("unexpected argument '%s' (--summary and --time need no database)", args[0]);
+			usage_error("unexpected argument '%s' (--summary, --time and --check-grads need no database)",
+				    args[0]);
+		if (o->mode == MODE_GRADS && t->init_from && (t->given & (1u << TO_NET)))
+			usage_error("--check-grads --init-from checks the model's own network: --net excludes it");
+		if (o->mode == MODE_GRADS && t->partial)
+			usage_error("--check-grads takes a model's network as it is: --partial does not apply");
 		return;
 	}
 	if (nargs > 1)
@@ -313,6 +328,7 @@ static void parse_options(int argc, char **argv, Options *o)
 		case OPT_SUMMARY: set_mode(o, MODE_SUMMARY); break;
 		case OPT_TIME: set_mode(o, MODE_TIME); break;
 		case OPT_LOADER_ONLY: set_mode(o, MODE_LOADER); break;
+		case OPT_CHECK_GRADS: set_mode(o, MODE_GRADS); break;
 		case OPT_CLASSES: o->classes = (int)opt_int("--classes", optarg, 1, 1 << 24); break;
 		case OPT_ITERS: o->iters = (int)opt_int("--iters", optarg, 1, 100000); break;
 		case 'd': o->device = optarg; break;
@@ -353,8 +369,42 @@ static int run_time(const Options *o, const Spec *spec)
 	return rc;
 }
 
+/* A small batch by default: the reference's plain loops take about 10 s per AlexNet image. */
+static int run_check_grads(const Options *o)
+{
+	Ctx *ctx = open_device(o);
+	int batch = (o->t.given & (1u << TO_BATCH)) ? (int)o->t.batch : 2;
+	Spec *spec = NULL;
+	Net *net = NULL;
+	if (o->t.init_from) {
+		net = net_load(ctx, o->t.init_from, batch, NET_TRAIN, &spec);
+	} else if ((spec = spec_load(o->t.net, o->classes))) {
+		NetInit init = { .seed = (uint64_t)o->t.seed };
+		if (o->t.bias_init) {
+			init.override_bias = 1;
+			init.bias = strtof(o->t.bias_init, NULL);
+		}
+		net = net_create(ctx, spec, batch, NET_TRAIN);
+		if (net && net_init(net, &init) != 0) {
+			net_free(net);
+			net = NULL;
+		}
+	}
+	if (o->threads)
+		omp_set_num_threads(o->threads); /* the reference's threads, as the backend's */
+	GradCheckOptions go = { .batch = batch, .seed = (uint64_t)o->t.seed, .quiet = o->t.quiet };
+	GradCheckResult r;
+	int rc = net ? grad_check(net, &go, &r, stdout) : -1;
+	net_free(net);
+	spec_free(spec);
+	ctx_close(ctx);
+	return rc != 0 || r.failed ? EXIT_RUNTIME : 0;
+}
+
 static int run_model_modes(const Options *o)
 {
+	if (o->mode == MODE_GRADS)
+		return run_check_grads(o);
 	Spec *spec = spec_load(o->t.net, o->classes);
 	if (!spec)
 		return EXIT_RUNTIME;
@@ -373,7 +423,7 @@ int main(int argc, char **argv)
 	set_progname(argv[0]);
 	Options o;
 	parse_options(argc, argv, &o);
-	if (o.mode == MODE_SUMMARY || o.mode == MODE_TIME)
+	if (o.mode == MODE_SUMMARY || o.mode == MODE_TIME || o.mode == MODE_GRADS)
 		return run_model_modes(&o);
 	o.t.loader_only = o.mode == MODE_LOADER;
 	Ctx *ctx = open_device(&o);

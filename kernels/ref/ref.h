@@ -1,10 +1,11 @@
-/* ref.h: naive double-precision reference implementations of every kernels.h op, for the tests.
+/* ref.h: naive double-precision reference implementations of every kernels.h op, for the tests and --check-grads.
  *
  * Each function is the op's definition written as the plainest loops (no blocking, no
  * threads, no tricks), in double, so that an optimised backend can be compared with it and
  * its gradients can be checked by finite differences of its forward. Shapes and conventions
  * are kernels.h's; arrays are double where the op has float, except the integer argmax and
- * labels. Linked into every test (never into the library).
+ * labels. In libkernels.a for the tests and libcommon/refnet.c (anet-train --check-grads);
+ * no backend calls them.
  */
 #ifndef ANET_KERNELS_REF_H
 #define ANET_KERNELS_REF_H

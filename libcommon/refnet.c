@@ -1,0 +1,280 @@
+/* refnet.c: a network in double precision from the reference ops (see refnet.h). */
+#include "libcommon/refnet.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/ref/ref.h"
+#include "kernels/rng.h"
+#include "libcommon/util.h"
+
+RefNet *refnet_create(const Spec *s, int n, uint64_t seed, uint64_t step)
+{
+	RefNet *r = xcalloc(1, sizeof *r);
+	*r = (RefNet){ .s = s, .n = n, .seed = seed, .step = step };
+	r->params = xcalloc((size_t)s->param_floats, sizeof(double));
+	r->grads = xcalloc((size_t)s->param_floats, sizeof(double));
+	r->act = xcalloc((size_t)s->nlayers, sizeof *r->act);
+	r->argmax = xcalloc((size_t)s->nlayers, sizeof *r->argmax);
+	r->differ = xcalloc((size_t)s->nlayers, sizeof *r->differ);
+	for (int i = 0; i < s->nlayers; i++) {
+		size_t count = (size_t)n * (size_t)dims_count(s->layers[i].out);
+		r->act[i] = xcalloc(count, sizeof(double));
+		if (s->layers[i].type == LAYER_POOL)
+			r->argmax[i] = xcalloc(count, sizeof(int32_t));
+	}
+	return r;
+}
+
+void refnet_free(RefNet *r)
+{
+	if (!r)
+		return;
+	for (int i = 0; i < r->s->nlayers; i++) {
+		free(r->act[i]);
+		free(r->argmax[i]);
+	}
+	free(r->act);
+	free(r->argmax);
+	free(r->differ);
+	free(r->params);
+	free(r->grads);
+	free(r);
+}
+
+/* One image's convolution shape (the shapes were checked when the spec was made). */
+static ConvShape conv_of(const SpecLayer *l)
+{
+	ConvShape cs = { .N = 1, .C = l->in.c, .H = l->in.h, .W = l->in.w, .K = l->outputs, .R = l->kernel,
+			 .S = l->kernel, .stride = l->stride, .pad = l->pad, .G = l->groups };
+	const char *why;
+	if (conv_shape(&cs, &why) != 0)
+		die("%s: %s", l->name, why);
+	return cs;
+}
+
+static PoolShape pool_of(const SpecLayer *l, int n)
+{
+	PoolShape ps = { .N = n, .C = l->in.c, .H = l->in.h, .W = l->in.w, .size = l->size, .stride = l->stride };
+	const char *why;
+	if (pool_shape(&ps, &why) != 0)
+		die("%s: %s", l->name, why);
+	return ps;
+}
+
+static LrnShape lrn_of(const SpecLayer *l, int n)
+{
+	return (LrnShape){ .N = n, .C = l->in.c, .H = l->in.h, .W = l->in.w, .size = l->size, .alpha = l->alpha,
+			   .beta = l->beta, .k = l->k };
+}
+
+static const double *weight_of(const RefNet *r, const SpecLayer *l, const double *base)
+{
+	return l->param >= 0 ? base + r->s->params[l->param].offset : NULL;
+}
+
+static const double *bias_of(const RefNet *r, const SpecLayer *l, const double *base)
+{
+	return l->param >= 0 ? base + r->s->params[l->param + 1].offset : NULL;
+}
+
+void refnet_follow(RefNet *r, const uint8_t *const *keep, const int32_t *const *take)
+{
+	r->keep = keep;
+	r->take = take;
+}
+
+static uint64_t dropout_stream(int layer, uint64_t step) { return RNG_STREAM(RNG_DROPOUT, (uint64_t)layer << 40 | step); }
+
+/* Whether the ReLU of layer i passes unit e. A backend's ReLU output shows its side, except
+ * under a dropout working in place, whose dropped units read 0 whatever the side (and take no
+ * gradient either way): there, the reference's own side. */
+static int relu_passes(const RefNet *r, int i, size_t e, double in)
+{
+	const SpecLayer *next = i + 1 < r->s->nlayers ? &r->s->layers[i + 1] : NULL;
+	if (next && next->type == LAYER_DROPOUT && rng_uniform(r->seed, dropout_stream(i + 1, r->step), e) < next->p)
+		return in > 0;
+	return r->keep[i][e] != 0;
+}
+
+/* A ReLU that takes the followed sides. */
+static int64_t relu_follow(const RefNet *r, int i, size_t count, const double *in, double *out)
+{
+	int64_t differ = 0;
+	for (size_t e = 0; e < count; e++) {
+		int pass = relu_passes(r, i, e, in[e]);
+		differ += (in[e] > 0) != pass;
+		out[e] = pass ? in[e] : 0;
+	}
+	return differ;
+}
+
+/* A pooling layer whose own winners (already in argmax and out) give way to take's. */
+static int64_t pool_follow(const PoolShape *ps, const double *in, const int32_t *take, int32_t *argmax, double *out)
+{
+	size_t pq = (size_t)ps->P * ps->Q, hw = (size_t)ps->H * ps->W, count = (size_t)ps->N * ps->C * pq;
+	int64_t differ = 0;
+	for (size_t o = 0; o < count; o++) {
+		if (take[o] == argmax[o])
+			continue;
+		differ++;
+		/* a winner outside its window (a broken backend) counts, but is not followed */
+		int p = (int)(o / (size_t)ps->Q % (size_t)ps->P), q = (int)(o % (size_t)ps->Q);
+		int row = take[o] / ps->W, col = take[o] % ps->W;
+		if (take[o] < 0 || (size_t)take[o] >= hw || row < p * ps->stride || row >= p * ps->stride + ps->size ||
+		    col < q * ps->stride || col >= q * ps->stride + ps->size)
+			continue;
+		argmax[o] = take[o];
+		out[o] = in[o / pq * hw + (size_t)take[o]];
+	}
+	return differ;
+}
+
+double refnet_forward(RefNet *r, const double *x, const int32_t *labels)
+{
+	memcpy(r->act[0], x, (size_t)r->n * (size_t)dims_count(r->s->layers[0].out) * sizeof *x);
+	return refnet_forward_from(r, 1, labels);
+}
+
+double refnet_forward_from(RefNet *r, int first, const int32_t *labels)
+{
+	const Spec *s = r->s;
+	int n = r->n;
+	double loss = 0;
+	for (int i = first; i < s->nlayers; i++) {
+		const SpecLayer *l = &s->layers[i];
+		size_t count = (size_t)n * (size_t)dims_count(l->out);
+		const double *in = r->act[i - 1], *w = weight_of(r, l, r->params), *b = bias_of(r, l, r->params);
+		double *out = r->act[i];
+		switch (l->type) {
+		case LAYER_CONV: {
+			ConvShape cs = conv_of(l);
+			size_t xs = (size_t)dims_count(l->in), ys = (size_t)dims_count(l->out);
+#pragma omp parallel for schedule(dynamic, 1)
+			for (int m = 0; m < n; m++)
+				ref_conv_forward(&cs, in + m * xs, w, b, out + m * ys, 0);
+			break;
+		}
+		case LAYER_FC: ref_fc_forward(n, (int)dims_count(l->in), l->outputs, in, w, b, out, 0); break;
+		case LAYER_RELU:
+			if (r->keep && r->keep[i])
+				r->differ[i] = relu_follow(r, i, count, in, out);
+			else
+				ref_relu_forward(count, in, out);
+			break;
+		case LAYER_LRN: {
+			LrnShape ls = lrn_of(l, n);
+			ref_lrn_forward(&ls, in, out, NULL);
+			break;
+		}
+		case LAYER_POOL: {
+			PoolShape ps = pool_of(l, n);
+			ref_pool_forward(&ps, in, out, r->argmax[i]);
+			if (r->take && r->take[i])
+				r->differ[i] = pool_follow(&ps, in, r->take[i], r->argmax[i], out);
+			break;
+		}
+		case LAYER_DROPOUT: ref_dropout_forward(count, l->p, r->seed, dropout_stream(i, r->step), in, out); break;
+		case LAYER_SOFTMAX:
+			ref_softmax_forward(n, l->out.c, in, out);
+			loss = ref_xent_loss(n, l->out.c, in, labels);
+			break;
+		case LAYER_INPUT: break;
+		}
+	}
+	return loss;
+}
+
+/* dw and db of a convolution, summed over the images in their order whatever the threads. */
+static void conv_backward_filter(const ConvShape *cs, int n, const double *x, const double *dy, double *dw, double *db)
+{
+	size_t nw = (size_t)cs->K * (size_t)(cs->C / cs->G) * (size_t)cs->R * (size_t)cs->S, nb = (size_t)cs->K;
+	size_t xs = (size_t)cs->C * cs->H * cs->W, ys = (size_t)cs->K * cs->P * cs->Q;
+	double *part = xcalloc((size_t)n * (nw + nb), sizeof *part);
+#pragma omp parallel for schedule(dynamic, 1)
+	for (int m = 0; m < n; m++) {
+		double *pw = part + (size_t)m * (nw + nb);
+		ref_conv_backward_filter(cs, x + m * xs, dy + m * ys, pw, pw + nw);
+	}
+	memset(dw, 0, nw * sizeof *dw);
+	memset(db, 0, nb * sizeof *db);
+	for (int m = 0; m < n; m++) {
+		const double *pw = part + (size_t)m * (nw + nb);
+		for (size_t e = 0; e < nw; e++)
+			dw[e] += pw[e];
+		for (size_t e = 0; e < nb; e++)
+			db[e] += pw[nw + e];
+	}
+	free(part);
+}
+
+void refnet_backward(RefNet *r, const int32_t *labels)
+{
+	const Spec *s = r->s;
+	int n = r->n;
+	size_t most = (size_t)n * (size_t)spec_max_activation(s);
+	double *g = xcalloc(most, sizeof *g), *dx = xcalloc(most, sizeof *dx);
+	for (int i = s->nlayers - 1; i > 0; i--) {
+		const SpecLayer *l = &s->layers[i];
+		size_t count = (size_t)n * (size_t)dims_count(l->out);
+		const double *in = r->act[i - 1], *w = weight_of(r, l, r->params);
+		double *dw = l->param >= 0 ? r->grads + s->params[l->param].offset : NULL;
+		double *db = l->param >= 0 ? r->grads + s->params[l->param + 1].offset : NULL;
+		switch (l->type) {
+		case LAYER_SOFTMAX: ref_xent_backward(n, l->out.c, r->act[i], labels, dx); break;
+		case LAYER_CONV: {
+			ConvShape cs = conv_of(l);
+			size_t xs = (size_t)dims_count(l->in), ys = (size_t)dims_count(l->out);
+			conv_backward_filter(&cs, n, in, g, dw, db);
+#pragma omp parallel for schedule(dynamic, 1)
+			for (int m = 0; m < n; m++)
+				ref_conv_backward_data(&cs, g + m * ys, w, dx + m * xs);
+			break;
+		}
+		case LAYER_FC:
+			ref_fc_backward_weights(n, (int)dims_count(l->in), l->outputs, in, g, dw, db);
+			ref_fc_backward_data(n, (int)dims_count(l->in), l->outputs, g, w, dx);
+			break;
+		case LAYER_RELU:
+			if (r->keep && r->keep[i])
+				for (size_t e = 0; e < count; e++)
+					dx[e] = relu_passes(r, i, e, in[e]) ? g[e] : 0;
+			else
+				ref_relu_backward(count, in, g, dx);
+			break;
+		case LAYER_LRN: {
+			LrnShape ls = lrn_of(l, n);
+			ref_lrn_backward(&ls, in, g, dx);
+			break;
+		}
+		case LAYER_POOL: {
+			PoolShape ps = pool_of(l, n);
+			ref_pool_backward(&ps, g, r->argmax[i], dx);
+			break;
+		}
+		case LAYER_DROPOUT: ref_dropout_backward(count, l->p, r->seed, dropout_stream(i, r->step), g, dx); break;
+		case LAYER_INPUT: break;
+		}
+		double *t = g;
+		g = dx;
+		dx = t;
+	}
+	free(g);
+	free(dx);
+}
+
+uint64_t refnet_kinks(const RefNet *r, int first)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+	for (int i = first > 1 ? first : 1; i < r->s->nlayers; i++) {
+		const SpecLayer *l = &r->s->layers[i];
+		if (l->type != LAYER_RELU && l->type != LAYER_POOL)
+			continue;
+		size_t count = (size_t)r->n * (size_t)dims_count(l->out);
+		for (size_t e = 0; e < count; e++) {
+			uint64_t v = l->type == LAYER_RELU ? (r->act[i - 1][e] > 0) : (uint64_t)r->argmax[i][e];
+			h = (h ^ v) * 1099511628211ull;
+		}
+	}
+	return h;
+}
