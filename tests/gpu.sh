@@ -14,7 +14,7 @@
 # full log to $OUT/NAME.log, and prints one status line (and the tail of the log when it
 # fails). The last lines are the summary table. STAGES="build check_cuda ..." runs only the
 # named stages (build check_cuda bench study-fp32 study-tf32 check_ops anet-train-time e2e-db loader
-# e2e e2e-accum ws256 nsys memcheck), for a quick second run on a warm machine, whose build is then incremental.
+# e2e e2e-accum check-grads ws256 nsys memcheck), for a quick second run on a warm machine, whose build is then incremental.
 set -u
 top=$(pwd)
 OUT=${OUT:-/tmp/gpu-out}
@@ -257,6 +257,14 @@ if [ -x $B/bin/anet-train ] && [ -x $B/bin/imgprep ]; then
 			t = $10; s = $1 } END { if (t > t0) printf "%.0f img/s", 128 * (s - s0) / (t - t0) }' \
 			"$OUT/e2e-accum.tsv" 2>/dev/null), $(awk 'NR > 1' "$OUT/e2e-health.tsv" 2>/dev/null | wc -l) health rows (40 expected: 8 layers at steps 10, 20, 30, 32 (the epoch end) and 40)"
 	fi
+fi
+
+# ---------------------------------------------------------------------------------------------
+# 6b. the paper's AlexNet's gradients on the GPU against the double-precision reference (whose
+# plain loops take about a minute on the CPU) and finite differences
+if [ $gpu = 1 ] && [ -x $B/bin/anet-train ]; then
+	stage check-grads 120 $B/bin/anet-train --check-grads --device cuda --batch 2 -q
+	note "anet-train --check-grads (AlexNet)" "$(status): $(sed -n 's/^gradients \(agree\|DISAGREE\): //p' "$OUT/check-grads.log" | tail -n 1)"
 fi
 
 # ---------------------------------------------------------------------------------------------
