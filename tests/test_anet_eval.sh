@@ -81,6 +81,19 @@ expect_err "anet-eval: .*nf.anw was trained without mirror images (--no-flip): 5
 anet-eval -w "$T/m.anw" --crops 10 --device cpu -q --limit 4 "$T/train.lmdb" >/dev/null 2>"$T/err" || fail "anet-eval (10 crops) failed"
 ! grep -q mirror "$T/err" || fail "10 crops of a model trained with mirrors warned: $(cat "$T/err")"
 
+# a 1000-class model (the fixture's 10 classes among 1000 names) is shown the paper's numbers; a
+# 10-class one and -q are not
+(cat "$DATA/fashion-classes.txt"; i=10; while [ $i -lt 1000 ]; do echo "class $i"; i=$((i + 1)); done) >"$T/c1000.txt"
+imgprep --idx "$DATA/fashion-64-images.idx" "$DATA/fashion-64-labels.idx" -s 32 --classes "$T/c1000.txt" 2>/dev/null |
+	mkdb -q "$T/k.lmdb"
+pcacolor -o "$T/k.stats" "$T/k.lmdb" 2>/dev/null
+anet-train --net "$DATA/tiny-gray28.net" --stats "$T/k.stats" --steps 2 --batch 8 --device cpu -q -o "$T/k.anw" \
+	"$T/k.lmdb" 2>/dev/null || fail "training the 1000-class model failed"
+anet-eval -w "$T/k.anw" --device cpu "$T/k.lmdb" >"$T/k" 2>/dev/null || fail "anet-eval of the 1000-class model failed"
+grep -q "^  the paper's one CNN: 0.407 / 0.182" "$T/k" || fail "no paper numbers for 1000 classes: $(cat "$T/k")"
+grep -q "for orientation" "$T/one" && fail "paper numbers for a 10-class model"
+anet-eval -w "$T/k.anw" --device cpu -q "$T/k.lmdb" | grep -q "for orientation" && fail "paper numbers with -q"
+
 # a checkpoint evaluates like its model
 anet-eval -w "$T/m.ckpt" --device cpu -q "$T/train.lmdb" >"$T/ck" || fail "a checkpoint was not accepted"
 [ "$(grep top-1 "$T/ck")" = "$(grep top-1 "$T/one")" ] || fail "the checkpoint and the model disagree"

@@ -156,6 +156,15 @@ static int write_tables(const Options *o, const Model *m, const EvalResult *r)
 	return 0;
 }
 
+/* REFERENCE.md B.4: a 1000-class run is most likely ILSVRC-2012, where these numbers say how
+ * far off it is (A.10; the paper's Table 2 does not say how many crops, §4.1 suggests 10). */
+static void print_paper_numbers(void)
+{
+	printf("for orientation, on ILSVRC-2012's validation set (top-1 / top-5 error):\n"
+	       "  the paper's one CNN: 0.407 / 0.182 (Table 2; presumably 10 crops)\n"
+	       "  Caffe's replication, bvlc_alexnet: 0.429 / 0.198 (the centre crop)\n");
+}
+
 static int eval_database(const Options *o, Model *m, Evaluator *e)
 {
 	Db *db = db_open(o->inputs[0]);
@@ -193,6 +202,8 @@ static int eval_database(const Options *o, Model *m, Evaluator *e)
 		printf("top-1 error: %.4f (accuracy %.2f%%)\n", r.top1, 100 * (1 - r.top1));
 		printf("top-5 error: %.4f (accuracy %.2f%%)\n", r.top5, 100 * (1 - r.top5));
 		printf("loss: %.4f\n", r.loss);
+		if (!o->quiet && m->num_classes == 1000)
+			print_paper_numbers();
 	}
 	if (!o->quiet)
 		printf("time: %.2f s (%.0f img/s, %.0f%% of it waiting for data)\n", r.seconds,
