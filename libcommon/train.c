@@ -788,9 +788,13 @@ static int after_step(Trainer *t, const Batch *b, Window *w, Progress *pg)
 		report(t, w, pg);
 	if (t->st.pending_val && validate(t, pg) != 0)
 		return -1;
-	int due = b->epoch_end || (t->ckpt_steps && t->st.step % (uint64_t)t->ckpt_steps == 0) ||
+	int asked = t->o.snapshot_signal && *t->o.snapshot_signal;
+	int due = b->epoch_end || asked || (t->ckpt_steps && t->st.step % (uint64_t)t->ckpt_steps == 0) ||
 		  (t->ckpt_seconds > 0 && now_seconds() - t->last_ckpt >= t->ckpt_seconds);
-	if (due && !finished(t) && save_checkpoint(t, pg, b->epoch_end ? NULL : "periodic") != 0)
+	if (asked)
+		*t->o.snapshot_signal = 0;
+	/* the run's end writes one anyway */
+	if (due && !finished(t) && save_checkpoint(t, pg, asked ? "SIGHUP" : b->epoch_end ? NULL : "periodic") != 0)
 		return -1;
 	return 0;
 }

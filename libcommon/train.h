@@ -85,6 +85,9 @@ typedef struct {
 	int loader_only;           /* measure the loader alone */
 	uint32_t given;            /* 1 << TO_* for the options on the command line */
 	volatile sig_atomic_t *stop_signal; /* set (to the signal) by the tool's handler */
+	/* set by the tool's SIGHUP handler: a checkpoint after this step, and go on (Caffe's
+	 * snapshot on SIGHUP); cleared when written */
+	volatile sig_atomic_t *snapshot_signal;
 } TrainOptions;
 
 void train_defaults(TrainOptions *o);

@@ -1,6 +1,6 @@
 #!/bin/sh
 # test_anet_train.sh: anet-train on the Fashion-MNIST fixture: the log, SIGINT and --resume (the
-# same weights as a run that never stopped), --steps across a resume, --weight-decay and --momentum,
+# same weights as a run that never stopped), SIGHUP's checkpoint, --steps across a resume, --weight-decay and --momentum,
 # --lr-decay, --erase, refusals, usage errors.
 . "$ANET_TESTS/lib/shtest.sh"
 
@@ -63,6 +63,20 @@ anet-train --resume "$T/int.ckpt" --device cpu --threads 1 2>"$T/resume.err" || 
 grep -q "resume: batch 8 (from the checkpoint)" "$T/resume.err" || fail "--resume does not say what it takes"
 cmp "$T/straight.anw" "$T/int.anw" || fail "interrupted and resumed: the weights differ from the straight run's"
 tail -n 1 "$T/int.tsv" | grep -q '^800	' || fail "the resumed run did not end at step 800"
+
+# SIGHUP: a checkpoint in the middle of the run, which goes on to the same weights as the straight run
+anet-train --net "$DATA/tiny-gray28.net" --stats "$T/train.stats" --batch 8 --lr 0.02 --input-scale 0.015625 --device cpu \
+	--threads 1 -j 2 --steps 800 --log "$T/hup.tsv" -o "$T/hup.anw" "$T/train.lmdb" 2>"$T/hup.err" &
+pid=$!
+i=0
+while [ "$(wc -l <"$T/hup.tsv" 2>/dev/null || echo 0)" -lt 4 ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
+kill -HUP $pid
+set +e; wait $pid; rc=$?; set -e
+[ $rc = 0 ] || { cat "$T/hup.err"; fail "SIGHUP: exit $rc, expected the run to go on to its end"; }
+grep -q "step [0-9]*: checkpoint .*hup.ckpt written (SIGHUP" "$T/hup.err" || fail "SIGHUP: no checkpoint message: $(cat "$T/hup.err")"
+hupped=$(sed -n 's/.*step \([0-9]*\): checkpoint .*(SIGHUP.*/\1/p' "$T/hup.err")
+[ "$hupped" -lt 800 ] || fail "the run ended before SIGHUP (make it longer)"
+cmp "$T/straight.anw" "$T/hup.anw" || fail "SIGHUP's checkpoint changed the run's weights"
 
 # --steps given again on resume ends where it says; an override is reported
 train --steps 10 -o "$T/s.anw" "$T/train.lmdb" 2>/dev/null

@@ -30,7 +30,7 @@ typedef struct {
 	const char *device; /* NULL: $ANET_DEVICE, else auto */
 } Options;
 
-static volatile sig_atomic_t stop_signal;
+static volatile sig_atomic_t stop_signal, snapshot_signal;
 
 static void on_signal(int sig)
 {
@@ -38,6 +38,12 @@ static void on_signal(int sig)
 	stop_signal = sig;
 	ssize_t rc = write(STDERR_FILENO, msg, sizeof msg - 1);
 	(void)rc;
+}
+
+static void on_hangup(int sig)
+{
+	(void)sig;
+	snapshot_signal = 1;
 }
 
 static void usage(FILE *f)
@@ -432,6 +438,10 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	o.t.stop_signal = &stop_signal;
+	struct sigaction hup = { .sa_handler = on_hangup, .sa_flags = SA_RESTART };
+	sigemptyset(&hup.sa_mask);
+	sigaction(SIGHUP, &hup, NULL);
+	o.t.snapshot_signal = &snapshot_signal;
 	int status = train_main(ctx, &o.t);
 	ctx_close(ctx);
 	return status;
