@@ -12,12 +12,14 @@
  *  - the reference against itself: the derivative of its loss along a random direction d of
  *    the tensor, (L(w + h d) - L(w - h d)) / 2h, against g_ref . d, the difference divided by
  *    |g_ref|, at most 1e-5 (about 1e-8 is usual). Only the layers from the tensor's on run
- *    again, and with the kinks' sides fixed the loss is smooth in w.
+ *    again, and with the kinks' sides fixed the loss is smooth in w. A gradient too small
+ *    for its h (capped at 1% of |w|) is measured against the loss's rounding instead.
  * The first shows a backend that computes something other than the specification says; the
  * second, a reference (the definition both are tested against) whose backward pass is not its
  * forward pass's derivative. Also failures: output probabilities that differ by more than the
- * tolerance, and more than 1 in 1000 ReLU inputs or pooling windows on another side of their
- * kink than double precision puts them (rounding accounts for a handful in a million).
+ * tolerance, and more than 2, and more than 1 in 1000, ReLU inputs or pooling windows on
+ * another side of their kink than double precision puts them (rounding accounts for a handful
+ * in a million).
  */
 #ifndef ANET_GRADCHECK_H
 #define ANET_GRADCHECK_H

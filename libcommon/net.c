@@ -303,7 +303,7 @@ static LrnShape lrn_of(const SpecLayer *l, int n)
  * distribution (the parts' images are numbered from 0 each), and part 0, or a whole batch,
  * keeps the masks of earlier versions. In a net of more than 256 layers a part's stream can
  * be a later layer's; the masks of two layers are independent draws either way. */
-static uint64_t dropout_stream(int layer, uint64_t step, int part)
+uint64_t net_dropout_stream(int layer, uint64_t step, int part)
 {
 	return RNG_STREAM(RNG_DROPOUT,
 			  ((uint64_t)layer << 40 | (step & (((uint64_t)1 << 40) - 1))) + ((uint64_t)part << 48));
@@ -348,7 +348,7 @@ static int layer_forward(Net *net, int i)
 	}
 	case LAYER_DROPOUT:
 		if (net->mode == NET_TRAIN)
-			return be->dropout_forward(c, count, l->p, net->seed, dropout_stream(i, net->step, net->part), x, L->y);
+			return be->dropout_forward(c, count, l->p, net->seed, net_dropout_stream(i, net->step, net->part), x, L->y);
 		return l->inplace ? 0 : be->copy(c, L->y, x, count * sizeof(float));
 	case LAYER_SOFTMAX:
 		return be->softmax_forward(c, n, l->out.c, x, L->y);
@@ -448,7 +448,7 @@ static int layer_backward_g(Net *net, int i, float **g)
 	case LAYER_DROPOUT:
 		if (net->mode != NET_TRAIN)
 			return 0;
-		return be->dropout_backward(c, count, l->p, net->seed, dropout_stream(i, net->step, net->part), *g, *g);
+		return be->dropout_backward(c, count, l->p, net->seed, net_dropout_stream(i, net->step, net->part), *g, *g);
 	case LAYER_LRN: {
 		LrnShape ls = lrn_of(l, n);
 		rc = be->lrn_backward(c, &ls, x, L->y, L->scale, *g, dx);

@@ -74,6 +74,9 @@ int net_init(Net *net, const NetInit *init);
 /* The dropout seed of a net whose weights came from a file (a resumed run sets the run's). */
 void net_set_seed(Net *net, uint64_t seed);
 uint64_t net_seed(const Net *net);
+/* The RNG stream of layer layer's dropout mask at global step step, part part of a batch in
+ * parts (0 for a whole batch; see the top). */
+uint64_t net_dropout_stream(int layer, uint64_t step, int part);
 
 /* The input batch, max_batch x C x H x W floats on the device (write it with ctx_upload, the
  * backend's upload_async or augment), and the labels, max_batch int32 on the device. */

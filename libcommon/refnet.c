@@ -6,6 +6,7 @@
 
 #include "kernels/ref/ref.h"
 #include "kernels/rng.h"
+#include "libcommon/net.h"
 #include "libcommon/util.h"
 
 RefNet *refnet_create(const Spec *s, int n, uint64_t seed, uint64_t step)
@@ -42,15 +43,84 @@ void refnet_free(RefNet *r)
 	free(r);
 }
 
-/* One image's convolution shape (the shapes were checked when the spec was made). */
-static ConvShape conv_of(const SpecLayer *l)
+/* A convolution cut into pieces for the threads: one image, one group, up to CHUNK output
+ * channels, each a convolution of its own with G = 1. */
+enum { CHUNK = 16 };
+
+typedef struct {
+	ConvShape one;      /* one image and one group: C/G inputs, K/G outputs */
+	int groups, chunks; /* chunks of each group's outputs */
+	size_t xs, ys;      /* an image's input and output values */
+	size_t xg, wk, yk;  /* a group's input values; an output channel's weights and values */
+} ConvPieces;
+
+/* (The shapes were checked when the spec was made.) */
+static ConvPieces conv_pieces(const SpecLayer *l)
 {
-	ConvShape cs = { .N = 1, .C = l->in.c, .H = l->in.h, .W = l->in.w, .K = l->outputs, .R = l->kernel,
-			 .S = l->kernel, .stride = l->stride, .pad = l->pad, .G = l->groups };
+	ConvShape one = { .N = 1, .C = l->in.c / l->groups, .H = l->in.h, .W = l->in.w, .K = l->outputs / l->groups,
+			  .R = l->kernel, .S = l->kernel, .stride = l->stride, .pad = l->pad, .G = 1 };
 	const char *why;
-	if (conv_shape(&cs, &why) != 0)
+	if (conv_shape(&one, &why) != 0)
 		die("%s: %s", l->name, why);
-	return cs;
+	return (ConvPieces){ .one = one, .groups = l->groups, .chunks = (one.K + CHUNK - 1) / CHUNK,
+			     .xs = (size_t)dims_count(l->in), .ys = (size_t)dims_count(l->out),
+			     .xg = (size_t)one.C * (size_t)one.H * (size_t)one.W,
+			     .wk = (size_t)one.C * (size_t)one.R * (size_t)one.S, .yk = (size_t)one.P * (size_t)one.Q };
+}
+
+/* Piece c of group g: its first output channel (of all K) and its shape. */
+static int piece(const ConvPieces *cp, int g, int c, ConvShape *s)
+{
+	*s = cp->one;
+	s->K = cp->one.K - c * CHUNK < CHUNK ? cp->one.K - c * CHUNK : CHUNK;
+	return g * cp->one.K + c * CHUNK;
+}
+
+static void conv_forward(const ConvPieces *cp, int n, const double *x, const double *w, const double *b, double *y)
+{
+	int per_image = cp->groups * cp->chunks;
+#pragma omp parallel for schedule(dynamic, 1)
+	for (int t = 0; t < n * per_image; t++) {
+		int m = t / per_image, g = t % per_image / cp->chunks;
+		ConvShape s;
+		size_t k0 = (size_t)piece(cp, g, t % cp->chunks, &s);
+		ref_conv_forward(&s, x + m * cp->xs + g * cp->xg, w + k0 * cp->wk, b ? b + k0 : NULL,
+				 y + m * cp->ys + k0 * cp->yk, 0);
+	}
+}
+
+/* dx, image by image and group by group (each sums over all of its group's outputs). */
+static void conv_backward_data(const ConvPieces *cp, int n, const double *dy, const double *w, double *dx)
+{
+#pragma omp parallel for schedule(dynamic, 1)
+	for (int t = 0; t < n * cp->groups; t++) {
+		int m = t / cp->groups, g = t % cp->groups;
+		size_t k0 = (size_t)g * (size_t)cp->one.K;
+		ref_conv_backward_data(&cp->one, dy + m * cp->ys + k0 * cp->yk, w + k0 * cp->wk, dx + m * cp->xs + g * cp->xg);
+	}
+}
+
+/* dw and db piece by piece, each summed over the images in their order whatever the threads. */
+static void conv_backward_filter(const ConvPieces *cp, int n, const double *x, const double *dy, double *dw, double *db)
+{
+#pragma omp parallel for schedule(dynamic, 1)
+	for (int t = 0; t < cp->groups * cp->chunks; t++) {
+		int g = t / cp->chunks;
+		ConvShape s;
+		size_t k0 = (size_t)piece(cp, g, t % cp->chunks, &s), nw = (size_t)s.K * cp->wk;
+		double *tw = xcalloc(nw + (size_t)s.K, sizeof *tw), *tb = tw + nw;
+		double *pw = dw + k0 * cp->wk, *pb = db + k0;
+		memset(pw, 0, nw * sizeof *pw);
+		memset(pb, 0, (size_t)s.K * sizeof *pb);
+		for (int m = 0; m < n; m++) {
+			ref_conv_backward_filter(&s, x + m * cp->xs + g * cp->xg, dy + m * cp->ys + k0 * cp->yk, tw, tb);
+			for (size_t e = 0; e < nw; e++)
+				pw[e] += tw[e];
+			for (int e = 0; e < s.K; e++)
+				pb[e] += tb[e];
+		}
+		free(tw);
+	}
 }
 
 static PoolShape pool_of(const SpecLayer *l, int n)
@@ -84,16 +154,19 @@ void refnet_follow(RefNet *r, const uint8_t *const *keep, const int32_t *const *
 	r->take = take;
 }
 
-static uint64_t dropout_stream(int layer, uint64_t step) { return RNG_STREAM(RNG_DROPOUT, (uint64_t)layer << 40 | step); }
+static uint64_t dropout_stream(int layer, uint64_t step) { return net_dropout_stream(layer, step, 0); }
 
 /* Whether the ReLU of layer i passes unit e. A backend's ReLU output shows its side, except
- * under a dropout working in place, whose dropped units read 0 whatever the side (and take no
- * gradient either way): there, the reference's own side. */
+ * where a dropout working in place after it (the layers that follow in place share its
+ * buffer) dropped the unit: that reads 0 whatever the side, and takes no gradient either way.
+ * There, the reference's own side. */
 static int relu_passes(const RefNet *r, int i, size_t e, double in)
 {
-	const SpecLayer *next = i + 1 < r->s->nlayers ? &r->s->layers[i + 1] : NULL;
-	if (next && next->type == LAYER_DROPOUT && rng_uniform(r->seed, dropout_stream(i + 1, r->step), e) < next->p)
-		return in > 0;
+	for (int j = i + 1; j < r->s->nlayers && r->s->layers[j].inplace; j++) {
+		const SpecLayer *l = &r->s->layers[j];
+		if (l->type == LAYER_DROPOUT && rng_uniform(r->seed, dropout_stream(j, r->step), e) < l->p)
+			return in > 0;
+	}
 	return r->keep[i][e] != 0;
 }
 
@@ -148,11 +221,8 @@ double refnet_forward_from(RefNet *r, int first, const int32_t *labels)
 		double *out = r->act[i];
 		switch (l->type) {
 		case LAYER_CONV: {
-			ConvShape cs = conv_of(l);
-			size_t xs = (size_t)dims_count(l->in), ys = (size_t)dims_count(l->out);
-#pragma omp parallel for schedule(dynamic, 1)
-			for (int m = 0; m < n; m++)
-				ref_conv_forward(&cs, in + m * xs, w, b, out + m * ys, 0);
+			ConvPieces cp = conv_pieces(l);
+			conv_forward(&cp, n, in, w, b, out);
 			break;
 		}
 		case LAYER_FC: ref_fc_forward(n, (int)dims_count(l->in), l->outputs, in, w, b, out, 0); break;
@@ -185,29 +255,6 @@ double refnet_forward_from(RefNet *r, int first, const int32_t *labels)
 	return loss;
 }
 
-/* dw and db of a convolution, summed over the images in their order whatever the threads. */
-static void conv_backward_filter(const ConvShape *cs, int n, const double *x, const double *dy, double *dw, double *db)
-{
-	size_t nw = (size_t)cs->K * (size_t)(cs->C / cs->G) * (size_t)cs->R * (size_t)cs->S, nb = (size_t)cs->K;
-	size_t xs = (size_t)cs->C * cs->H * cs->W, ys = (size_t)cs->K * cs->P * cs->Q;
-	double *part = xcalloc((size_t)n * (nw + nb), sizeof *part);
-#pragma omp parallel for schedule(dynamic, 1)
-	for (int m = 0; m < n; m++) {
-		double *pw = part + (size_t)m * (nw + nb);
-		ref_conv_backward_filter(cs, x + m * xs, dy + m * ys, pw, pw + nw);
-	}
-	memset(dw, 0, nw * sizeof *dw);
-	memset(db, 0, nb * sizeof *db);
-	for (int m = 0; m < n; m++) {
-		const double *pw = part + (size_t)m * (nw + nb);
-		for (size_t e = 0; e < nw; e++)
-			dw[e] += pw[e];
-		for (size_t e = 0; e < nb; e++)
-			db[e] += pw[nw + e];
-	}
-	free(part);
-}
-
 void refnet_backward(RefNet *r, const int32_t *labels)
 {
 	const Spec *s = r->s;
@@ -223,12 +270,9 @@ void refnet_backward(RefNet *r, const int32_t *labels)
 		switch (l->type) {
 		case LAYER_SOFTMAX: ref_xent_backward(n, l->out.c, r->act[i], labels, dx); break;
 		case LAYER_CONV: {
-			ConvShape cs = conv_of(l);
-			size_t xs = (size_t)dims_count(l->in), ys = (size_t)dims_count(l->out);
-			conv_backward_filter(&cs, n, in, g, dw, db);
-#pragma omp parallel for schedule(dynamic, 1)
-			for (int m = 0; m < n; m++)
-				ref_conv_backward_data(&cs, g + m * ys, w, dx + m * xs);
+			ConvPieces cp = conv_pieces(l);
+			conv_backward_filter(&cp, n, in, g, dw, db);
+			conv_backward_data(&cp, n, g, w, dx);
 			break;
 		}
 		case LAYER_FC:

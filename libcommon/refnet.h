@@ -2,12 +2,13 @@
  *
  * A RefNet is a Spec computed with kernels/ref's plain loops in double: the same layers, the
  * same parameter layout as a Net (Spec.params offsets, padding included), the same dropout
- * masks (net.h: layer i at step s draws from RNG_STREAM(RNG_DROPOUT, i << 40 | s)), but no
+ * masks as a whole batch's (net_dropout_stream of part 0), but no
  * fused ReLUs, no in-place layers and no float rounding, so its gradients are what a Net's
  * should be to within float's precision, and its own backward pass can be checked against
  * central differences of its forward pass.
  *
- * The convolutions, nearly all of the time, run image by image on OpenMP threads; a weight
+ * The convolutions, nearly all of the time, run on OpenMP threads in pieces of one image, one
+ * group and up to 16 output channels (the input gradient: one image and group); a weight
  * gradient is summed over the images in their order, so the result does not depend on the
  * thread count. Memory: the parameters and gradients (16 bytes per parameter) and every
  * layer's output (8 bytes per value and image), about 1 GB for AlexNet at 2 images.

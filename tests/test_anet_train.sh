@@ -165,8 +165,8 @@ for f in m.anw m.ckpt; do
 	anet-train --check-grads --init-from "$T/$f" --device cpu --threads 1 -q >"$T/grads" 2>"$T/err" ||
 		{ cat "$T/grads" "$T/err"; fail "--check-grads --init-from $f failed"; }
 	grep -q "^gradients agree: 8 tensors" "$T/grads" || fail "--check-grads --init-from $f: $(cat "$T/grads")"
+	[ -s "$T/err" ] && fail "--check-grads -q wrote to stderr: $(cat "$T/err")"
 done
-[ -s "$T/err" ] && fail "--check-grads -q wrote to stderr: $(cat "$T/err")"
 
 # the loader benchmark
 anet-train --loader-only --batch 16 --steps 8 -j 2 "$T/train.lmdb" >"$T/loader" 2>/dev/null ||

@@ -83,4 +83,18 @@ expect_exit 2 anet-train --check-grads --time
 expect_exit 2 anet-train --check-grads --net "$T/small.net" --init-from "$T/m.anw"
 expect_err "the model's own network"
 expect_exit 1 anet-train --check-grads --init-from "$T/missing.anw"
+expect_exit 2 anet-train --check-grads --resume "$T/m.ckpt"
+expect_err "with --init-from CKPT, not --resume"
+expect_exit 2 anet-train --check-grads --accum 3
+expect_exit 2 anet-train --check-grads --init-from "$T/m.anw" --classes 10
+# a chain of in-place layers after a ReLU (relu, relu, dropout, dropout), no pooling, batch 1;
+# and a gradient so small that the finite differences meet the loss's rounding
+printf 'input size=6 channels=2\nconv out=4 kernel=3 pad=1\nrelu\nrelu\ndropout\ndropout p=0.3\nfc out=classes\nsoftmax\n' >"$T/chain.net"
+anet-train --net "$T/chain.net" --classes 3 --check-grads --device cpu --batch 1 >"$T/grads" 2>"$T/err" ||
+	{ cat "$T/grads" "$T/err"; fail "--check-grads on the in-place chain failed"; }
+grep -q "^kinks: .* at 0 of " "$T/grads" || fail "--check-grads: in-place dropouts counted as kinks: $(cat "$T/grads")"
+printf 'input size=4 channels=1\nfc name=f1 out=8\nrelu\nfc name=f2 out=classes init=1e-10\nsoftmax\n' >"$T/small-grad.net"
+anet-train --net "$T/small-grad.net" --classes 3 --check-grads --device cpu >"$T/grads" 2>"$T/err" ||
+	{ cat "$T/grads" "$T/err"; fail "--check-grads with a tiny gradient failed"; }
+grep -q "^f1.bias .*(rounding floor)" "$T/grads" || fail "--check-grads: f1.bias's tiny gradient not measured against rounding: $(cat "$T/grads")"
 echo ok

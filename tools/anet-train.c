@@ -22,7 +22,7 @@ enum Mode { MODE_TRAIN, MODE_SUMMARY, MODE_TIME, MODE_GRADS, MODE_LOADER };
 typedef struct {
 	enum Mode mode;
 	TrainOptions t;
-	int classes;
+	int classes, classes_given;
 	int iters;
 	int threads;        /* CPU threads; 0: every processor */
 	int gpu;
@@ -283,18 +283,25 @@ static int training_option(TrainOptions *t, int c, const char *arg)
 static void check_modes(Options *o, int nargs, char **args)
 {
 	TrainOptions *t = &o->t;
-	/* a resumed run may take its batch from the checkpoint: train_main checks that one */
-	if ((!t->resume || (t->given & (1u << TO_BATCH))) && t->batch % t->accum != 0)
+	/* a resumed run may take its batch from the checkpoint: train_main checks that one; a
+	 * gradient check has no parts */
+	if (o->mode != MODE_GRADS && (!t->resume || (t->given & (1u << TO_BATCH))) && t->batch % t->accum != 0)
 		usage_error("--accum %" PRId64 " does not divide --batch %" PRId64 " into parts of equal size", t->accum,
 			    t->batch);
 	if (o->mode == MODE_SUMMARY || o->mode == MODE_TIME || o->mode == MODE_GRADS) {
 		if (nargs > 0)
 			usage_error("unexpected argument '%s' (--summary, --time and --check-grads need no database)",
 				    args[0]);
-		if (o->mode == MODE_GRADS && t->init_from && (t->given & (1u << TO_NET)))
-			usage_error("--check-grads --init-from checks the model's own network: --net excludes it");
+		if (o->mode == MODE_GRADS && t->init_from &&
+		    ((t->given & (1u << TO_NET)) || o->classes_given || (t->given & (1u << TO_BIAS_INIT))))
+			usage_error("--check-grads --init-from checks the model's own network and weights: --net, "
+				    "--classes and --bias-init do not apply");
 		if (o->mode == MODE_GRADS && t->partial)
 			usage_error("--check-grads takes a model's network as it is: --partial does not apply");
+		if (o->mode == MODE_GRADS && t->resume)
+			usage_error("--check-grads checks a checkpoint's weights with --init-from CKPT, not --resume");
+		if (o->mode == MODE_GRADS && (t->given & (1u << TO_ACCUM)))
+			usage_error("--check-grads passes its --batch whole: --accum does not apply");
 		return;
 	}
 	if (nargs > 1)
@@ -335,7 +342,10 @@ static void parse_options(int argc, char **argv, Options *o)
 		case OPT_TIME: set_mode(o, MODE_TIME); break;
 		case OPT_LOADER_ONLY: set_mode(o, MODE_LOADER); break;
 		case OPT_CHECK_GRADS: set_mode(o, MODE_GRADS); break;
-		case OPT_CLASSES: o->classes = (int)opt_int("--classes", optarg, 1, 1 << 24); break;
+		case OPT_CLASSES:
+			o->classes = (int)opt_int("--classes", optarg, 1, 1 << 24);
+			o->classes_given = 1;
+			break;
 		case OPT_ITERS: o->iters = (int)opt_int("--iters", optarg, 1, 100000); break;
 		case 'd': o->device = optarg; break;
 		case OPT_GPU: o->gpu = (int)opt_int("--gpu", optarg, 0, 1024); break;
