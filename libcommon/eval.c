@@ -506,12 +506,13 @@ void features_sink(void *arg, const Batch *b, const float *probs, const float *f
 /* ---------------------------------------------------------------------------------------- */
 /* images */
 
-int eval_prepare_image(const Model *m, ImageCodec *c, const char *path, uint8_t *dst)
+int eval_prepare_image(const Model *m, ImageCodec *c, const char *path, int exif_orientation, uint8_t *dst)
 {
 	PrepOptions po;
 	prep_options_init(&po);
 	po.size = (int)m->height;
 	po.channels = (int)m->channels;
+	po.exif_orientation = exif_orientation;
 	Image im = { 0 };
 	char why[256];
 	if (m->height != m->width) {

@@ -123,8 +123,9 @@ void features_sink(void *arg, const Batch *b, const float *probs, const float *f
 /* images */
 
 /* Prepares an image file as imgprep does for the model's records (image_prepare_file with
- * its record size and channels) into dst (height x width x channels bytes). -1 after
+ * its record size and channels; turned upright by its EXIF orientation when exif_orientation
+ * is set, as imgprep --orientation exif) into dst (height x width x channels bytes). -1 after
  * printing "PATH: reason". */
-int eval_prepare_image(const Model *m, ImageCodec *c, const char *path, uint8_t *dst);
+int eval_prepare_image(const Model *m, ImageCodec *c, const char *path, int exif_orientation, uint8_t *dst);
 
 #endif

@@ -28,7 +28,7 @@ void codec_free(ImageCodec *c)
 		return;
 	jpeg_codec_free(c);
 	axes_free(c);
-	Scratch *s[] = { &c->file, &c->pix, &c->conv, &c->tmp, &c->conv_f, &c->jpg };
+	Scratch *s[] = { &c->file, &c->pix, &c->conv, &c->tmp, &c->conv_f, &c->jpg, &c->orient };
 	for (size_t i = 0; i < ARRAY_LEN(s); i++)
 		free(s[i]->p);
 	free(c);
@@ -71,6 +71,15 @@ void prep_options_init(PrepOptions *o)
 	o->max_pixels = PREP_DEFAULT_MAX_PIXELS;
 	o->filter = FILTER_LANCZOS3;
 	o->dct = DCT_SCALE_AUTO;
+	o->exif_orientation = 0;
+}
+
+int orientation_parse(const char *s, int *exif)
+{
+	if (strcmp(s, "ignore") != 0 && strcmp(s, "exif") != 0)
+		return -1;
+	*exif = strcmp(s, "exif") == 0;
+	return 0;
 }
 
 static const char *filter_names[] = { "triangle", "cubic", "lanczos3" };
@@ -233,6 +242,14 @@ int image_prepare_buffer(ImageCodec *c, const uint8_t *buf, size_t len, const ch
 	if (decode(c, buf, len, o, &src, n, why, whylen))
 		return -1;
 	n->png_disguised_as_jpeg = decode == png_decode && has_jpeg_name(name);
+	if (decode == jpeg_decode) {
+		size_t exif_len;
+		const uint8_t *exif = jpeg_segment(buf, len, 0xE1, "Exif\0\0", 6, &exif_len);
+		n->orientation = exif ? exif_orientation(exif + 6, exif_len - 6) : 0;
+		n->turned = o->exif_orientation && n->orientation > 1;
+		if (n->turned)
+			image_orient(c, &src, n->orientation);
+	}
 	return finish(c, &src, o, out, n, why, whylen);
 }
 

@@ -55,13 +55,18 @@ typedef struct {
 	uint64_t max_pixels; /* sources with more pixels are refused from their header */
 	ResizeFilter filter;
 	DctScaling dct;
+	/* turn JPEGs upright by their EXIF orientation tag (imgprep --orientation exif); by
+	 * default pixels are used as stored, as the ILSVRC preprocessing of cuda-convnet and Caffe
+	 * did */
+	int exif_orientation;
 } PrepOptions;
 
 #define PREP_DEFAULT_SIZE 256
 #define PREP_DEFAULT_MAX_PIXELS 178956970ull /* Pillow's decompression-bomb error limit */
 #define PREP_MAX_FILE_BYTES (1u << 30)       /* larger files are refused before reading */
 
-/* size 256, 3 channels, not strict, the default pixel limit, Lanczos-3, DCT_SCALE_AUTO. */
+/* size 256, 3 channels, not strict, the default pixel limit, Lanczos-3, DCT_SCALE_AUTO, EXIF
+ * orientation ignored. */
 void prep_options_init(PrepOptions *o);
 
 /* What was found and converted on the way (for imgprep's log and summary). */
@@ -73,6 +78,8 @@ typedef struct {
 	int ycck;                 /* ... of which YCCK */
 	int adobe_inverted;       /* ... with Adobe's inverted CMYK (an APP14 Adobe marker) */
 	int png_disguised_as_jpeg;/* PNG content under a .jpg/.jpeg name */
+	int orientation;          /* a JPEG's EXIF orientation tag, 1..8 (0: none) */
+	int turned;               /* ... other than 1 and applied (PrepOptions.exif_orientation) */
 	int gray_to_rgb;          /* a grayscale source replicated to 3 channels */
 	int color_to_gray;        /* a colour source reduced to luma (ITU-R 601) */
 	int warnings;             /* libjpeg reported corrupt data and decoded anyway */
@@ -120,5 +127,7 @@ int resize_filter_parse(const char *s, ResizeFilter *f);
 const char *resize_filter_name(ResizeFilter f);
 int dct_scaling_parse(const char *s, DctScaling *d);
 const char *dct_scaling_name(DctScaling d);
+/* "ignore" (0) or "exif" (1), for PrepOptions.exif_orientation. */
+int orientation_parse(const char *s, int *exif);
 
 #endif

@@ -39,6 +39,7 @@ struct ImageCodec {
 	Scratch tmp;                /* the resampler's horizontal pass (floats) */
 	Scratch conv_f;             /* one source row as floats */
 	Scratch jpg;                /* encoder output */
+	Scratch orient;             /* pixels turned upright by their EXIF orientation */
 	Axis axes[CODEC_AXES];
 	unsigned long clock;
 	int avx2;                   /* the resampler's AVX2 loops (else SSE2 or plain C) */
@@ -49,6 +50,19 @@ struct ImageCodec {
 int resample_avx2_available(void);
 
 uint8_t *scratch_get(Scratch *s, size_t n);
+
+/* The first JPEG segment with this marker whose payload starts with tag, among those before
+ * the first scan: its payload (after the length field) and in *n its length, cut at the end
+ * of the buffer; NULL if none. */
+const uint8_t *jpeg_segment(const uint8_t *b, size_t len, uint8_t marker, const char *tag, size_t taglen, size_t *n);
+
+/* The orientation tag (274) of an EXIF block's first IFD (tiff: the TIFF header on, n bytes):
+ * 1..8, or 0 when absent or malformed. */
+int exif_orientation(const uint8_t *tiff, size_t n);
+
+/* Turns im upright by EXIF orientation 2..8 (mirrors and quarter turns); the pixels move to
+ * the codec's orient scratch. */
+void image_orient(ImageCodec *c, Image *im, int orientation);
 
 /* why/whylen formatting; always returns -1. */
 int image_fail(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -54,32 +54,40 @@ void jpeg_codec_free(ImageCodec *c)
 	c->dec = c->enc = NULL;
 }
 
-/* Looks through the segments before the first scan for APP14 "Adobe". */
-static int has_adobe_marker(const uint8_t *b, size_t len)
+const uint8_t *jpeg_segment(const uint8_t *b, size_t len, uint8_t marker, const char *tag, size_t taglen, size_t *n)
 {
 	size_t i = 2;
 	while (i + 4 <= len) {
 		if (b[i] != 0xFF)
-			return 0;
+			return NULL;
 		uint8_t m = b[i + 1];
 		if (m == 0xFF) { /* fill byte */
 			i++;
 			continue;
 		}
 		if (m == 0xDA || m == 0xD9) /* start of scan, end of image */
-			return 0;
+			return NULL;
 		if (m == 0x01 || (m >= 0xD0 && m <= 0xD7)) { /* no length field */
 			i += 2;
 			continue;
 		}
 		size_t seg = (size_t)b[i + 2] << 8 | b[i + 3];
 		if (seg < 2)
-			return 0;
-		if (m == 0xEE && seg >= 7 && i + 9 <= len && memcmp(b + i + 4, "Adobe", 5) == 0)
-			return 1;
+			return NULL;
+		size_t have = len - (i + 4) < seg - 2 ? len - (i + 4) : seg - 2;
+		if (m == marker && have >= taglen && memcmp(b + i + 4, tag, taglen) == 0) {
+			*n = have;
+			return b + i + 4;
+		}
 		i += 2 + seg;
 	}
-	return 0;
+	return NULL;
+}
+
+static int has_adobe_marker(const uint8_t *b, size_t len)
+{
+	size_t n;
+	return jpeg_segment(b, len, 0xEE, "Adobe", 5, &n) != NULL;
 }
 
 /* The largest allowed DCT-domain reduction (see DctScaling in image.h). libjpeg's reduced

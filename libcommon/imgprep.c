@@ -52,6 +52,7 @@ typedef struct {
 
 typedef struct {
 	uint64_t written, skipped, cmyk, disguised, gray_to_rgb, to_gray, warned;
+	uint64_t turned, not_upright; /* EXIF orientation other than 1: applied, or ignored */
 } Summary;
 
 /* ------------------------------------------------------------------------------------------
@@ -164,6 +165,8 @@ static void count_notes(Summary *sum, const PrepNotes *n)
 	sum->gray_to_rgb += n->gray_to_rgb != 0;
 	sum->to_gray += n->color_to_gray != 0;
 	sum->warned += n->warnings != 0;
+	sum->turned += n->turned != 0;
+	sum->not_upright += n->orientation > 1 && !n->turned;
 }
 
 /* The per-file lines worth a user's attention: what was converted or decoded despite damage. */
@@ -383,12 +386,18 @@ static void print_summary(const Summary *s)
 	ADD(s->disguised, "PNG named as JPEG");
 	ADD(s->gray_to_rgb, "grayscale to RGB");
 	ADD(s->to_gray, "colour to grayscale");
+	ADD(s->turned, "turned upright by EXIF orientation");
 #undef ADD
 	char warned[64] = "";
 	if (s->warned)
 		snprintf(warned, sizeof warned, "; %llu decoded despite libjpeg warnings", (unsigned long long)s->warned);
 	warn_msg("%llu written, %llu skipped%s%s", (unsigned long long)s->written, (unsigned long long)s->skipped, conv,
 		 warned);
+	/* phone pictures carry the tag; ILSVRC's preparation ignored it, so imgprep does unless told */
+	if (s->not_upright)
+		warn_msg("%llu JPEG%s an EXIF orientation other than upright, ignored: the pixels are used as stored "
+			 "(--orientation exif turns them)",
+			 (unsigned long long)s->not_upright, s->not_upright == 1 ? " has" : "s have");
 }
 
 /* The exit status from the counts. */

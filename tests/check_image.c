@@ -330,6 +330,126 @@ START_TEST(png_under_jpeg_name)
 }
 END_TEST
 
+/* The eight EXIF orientations on a 3x2 image "abc/def" (EXIF 2.3's table; PIL's
+ * exif_transpose agrees on all eight, checked when this was written). */
+START_TEST(orientation_turns_upright)
+{
+	static const char *upright[9] = { NULL, "abcdef", "cbafed", "fedcba", "defabc", "adbecf", "daebfc", "fcebda", "cfbead" };
+	ImageCodec *c = codec_new();
+	uint8_t px[6] = { 'a', 'b', 'c', 'd', 'e', 'f' };
+	for (int o = 1; o <= 8; o++) {
+		Image im = { .width = 3, .height = 2, .channels = 1, .pixels = px };
+		image_orient(c, &im, o);
+		ck_assert_int_eq(im.width, o >= 5 ? 2 : 3);
+		ck_assert_int_eq(im.height, o >= 5 ? 3 : 2);
+		ck_assert_msg(memcmp(im.pixels, upright[o], 6) == 0, "orientation %d: %.6s, expected %s", o, (char *)im.pixels,
+			      upright[o]);
+	}
+	codec_free(c);
+}
+END_TEST
+
+/* A TIFF block: byte order, an IFD of two entries (Make, then Orientation of the given type,
+ * count and value) at offset ifd; returns its length. */
+static size_t tiff_block(uint8_t *t, int le, uint32_t ifd, unsigned type, uint32_t count, unsigned value)
+{
+	memset(t, 0, 64);
+#define P16(at, v) (le ? (t[at] = (uint8_t)(v), t[(at) + 1] = (uint8_t)((v) >> 8)) : (t[at] = (uint8_t)((v) >> 8), t[(at) + 1] = (uint8_t)(v)))
+#define P32(at, v) (le ? (P16(at, (v) & 0xFFFF), P16((at) + 2, (v) >> 16)) : (P16(at, (v) >> 16), P16((at) + 2, (v) & 0xFFFF)))
+	t[0] = t[1] = le ? 'I' : 'M';
+	P16(2, 42);
+	P32(4, ifd);
+	P16(ifd, 2);
+	P16(ifd + 2, 0x010F);
+	P16(ifd + 4, 2);
+	P32(ifd + 6, 4);
+	P16(ifd + 14, 0x0112);
+	P16(ifd + 16, type);
+	P32(ifd + 18, count);
+	P16(ifd + 22, value);
+#undef P16
+#undef P32
+	return ifd + 26;
+}
+
+START_TEST(exif_orientation_tag)
+{
+	uint8_t t[64];
+	for (int le = 0; le < 2; le++) {
+		ck_assert_int_eq(exif_orientation(t, tiff_block(t, le, 8, 3, 1, 6)), 6);
+		ck_assert_int_eq(exif_orientation(t, tiff_block(t, le, 12, 3, 1, 8)), 8);
+		size_t n = tiff_block(t, le, 8, 3, 1, 6);
+		ck_assert_int_eq(exif_orientation(t, n - 1), 0);               /* the entry cut short */
+		ck_assert_int_eq(exif_orientation(t, tiff_block(t, le, 8, 4, 1, 6)), 0); /* a LONG */
+		ck_assert_int_eq(exif_orientation(t, tiff_block(t, le, 8, 3, 2, 6)), 0); /* two values */
+		ck_assert_int_eq(exif_orientation(t, tiff_block(t, le, 8, 3, 1, 9)), 0); /* no such orientation */
+		tiff_block(t, le, 8, 3, 1, 6);
+		t[le ? 4 : 7] = 200; /* the IFD beyond the block */
+		ck_assert_int_eq(exif_orientation(t, 34), 0);
+	}
+	memcpy(t, "XX", 2);
+	ck_assert_int_eq(exif_orientation(t, 34), 0);
+}
+END_TEST
+
+/* A JPEG with an APP1 Exif segment inserted after SOI: noted always, turned on request, and the
+ * same pixels as the plain JPEG turned by image_orient. */
+START_TEST(exif_jpeg_turned_on_request)
+{
+	ImageCodec *c = codec_new();
+	Image src = { .width = 40, .height = 24, .channels = 3, .pixels = xmalloc(40 * 24 * 3) };
+	for (int i = 0; i < 40 * 24 * 3; i++)
+		src.pixels[i] = (uint8_t)(i * 7 % 251);
+	uint8_t *jpg;
+	size_t len;
+	char why[256];
+	ck_assert_int_eq(image_encode_jpeg(c, &src, 95, &jpg, &len, why, sizeof why), 0);
+	uint8_t tiff[64];
+	size_t tn = tiff_block(tiff, 0, 8, 3, 1, 8), seg = 2 + 6 + tn;
+	uint8_t *buf = xmalloc(len + 2 + seg);
+	memcpy(buf, jpg, 2);
+	buf[2] = 0xFF;
+	buf[3] = 0xE1;
+	buf[4] = (uint8_t)(seg >> 8);
+	buf[5] = (uint8_t)seg;
+	memcpy(buf + 6, "Exif\0\0", 6);
+	memcpy(buf + 12, tiff, tn);
+	memcpy(buf + 12 + tn, jpg + 2, len - 2);
+	size_t blen = len + 2 + seg;
+
+	PrepOptions o = options(0, 3);
+	PrepNotes n;
+	Image plain, kept, turned;
+	ck_assert_int_eq(image_prepare_buffer(c, jpg, len, "a.jpg", &o, &plain, &n, why, sizeof why), 0);
+	ck_assert_int_eq(n.orientation, 0);
+	ck_assert_int_eq(image_prepare_buffer(c, buf, blen, "a.jpg", &o, &kept, &n, why, sizeof why), 0);
+	ck_assert_int_eq(n.orientation, 8);
+	ck_assert_int_eq(n.turned, 0);
+	ck_assert_int_eq(memcmp(kept.pixels, plain.pixels, 40 * 24 * 3), 0);
+	o.exif_orientation = 1;
+	ck_assert_int_eq(image_prepare_buffer(c, buf, blen, "a.jpg", &o, &turned, &n, why, sizeof why), 0);
+	ck_assert_int_eq(n.turned, 1);
+	ck_assert_int_eq(turned.width, 24);
+	ck_assert_int_eq(turned.height, 40);
+	Image want = plain;
+	image_orient(c, &want, 8);
+	ck_assert_int_eq(memcmp(turned.pixels, want.pixels, 40 * 24 * 3), 0);
+	/* the file cut inside the Exif segment: no tag, no crash (the decode itself fails) */
+	for (size_t cut = 4; cut < 12 + tn; cut += 3) {
+		Image x;
+		if (image_prepare_buffer(c, buf, cut, "a.jpg", &o, &x, &n, why, sizeof why) == 0)
+			image_free(&x);
+	}
+	image_free(&plain);
+	image_free(&kept);
+	image_free(&turned);
+	free(buf);
+	free(jpg);
+	free(src.pixels);
+	codec_free(c);
+}
+END_TEST
+
 START_TEST(progressive_jpeg)
 {
 	ImageCodec *c = codec_new();
@@ -820,6 +940,9 @@ static Suite *suite(void)
 	tcase_add_test(t, pnm_forms);
 	tcase_add_test(t, png_under_jpeg_name);
 	tcase_add_test(t, progressive_jpeg);
+	tcase_add_test(t, orientation_turns_upright);
+	tcase_add_test(t, exif_orientation_tag);
+	tcase_add_test(t, exif_jpeg_turned_on_request);
 	suite_add_tcase(s, t);
 	t = tcase_create("bad");
 	tcase_set_timeout(t, 60);

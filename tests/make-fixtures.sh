@@ -94,6 +94,16 @@ Image.fromarray(cmyk, 'CMYK').save('cmyk.jpg', quality=95)
 with open(tmp + '/cmyk.raw', 'wb') as f:  # inverted, as Adobe stores it, for the YCCK file
     f.write((255 - cmyk).tobytes())
 
+# EXIF orientation 6 (a camera held upright stores the picture a quarter turn anticlockwise):
+# 40x24 in four coloured quadrants, a white corner; upright (PIL's ImageOps.exif_transpose) it
+# is 24x40, blue top left, red top right, yellow bottom left, green bottom right
+q = np.zeros((24, 40, 3), np.uint8)
+q[:12, :20], q[:12, 20:], q[12:, :20], q[12:, 20:] = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0)
+q[:4, :6] = 255
+exif = Image.Exif()
+exif[0x0112] = 6
+Image.fromarray(q).save('exif-6.jpg', quality=100, subsampling=0, exif=exif.tobytes())
+
 # the tree of class folders (labels apple 0, banana 1, cherry 2); a hidden file to skip
 for cls, srcs in [('apple', ['Aqua', 'Blinds', 'Dune']), ('banana', ['Garden', 'RainDrops']),
                   ('cherry', ['Storm', 'TwoWings', 'Wood'])]:

@@ -55,6 +55,13 @@ grep -q "^$DATA/gray.jpg\$" "$T/img" || fail "no line for gray.jpg"
 [ "$(grep -c '^  *[0-9.]*%  [0-9]  ' "$T/img")" = 6 ] || fail "expected 3 classes for each of 2 images: $(cat "$T/img")"
 expect_exit 1 anet-eval -w "$T/m.anw" --device cpu "$DATA/bad-truncated.jpg"
 expect_err "bad-truncated.jpg"
+# --orientation exif: the header says so, and a JPEG with the tag gives other probabilities
+anet-eval -w "$T/m.anw" --device cpu -k 10 "$DATA/exif-6.jpg" >"$T/stored" 2>/dev/null || fail "anet-eval exif-6.jpg failed"
+anet-eval -w "$T/m.anw" --device cpu -k 10 --orientation exif "$DATA/exif-6.jpg" >"$T/turned" 2>/dev/null ||
+	fail "anet-eval --orientation exif failed"
+grep -q "^images: prepared as imgprep -s 32 -c 1 --orientation exif does" "$T/turned" || fail "no --orientation in the header"
+[ "$(grep '%' "$T/stored")" != "$(grep '%' "$T/turned")" ] || fail "--orientation exif changed nothing"
+expect_exit 2 anet-eval -w "$T/m.anw" --orientation up "$DATA/exif-6.jpg"
 
 # refusals: a truncated model, a corrupt byte, a database of another record size, a stats file
 head -c 3000 "$T/m.anw" >"$T/cut.anw"

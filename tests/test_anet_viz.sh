@@ -222,6 +222,10 @@ expect_exit 2 anet-viz predictions -w "$T/m.anw" --label apple --label banana "$
 expect_exit 2 anet-viz predictions -w "$T/m.anw" --db "$T/tree.lmdb" --crops 3 -o "$T/x.png"
 expect_exit 2 anet-viz predictions "$DATA/gray.jpg" -o "$T/x.png"
 expect_err "missing -w MODEL"
+anet-viz predictions -w "$T/m.anw" --orientation exif "$DATA/exif-6.jpg" --device cpu -o "$T/p3.png" 2>/dev/null ||
+	fail "predictions --orientation exif failed"
+expect_exit 2 anet-viz predictions -w "$T/m.anw" --db "$T/tree.lmdb" --orientation exif -o "$T/x.png"
+expect_err "is for image files"
 
 # neighbours: computed, and from anet-eval --features files: the same picture
 anet-viz neighbours -w "$T/m.anw" --query "$T/tree.lmdb" --gallery "$T/tree.lmdb" -k 3 -n 2 --device cpu -j 1 \
@@ -287,6 +291,12 @@ anet-viz acts -w "$T/m.anw" --db "$T/tree.lmdb" --key 2 --layer pool1 --layer co
 	--device cpu -o "$T/a5.png"
 [ "$(png_size "$T/a5.png")" = "576x508" ] || fail "acts --normalise layer: $(png_size "$T/a5.png")"
 cmp -s "$T/a4.png" "$T/a5.png" && fail "acts: --normalise layer drew the same picture as map"
+# --orientation exif turns the image's crop, so the picture differs
+anet-viz acts -w "$T/m.anw" "$DATA/exif-6.jpg" --device cpu -o "$T/a6.png" 2>/dev/null || fail "acts exif-6.jpg failed"
+anet-viz acts -w "$T/m.anw" "$DATA/exif-6.jpg" --orientation exif --device cpu -o "$T/a7.png" 2>/dev/null ||
+	fail "acts --orientation exif failed"
+cmp -s "$T/a6.png" "$T/a7.png" && fail "acts: --orientation exif drew the same picture"
+expect_exit 2 anet-viz acts -w "$T/m.anw" --db "$T/tree.lmdb" --orientation exif -o "$T/x.png"
 # a layer without maps, an unknown one (the model's layers listed), a key past the end
 expect_exit 2 anet-viz acts -w "$T/m.anw" --db "$T/tree.lmdb" --layer fc3 --device cpu -o "$T/x.png"
 expect_err "--layer fc3: a fc layer of 16 values has no maps to draw; anet-eval --features FILE --layer fc3"

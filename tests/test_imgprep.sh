@@ -114,6 +114,26 @@ expect_err "holds 63 labels, but"
 expect_exit 1 imgprep --idx "$DATA/bad-truncated-images.idx" "$DATA/fashion-64-labels.idx" -o "$T/x"
 expect_err "bad-truncated-images.idx: the header promises"
 
+# EXIF orientation 6: ignored by default (the stored pixels, the summary says so); --orientation
+# exif turns it upright as PIL's exif_transpose does. corners: the colour of pixel (x, y) of a
+# 24x24 P6 stream (13 header bytes), as the letters R G B Y of its quadrant colours
+corner() {
+	od -An -tu1 -j $((13 + ($2 * 24 + $1) * 3)) -N3 "$3" |
+		awk '{ r = $1 > 128; g = $2 > 128; b = $3 > 128; printf "%s", r && g ? "Y" : r ? "R" : g ? "G" : b ? "B" : "?" }'
+}
+corners() { echo "$(corner 1 1 "$1")$(corner 22 1 "$1")$(corner 1 22 "$1")$(corner 22 22 "$1")"; }
+imgprep -s 24 -f ppm "$DATA/exif-6.jpg" >"$T/stored.ppm" 2>"$T/err" || fail "exif-6.jpg failed"
+[ "$(corners "$T/stored.ppm")" = RGBY ] || fail "EXIF ignored: corners $(corners "$T/stored.ppm"), expected RGBY"
+grep -q "1 JPEG has an EXIF orientation other than upright, ignored" "$T/err" || fail "no note of the ignored orientation"
+imgprep -s 24 -f ppm --orientation exif "$DATA/exif-6.jpg" >"$T/upright.ppm" 2>"$T/err" || fail "--orientation exif failed"
+[ "$(corners "$T/upright.ppm")" = BRYG ] || fail "--orientation exif: corners $(corners "$T/upright.ppm"), expected BRYG (PIL's)"
+grep -q "1 turned upright by EXIF orientation" "$T/err" || fail "no count of turned images: $(cat "$T/err")"
+imgprep -s 24 -f ppm "$DATA/photo-dog.jpg" >"$T/dog-a.ppm" 2>/dev/null
+imgprep -s 24 -f ppm --orientation exif "$DATA/photo-dog.jpg" >"$T/dog-b.ppm" 2>/dev/null
+cmp -s "$T/dog-a.ppm" "$T/dog-b.ppm" || fail "--orientation exif changed a JPEG without the tag"
+expect_exit 2 imgprep --orientation sideways "$DATA/photo-dog.jpg"
+expect_err "is not ignore or exif"
+
 # -s, -c and --encode shape the records: 3 channels of 24x24 raw is 1728 payload bytes
 imgprep -s 24 --encode raw "$DATA/photo-dog.jpg" >"$T/raw" 2>/dev/null
 [ "$(wc -c <"$T/raw")" = $((32 + ${#DATA} + 14 + 1728)) ] || fail "--encode raw: wrong record size"

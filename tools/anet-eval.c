@@ -25,6 +25,7 @@ typedef struct {
 	const char *device;
 	int gpu, threads;
 	int quiet;
+	int exif_orientation; /* image files: turned upright by their EXIF tag */
 	char **inputs;
 	int ninputs;
 } Options;
@@ -47,6 +48,7 @@ static void usage(FILE *f)
 		"                           as a features file (man 5 anet-formats)\n"
 		"      --layer NAME         the features of this layer instead (pool5, fc6, ...)\n"
 		"      --limit N            evaluate the first N records only\n"
+		"      --orientation MODE   image files: ignore (default) or exif, as imgprep's option\n"
 		"  -b, --batch N            images per pass (default 64)\n"
 		"  -j, --jobs N             decode threads (default: processors, at most 16)\n"
 		"  -d, --device D           auto, cpu or cuda (default $ANET_DEVICE, else auto)\n"
@@ -59,7 +61,8 @@ static void usage(FILE *f)
 		"A DB is a folder made by mkdb; any other argument is an image file. See anet-eval(1).\n");
 }
 
-enum { OPT_CROPS = 256, OPT_PER_CLASS, OPT_CONFUSION, OPT_FEATURES, OPT_LAYER, OPT_LIMIT, OPT_GPU, OPT_THREADS, OPT_VERSION };
+enum { OPT_CROPS = 256, OPT_PER_CLASS, OPT_CONFUSION, OPT_FEATURES, OPT_LAYER, OPT_LIMIT, OPT_GPU, OPT_THREADS, OPT_VERSION,
+       OPT_ORIENTATION };
 
 static void parse_options(int argc, char **argv, Options *o)
 {
@@ -68,6 +71,7 @@ static void parse_options(int argc, char **argv, Options *o)
 		{ "top", required_argument, NULL, 'k' },       { "per-class", required_argument, NULL, OPT_PER_CLASS },
 		{ "confusion", required_argument, NULL, OPT_CONFUSION },
 		{ "features", required_argument, NULL, OPT_FEATURES }, { "layer", required_argument, NULL, OPT_LAYER },
+		{ "orientation", required_argument, NULL, OPT_ORIENTATION },
 		{ "limit", required_argument, NULL, OPT_LIMIT }, { "batch", required_argument, NULL, 'b' },
 		{ "jobs", required_argument, NULL, 'j' },      { "device", required_argument, NULL, 'd' },
 		{ "gpu", required_argument, NULL, OPT_GPU },   { "threads", required_argument, NULL, OPT_THREADS },
@@ -91,6 +95,10 @@ static void parse_options(int argc, char **argv, Options *o)
 		case OPT_CONFUSION: o->confusion = optarg; break;
 		case OPT_FEATURES: o->features = optarg; break;
 		case OPT_LAYER: o->layer = optarg; break;
+		case OPT_ORIENTATION:
+			if (orientation_parse(optarg, &o->exif_orientation))
+				usage_error("--orientation: '%s' is not ignore or exif", optarg);
+			break;
 		case OPT_LIMIT: o->limit = (uint64_t)opt_int("--limit", optarg, 1, INT64_MAX); break;
 		case 'b': o->batch = (int)opt_int("--batch", optarg, 1, 1 << 16); break;
 		case 'j': o->jobs = (int)opt_int("--jobs", optarg, 1, 256); break;
@@ -285,14 +293,14 @@ static int eval_images(const Options *o, Model *m, Evaluator *e)
 	int rc = 0;
 	if (!o->quiet) {
 		print_header(o, m);
-		printf("images: prepared as imgprep -s %u -c %u does (shorter side to %u, centre crop)\n", m->height,
-		       m->channels, m->height);
+		printf("images: prepared as imgprep -s %u -c %u%s does (shorter side to %u, centre crop)\n", m->height,
+		       m->channels, o->exif_orientation ? " --orientation exif" : "", m->height);
 	}
 	/* every image, readable or not, has a row: count them first */
 	if (o->features && !(ff = features_open(o->features, m, layer, (uint64_t)o->ninputs, dim, "images")))
 		rc = -1;
 	for (int i = 0; i < o->ninputs && rc == 0; i++) {
-		if (eval_prepare_image(m, codec, o->inputs[i], pixels + (size_t)n * img) != 0) {
+		if (eval_prepare_image(m, codec, o->inputs[i], o->exif_orientation, pixels + (size_t)n * img) != 0) {
 			failed++;
 			continue;
 		}

@@ -84,7 +84,14 @@ enum {
 	OPT_CROPS,
 	OPT_LAYER,
 	OPT_KEY,
+	OPT_ORIENTATION,
 };
+
+static void orientation_option(const char *arg, int *exif)
+{
+	if (orientation_parse(arg, exif))
+		usage_error("--orientation: '%s' is not ignore or exif", arg);
+}
 
 static _Noreturn void bad_option(void)
 {
@@ -342,6 +349,7 @@ static void usage_predictions(FILE *f)
 		"                          5: those without the mirrors (a model trained --no-flip)\n"
 		"      --columns N         images per row (default 4)\n"
 		"      --size PX           pixels a side per image (default 160; small ones enlarged)\n"
+		"      --orientation MODE  image files: ignore (default) or exif, as imgprep's option\n"
 		"  -d, --device D          auto, cpu or cuda (default $ANET_DEVICE, else auto)\n"
 		"  -j, --threads N         CPU threads (default: every processor)\n"
 		"  -o, --output OUT.png    the picture\n"
@@ -357,6 +365,7 @@ static int run_predictions(int argc, char **argv)
 		{ "crops", required_argument, NULL, OPT_CROPS }, { "columns", required_argument, NULL, OPT_COLUMNS },
 		{ "size", required_argument, NULL, OPT_SIZE },  { "device", required_argument, NULL, 'd' },
 		{ "threads", required_argument, NULL, 'j' },   { "output", required_argument, NULL, 'o' },
+		{ "orientation", required_argument, NULL, OPT_ORIENTATION },
 		{ "help", no_argument, NULL, 'h' },            { NULL, 0, NULL, 0 }
 	};
 	PredictionsOptions o = { .count = 8, .crops = 1 };
@@ -378,6 +387,7 @@ static int run_predictions(int argc, char **argv)
 			break;
 		case OPT_COLUMNS: o.columns = (int)opt_int("--columns", optarg, 1, 64); break;
 		case OPT_SIZE: o.size = (int)opt_int("--size", optarg, 16, 1024); break;
+		case OPT_ORIENTATION: orientation_option(optarg, &o.exif_orientation); break;
 		case 'd': o.device = optarg; break;
 		case 'j': o.threads = (int)opt_int("--threads", optarg, 1, 4096); break;
 		case 'o': out = optarg; break;
@@ -396,6 +406,8 @@ static int run_predictions(int argc, char **argv)
 		usage_error("missing IMAGE... (or --db DB)");
 	if (o.db && o.nlabels)
 		usage_error("--label is for image files; a database's records have their labels");
+	if (o.db && o.exif_orientation)
+		usage_error("--orientation is for image files; a database's records were prepared by imgprep");
 	if (!o.db && (have_start || o.random || have_count))
 		usage_error("-n, --start and --random choose records of --db");
 	if (o.nlabels > o.nimages)
@@ -594,6 +606,7 @@ static void usage_acts(FILE *f)
 		"                          stand out\n"
 		"      --columns N         maps per row of a block (default 16)\n"
 		"      --scale N           pixels per value (default: about 48 pixels a map)\n"
+		"      --orientation MODE  an image file: ignore (default) or exif, as imgprep's option\n"
 		"  -d, --device D          auto, cpu or cuda (default $ANET_DEVICE, else auto)\n"
 		"  -j, --threads N         CPU threads (default: every processor)\n"
 		"  -o, --output OUT.png    the picture\n"
@@ -609,7 +622,7 @@ static int run_acts(int argc, char **argv)
 		{ "columns", required_argument, NULL, OPT_COLUMNS },   { "scale", required_argument, NULL, OPT_SCALE },
 		{ "device", required_argument, NULL, 'd' },	       { "threads", required_argument, NULL, 'j' },
 		{ "output", required_argument, NULL, 'o' },	       { "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
+		{ "orientation", required_argument, NULL, OPT_ORIENTATION }, { NULL, 0, NULL, 0 }
 	};
 	ActsOptions o = { 0 };
 	ActsStyle st = { .norm = ACTS_PER_MAP };
@@ -632,6 +645,7 @@ static int run_acts(int argc, char **argv)
 			break;
 		case OPT_COLUMNS: st.columns = (int)opt_int("--columns", optarg, 1, 4096); break;
 		case OPT_SCALE: st.scale = (int)opt_int("--scale", optarg, 1, 64); break;
+		case OPT_ORIENTATION: orientation_option(optarg, &o.exif_orientation); break;
 		case 'd': o.device = optarg; break;
 		case 'j': o.threads = (int)opt_int("--threads", optarg, 1, 4096); break;
 		case 'o': out = optarg; break;
@@ -649,6 +663,8 @@ static int run_acts(int argc, char **argv)
 		usage_error("too many arguments (one IMAGE)");
 	if (have_key && !o.db)
 		usage_error("--key chooses a record of --db");
+	if (o.db && o.exif_orientation)
+		usage_error("--orientation is for an image file; a database's records were prepared by imgprep");
 	need_output(out);
 	o.image = o.db ? NULL : argv[optind];
 	o.layers = layers;

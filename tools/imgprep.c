@@ -31,6 +31,8 @@ static void usage(FILE *f)
 		"      --dct-scale MODE     JPEG DCT-domain reduction: auto, max or off (default auto)\n"
 		"      --max-pixels N       refuse larger images (default %llu)\n"
 		"      --strict             skip images that libjpeg warns about (corrupt data)\n"
+		"      --orientation MODE   ignore (default: pixels as stored, as ILSVRC's were) or exif\n"
+		"                           (turn JPEGs upright by their EXIF orientation tag)\n"
 		"\n"
 		"Output:\n"
 		"  -f, --format FORMAT      records (default) or ppm (a netpbm P6/P5 stream)\n"
@@ -46,7 +48,7 @@ static void usage(FILE *f)
 }
 
 enum { OPT_ENCODE = 256, OPT_STRICT, OPT_MAX_ERRORS, OPT_MAX_PIXELS, OPT_IDX, OPT_CLASSES, OPT_FILTER, OPT_DCT,
-       OPT_VERSION };
+       OPT_ORIENTATION, OPT_VERSION };
 
 static const struct option longopts[] = {
 	{ "size", required_argument, NULL, 's' },
@@ -64,6 +66,7 @@ static const struct option longopts[] = {
 	{ "classes", required_argument, NULL, OPT_CLASSES },
 	{ "filter", required_argument, NULL, OPT_FILTER },
 	{ "dct-scale", required_argument, NULL, OPT_DCT },
+	{ "orientation", required_argument, NULL, OPT_ORIENTATION },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -143,6 +146,10 @@ int main(int argc, char **argv)
 		case OPT_DCT:
 			if (dct_scaling_parse(optarg, &a.prep.dct))
 				usage_error("--dct-scale: '%s' is not auto, max or off", optarg);
+			break;
+		case OPT_ORIENTATION:
+			if (orientation_parse(optarg, &a.prep.exif_orientation))
+				usage_error("--orientation: '%s' is not ignore or exif", optarg);
 			break;
 		case OPT_IDX:
 			if (optind >= argc)

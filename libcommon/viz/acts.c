@@ -149,7 +149,7 @@ out:
 static int image_pixels_of(const ActsOptions *o, const Model *m, uint8_t *pixels, Acts *a)
 {
 	ImageCodec *codec = codec_new();
-	int rc = eval_prepare_image(m, codec, o->image, pixels);
+	int rc = eval_prepare_image(m, codec, o->image, o->exif_orientation, pixels);
 	codec_free(codec);
 	char base[256];
 	a->source = xstrdup(viz_base_name(o->image, base, sizeof base));

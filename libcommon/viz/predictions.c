@@ -80,7 +80,7 @@ static int items_from_files(const PredictionsOptions *o, const Model *m, Items *
 		if (i < o->nlabels && (it->labels[i] = resolve_label(m, o->labels[i])) < 0)
 			rc = -1;
 		else
-			rc = eval_prepare_image(m, codec, o->images[i], it->pixels + (size_t)i * img);
+			rc = eval_prepare_image(m, codec, o->images[i], o->exif_orientation, it->pixels + (size_t)i * img);
 	}
 	codec_free(codec);
 	return rc;

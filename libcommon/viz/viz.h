@@ -327,6 +327,7 @@ int viz_read_records(Db *db, const uint64_t *keys, int n, uint8_t *pixels, int32
 typedef struct {
 	const char *model;
 	const char *const *images;     /* image files ... */
+	int exif_orientation;          /* ... turned upright by their EXIF tags (imgprep --orientation) */
 	int nimages;
 	const char *const *labels;     /* ... the true class of the first nlabels (name or number) */
 	int nlabels;
@@ -377,6 +378,7 @@ int viz_neighbours(const NeighboursOptions *o, const char *out);
 typedef struct {
 	const char *model;
 	const char *image;            /* an image file ... */
+	int exif_orientation;         /* ... turned upright by its EXIF tag (imgprep --orientation) */
 	const char *db;               /* ... or the record key of a database */
 	uint64_t key;
 	const char *const *layers;    /* layer names; nlayers 0: every convolution */

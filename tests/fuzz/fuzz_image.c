@@ -14,7 +14,7 @@ static ImageCodec *codec;
  *  byte 2: the pixel limit, 2^(10 + b % 13): 1 Ki to 4 Mi pixels (a small limit keeps runs
  *          fast; the code that applies it is the same for any limit)
  *  byte 3: bit 0 pixels mode: the rest is u16 width, u16 height (each 1..4096) and the pixels
- *          (repeated to fill); bit 1 three source channels */
+ *          (repeated to fill); bit 1 three source channels; bit 2 EXIF orientation applied */
 static void options(FuzzInput *in, PrepOptions *o, uint8_t *flags, uint8_t *mode)
 {
 	prep_options_init(o);
@@ -26,6 +26,7 @@ static void options(FuzzInput *in, PrepOptions *o, uint8_t *flags, uint8_t *mode
 	o->strict = *flags >> 5 & 1;
 	o->max_pixels = 1ull << (10 + fuzz_byte(in) % 13);
 	*mode = fuzz_byte(in);
+	o->exif_orientation = *mode >> 2 & 1;
 }
 
 static void check_output(const PrepOptions *o, const Image *out, int src_w, int src_h)
@@ -93,9 +94,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_bug("a %dx%d source passed the limit of %llu pixels", notes.src_width, notes.src_height,
 			 (unsigned long long)o.max_pixels);
 	int sw = notes.src_width * notes.dct_num / notes.dct_den, sh = notes.src_height * notes.dct_num / notes.dct_den;
+	int ow = out.width, oh = out.height;
+	if (notes.turned != (o.exif_orientation && notes.orientation > 1))
+		fuzz_bug("orientation %d turned %d with the option %s", notes.orientation, notes.turned,
+			 o.exif_orientation ? "on" : "off");
+	if (notes.turned && notes.orientation >= 5) { /* a quarter turn: compare the stored shape */
+		ow = out.height;
+		oh = out.width;
+	}
 	if (o.size)
 		check_output(&o, &out, 0, 0);
-	else if (out.width > notes.src_width || out.height > notes.src_height || out.width < sw || out.height < sh)
+	else if (ow > notes.src_width || oh > notes.src_height || ow < sw || oh < sh)
 		fuzz_bug("kept the source size %dx%d, got %dx%d", notes.src_width, notes.src_height, out.width, out.height);
 	/* what imgprep does next: encode the crop as JPEG, which must decode to the same shape */
 	if (out.width <= 64 && out.height <= 64) {
