@@ -412,6 +412,19 @@ static void apply_milestones(Trainer *t, Progress *pg)
 	}
 }
 
+/* A drop asked for by SIGUSR1: the next step's rate, and every checkpoint's after it. */
+static void apply_asked_drop(Trainer *t, Progress *pg)
+{
+	if (!t->o.drop_signal || !*t->o.drop_signal)
+		return;
+	*t->o.drop_signal = 0;
+	t->st.lr /= t->o.lr_drop;
+	if (pg)
+		progress_clear(pg);
+	warn_msg("step %" PRIu64 ", epoch %.2f: SIGUSR1: learning rate divided by %g to %g", t->st.step, epochs_done(t),
+		 t->o.lr_drop, lr_now(t));
+}
+
 /* The plateau rule after a validation of top-1 error err. */
 static void apply_plateau(Trainer *t, double err)
 {
@@ -807,6 +820,7 @@ static int run_loop(Trainer *t, Loader *l, Progress *pg, uint64_t target)
 		if (t->o.stop_signal && *t->o.stop_signal)
 			return 1;
 		apply_milestones(t, pg);
+		apply_asked_drop(t, pg);
 		Batch *b = loader_next(l, &w.wait);
 		if (!b) {
 			warn_msg("internal error: the loader ended at step %" PRIu64, t->st.step);

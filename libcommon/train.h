@@ -88,6 +88,10 @@ typedef struct {
 	/* set by the tool's SIGHUP handler: a checkpoint after this step, and go on (Caffe's
 	 * snapshot on SIGHUP); cleared when written */
 	volatile sig_atomic_t *snapshot_signal;
+	/* set by the tool's SIGUSR1 handler: divide the rate by --lr-drop before the next step
+	 * (the paper's own rule was a person's judgement that validation had stopped improving);
+	 * cleared when done */
+	volatile sig_atomic_t *drop_signal;
 } TrainOptions;
 
 void train_defaults(TrainOptions *o);

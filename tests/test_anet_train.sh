@@ -78,6 +78,22 @@ hupped=$(sed -n 's/.*step \([0-9]*\): checkpoint .*(SIGHUP.*/\1/p' "$T/hup.err")
 [ "$hupped" -lt 800 ] || fail "the run ended before SIGHUP (make it longer)"
 cmp "$T/straight.anw" "$T/hup.anw" || fail "SIGHUP's checkpoint changed the run's weights"
 
+# SIGUSR1: the rate divided by --lr-drop from the next step on, in the log and the checkpoint
+anet-train --net "$DATA/tiny-gray28.net" --stats "$T/train.stats" --batch 8 --lr 0.02 --input-scale 0.015625 --device cpu \
+	--threads 1 -j 2 --steps 800 --report-every 4 --log "$T/usr1.tsv" -o "$T/usr1.anw" "$T/train.lmdb" 2>"$T/usr1.err" &
+pid=$!
+i=0
+while [ "$(wc -l <"$T/usr1.tsv" 2>/dev/null || echo 0)" -lt 4 ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
+kill -USR1 $pid
+set +e; wait $pid; rc=$?; set -e
+[ $rc = 0 ] || { cat "$T/usr1.err"; fail "SIGUSR1: exit $rc"; }
+grep -q "SIGUSR1: learning rate divided by 10 to 0.002$" "$T/usr1.err" || fail "SIGUSR1: no message: $(cat "$T/usr1.err")"
+[ "$(awk -F'\t' 'NR == 2 { print $7 }' "$T/usr1.tsv")" = 0.02 ] || fail "SIGUSR1: the first row's rate is not 0.02"
+[ "$(awk -F'\t' '$3 == "train" { r = $7 } END { print r }' "$T/usr1.tsv")" = 0.002 ] ||
+	fail "SIGUSR1: the last row's rate is not 0.002: $(tail -n 2 "$T/usr1.tsv")"
+anet-train --resume "$T/usr1.ckpt" --steps 804 --device cpu --threads 1 2>"$T/err" || { cat "$T/err"; fail "resume after SIGUSR1"; }
+grep -q "lr 0.002" "$T/err" || fail "the resumed run does not keep the dropped rate: $(cat "$T/err")"
+
 # --steps given again on resume ends where it says; an override is reported
 train --steps 10 -o "$T/s.anw" "$T/train.lmdb" 2>/dev/null
 anet-train --resume "$T/s.ckpt" --steps 20 --log "$T/s.tsv" --device cpu --threads 1 2>"$T/err" || { cat "$T/err"; fail; }

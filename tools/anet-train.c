@@ -30,7 +30,7 @@ typedef struct {
 	const char *device; /* NULL: $ANET_DEVICE, else auto */
 } Options;
 
-static volatile sig_atomic_t stop_signal, snapshot_signal;
+static volatile sig_atomic_t stop_signal, snapshot_signal, drop_signal;
 
 static void on_signal(int sig)
 {
@@ -44,6 +44,12 @@ static void on_hangup(int sig)
 {
 	(void)sig;
 	snapshot_signal = 1;
+}
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	drop_signal = 1;
 }
 
 static void usage(FILE *f)
@@ -452,6 +458,10 @@ int main(int argc, char **argv)
 	sigemptyset(&hup.sa_mask);
 	sigaction(SIGHUP, &hup, NULL);
 	o.t.snapshot_signal = &snapshot_signal;
+	struct sigaction usr1 = { .sa_handler = on_usr1, .sa_flags = SA_RESTART };
+	sigemptyset(&usr1.sa_mask);
+	sigaction(SIGUSR1, &usr1, NULL);
+	o.t.drop_signal = &drop_signal;
 	int status = train_main(ctx, &o.t);
 	ctx_close(ctx);
 	return status;
