@@ -50,22 +50,37 @@ void train_defaults(TrainOptions *o)
 /* ---------------------------------------------------------------------------------------- */
 /* settings that need parsing */
 
-/* "30,60,80" (epochs) or "10000s,20000s" (steps) into *out (may be NULL to check only). */
+/* "30,60,80" (epochs) or "10000s,20000s" (steps), each perhaps with ":RATE" to set the rate
+ * instead of dividing it, into *out (may be NULL to check only). A list with rates must be in
+ * one unit and ascending: the milestones are then applied in its order, which is time's;
+ * divisions alone may come in any order. */
 static int milestones_parse(const char *text, Milestone **out, int *n)
 {
 	const char *p = text ? text : "";
-	int count = 0;
+	int count = 0, rates = 0, units = 0, ascending = 1;
+	double last = 0;
 	while (*p) {
 		char *end;
 		errno = 0;
 		double v = strtod(p, &end);
 		if (end == p || errno || !isfinite(v) || v <= 0)
 			return -1;
-		Milestone m = { v, *end == 's' };
+		Milestone m = { v, *end == 's', 0 };
 		if (m.steps)
 			end++;
+		if (*end == ':') {
+			const char *r = end + 1;
+			errno = 0;
+			m.rate = strtod(r, &end);
+			if (end == r || errno || !isfinite(m.rate) || m.rate <= 0)
+				return -1;
+			rates++;
+		}
 		if (*end && (*end != ',' || !end[1]))
 			return -1;
+		units |= 1 << m.steps;
+		ascending &= v > last;
+		last = v;
 		if (out) {
 			*out = xreallocarray(*out, (size_t)count + 1, sizeof **out);
 			(*out)[count] = m;
@@ -73,6 +88,8 @@ static int milestones_parse(const char *text, Milestone **out, int *n)
 		count++;
 		p = *end ? end + 1 : end;
 	}
+	if (rates && (units == 3 || !ascending))
+		return -1;
 	if (n)
 		*n = count;
 	return 0;
@@ -117,7 +134,8 @@ int train_check_checkpoint_every(const char *s)
 static int parse_schedule(Trainer *t)
 {
 	if (milestones_parse(t->o.lr_steps, &t->milestones, &t->nmilestones) != 0) {
-		warn_msg("--lr-steps: '%s' is not a list like 30,60,80 (epochs) or 10000s,20000s (steps)", t->o.lr_steps);
+		warn_msg("--lr-steps: '%s' is not a list like 30,60,80 (epochs), 10000s,20000s (steps) or "
+			 "30:0.001,60:0.0001 (ascending, one unit)", t->o.lr_steps);
 		return -1;
 	}
 	if (every_parse(t->o.checkpoint_every, &t->ckpt_steps, &t->ckpt_seconds) != 0) {
@@ -394,7 +412,8 @@ static double lr_now(const Trainer *t)
 	return t->st.lr * k;
 }
 
-/* Divides the rate by --lr-drop for every milestone passed since the last step. */
+/* Divides the rate by --lr-drop, or sets it, for every milestone passed since the last step
+ * (in the list's order: see milestones_parse). */
 static void apply_milestones(Trainer *t, Progress *pg)
 {
 	int64_t passed = 0;
@@ -403,8 +422,11 @@ static void apply_milestones(Trainer *t, Progress *pg)
 		passed += m->steps ? (double)t->st.step >= m->value : epochs_done(t) >= m->value - 1e-9;
 	}
 	while (t->st.milestones < passed) {
-		t->st.milestones++;
-		t->st.lr /= t->o.lr_drop;
+		const Milestone *m = &t->milestones[t->st.milestones++];
+		if (m->rate > 0)
+			t->st.lr = m->rate;
+		else
+			t->st.lr /= t->o.lr_drop;
 		if (pg)
 			progress_clear(pg);
 		warn_msg("step %" PRIu64 ", epoch %.2f: milestone %" PRId64 " of --lr-steps: learning rate %g",

@@ -29,6 +29,7 @@ typedef struct {
 typedef struct {
 	double value;
 	int steps;                /* 1: a step count, 0: epochs */
+	double rate;              /* > 0: the rate from here on (30:0.001); 0: divide by --lr-drop */
 } Milestone;
 
 typedef enum { DECAY_NONE, DECAY_COSINE, DECAY_LINEAR } Decay; /* --lr-decay */

@@ -94,6 +94,13 @@ grep -q "SIGUSR1: learning rate divided by 10 to 0.002$" "$T/usr1.err" || fail "
 anet-train --resume "$T/usr1.ckpt" --steps 804 --device cpu --threads 1 2>"$T/err" || { cat "$T/err"; fail "resume after SIGUSR1"; }
 grep -q "lr 0.002" "$T/err" || fail "the resumed run does not keep the dropped rate: $(cat "$T/err")"
 
+# --lr-steps with rates: set, not divided, when a step starts at or past each milestone
+train --steps 16 --report-every 4 --lr-steps 6s:0.005,10s:0.001 --log "$T/sched.tsv" -o "$T/sched.anw" "$T/train.lmdb" \
+	2>"$T/err" || { cat "$T/err"; fail "--lr-steps with rates failed"; }
+[ "$(awk -F'\t' '$3 == "train" { printf "%s ", $7 }' "$T/sched.tsv")" = "0.02 0.005 0.001 0.001 " ] ||
+	fail "--lr-steps 6s:0.005,10s:0.001: rates $(awk -F'\t' '$3 == "train" { printf "%s ", $7 }' "$T/sched.tsv")"
+grep -q "milestone 2 of --lr-steps: learning rate 0.001" "$T/err" || fail "no message for the second milestone"
+
 # --steps given again on resume ends where it says; an override is reported
 train --steps 10 -o "$T/s.anw" "$T/train.lmdb" 2>/dev/null
 anet-train --resume "$T/s.ckpt" --steps 20 --log "$T/s.tsv" --device cpu --threads 1 2>"$T/err" || { cat "$T/err"; fail; }
@@ -159,6 +166,10 @@ expect_exit 2 anet-train "$T/train.lmdb"
 expect_err "\-\-stats is required"
 expect_exit 2 anet-train --stats "$T/train.stats" --lr-steps 30,x "$T/train.lmdb"
 expect_err "\-\-lr-steps: '30,x' is not a list"
+for bad in 8s:0.1,4s:0.2 8:0.1,12s 30: 30:0 30:-1 30:0.1,; do
+	expect_exit 2 anet-train --stats "$T/train.stats" --lr-steps "$bad" "$T/train.lmdb"
+	expect_err "(ascending, one unit)"
+done
 expect_exit 2 anet-train --stats "$T/train.stats" --checkpoint-every 5h "$T/train.lmdb"
 expect_err "\-\-checkpoint-every"
 expect_exit 2 anet-train --stats "$T/train.stats" --batch 0 "$T/train.lmdb"

@@ -94,7 +94,8 @@ static void usage(FILE *f)
 		"      --epochs N             stop after N epochs (default 90 without --steps)\n"
 		"      --steps N              stop when the global step reaches N\n"
 		"      --lr X                 learning rate (default 0.01)\n"
-		"      --lr-steps LIST        divide it at these epochs (30,60,80) or steps (1000s,2000s)\n"
+		"      --lr-steps LIST        divide it at these epochs (30,60,80) or steps (1000s,2000s),\n"
+		"                             or set it there (30:0.001,60:0.0001)\n"
 		"      --lr-decay none|cosine|linear  also lower it continuously to 0 at the run's end\n"
 		"                             (default none, the paper's)\n"
 		"      --plateau[=P]          divide it when the validation top-1 error has not improved\n"
@@ -236,7 +237,8 @@ static int training_option(TrainOptions *t, int c, const char *arg)
 	case OPT_LR: t->lr = opt_double("--lr", arg, 1e-12, 1e6); t->given |= 1u << TO_LR; break;
 	case OPT_LR_STEPS:
 		if (train_check_lr_steps(arg) != 0)
-			usage_error("--lr-steps: '%s' is not a list like 30,60,80 (epochs) or 10000s,20000s (steps)", arg);
+			usage_error("--lr-steps: '%s' is not a list like 30,60,80 (epochs), 10000s,20000s (steps) or "
+				    "30:0.001,60:0.0001 (ascending, one unit)", arg);
 		t->lr_steps = arg;
 		t->given |= 1u << TO_LR_STEPS;
 		break;
