@@ -28,10 +28,12 @@ int exif_orientation(const uint8_t *t, size_t n)
 			return 0;
 		if (get16(t + e, le) != 0x0112)
 			continue;
-		/* one SHORT, held in the first two bytes of the value field */
-		if (get16(t + e + 2, le) != 3 || get32(t + e + 4, le) != 1)
+		/* one SHORT, as the standard has it, held in the first two bytes of the value field;
+		 * or one LONG, as some writers store it and PIL accepts */
+		unsigned type = get16(t + e + 2, le);
+		if ((type != 3 && type != 4) || get32(t + e + 4, le) != 1)
 			return 0;
-		unsigned v = get16(t + e + 8, le);
+		uint32_t v = type == 3 ? get16(t + e + 8, le) : get32(t + e + 8, le);
 		return v >= 1 && v <= 8 ? (int)v : 0;
 	}
 	return 0;

@@ -823,7 +823,8 @@ static int after_step(Trainer *t, const Batch *b, Window *w, Progress *pg)
 		report(t, w, pg);
 	if (t->st.pending_val && validate(t, pg) != 0)
 		return -1;
-	int asked = t->o.snapshot_signal && *t->o.snapshot_signal;
+	/* (a SIGINT or SIGTERM in the same step writes the checkpoint anyway, at the stop) */
+	int asked = t->o.snapshot_signal && *t->o.snapshot_signal && !(t->o.stop_signal && *t->o.stop_signal);
 	int due = b->epoch_end || asked || (t->ckpt_steps && t->st.step % (uint64_t)t->ckpt_steps == 0) ||
 		  (t->ckpt_seconds > 0 && now_seconds() - t->last_ckpt >= t->ckpt_seconds);
 	if (asked)

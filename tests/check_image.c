@@ -366,7 +366,10 @@ static size_t tiff_block(uint8_t *t, int le, uint32_t ifd, unsigned type, uint32
 	P16(ifd + 14, 0x0112);
 	P16(ifd + 16, type);
 	P32(ifd + 18, count);
-	P16(ifd + 22, value);
+	if (type == 4)
+		P32(ifd + 22, value);
+	else
+		P16(ifd + 22, value);
 #undef P16
 #undef P32
 	return ifd + 26;
@@ -380,7 +383,8 @@ START_TEST(exif_orientation_tag)
 		ck_assert_int_eq(exif_orientation(t, tiff_block(t, le, 12, 3, 1, 8)), 8);
 		size_t n = tiff_block(t, le, 8, 3, 1, 6);
 		ck_assert_int_eq(exif_orientation(t, n - 1), 0);               /* the entry cut short */
-		ck_assert_int_eq(exif_orientation(t, tiff_block(t, le, 8, 4, 1, 6)), 0); /* a LONG */
+		ck_assert_int_eq(exif_orientation(t, tiff_block(t, le, 8, 4, 1, 6)), 6); /* a LONG, as PIL reads it */
+		ck_assert_int_eq(exif_orientation(t, tiff_block(t, le, 8, 8, 1, 6)), 0);  /* an SSHORT */
 		ck_assert_int_eq(exif_orientation(t, tiff_block(t, le, 8, 3, 2, 6)), 0); /* two values */
 		ck_assert_int_eq(exif_orientation(t, tiff_block(t, le, 8, 3, 1, 9)), 0); /* no such orientation */
 		tiff_block(t, le, 8, 3, 1, 6);
@@ -434,12 +438,23 @@ START_TEST(exif_jpeg_turned_on_request)
 	Image want = plain;
 	image_orient(c, &want, 8);
 	ck_assert_int_eq(memcmp(turned.pixels, want.pixels, 40 * 24 * 3), 0);
-	/* the file cut inside the Exif segment: no tag, no crash (the decode itself fails) */
-	for (size_t cut = 4; cut < 12 + tn; cut += 3) {
-		Image x;
-		if (image_prepare_buffer(c, buf, cut, "a.jpg", &o, &x, &n, why, sizeof why) == 0)
-			image_free(&x);
+	/* the file cut inside the Exif segment: the segment cut with it, the tag found only when
+	 * whole; and a length field claiming more than the file holds */
+	for (size_t cut = 0; cut <= 12 + tn; cut++) {
+		size_t got;
+		const uint8_t *found = jpeg_segment(buf, cut, 0xE1, "Exif\0\0", 6, &got);
+		if (cut < 12)
+			ck_assert_ptr_null(found);
+		else {
+			ck_assert_ptr_eq(found, buf + 6);
+			ck_assert_uint_eq(got, cut - 6);
+			ck_assert_int_eq(exif_orientation(found + 6, got - 6), cut == 12 + tn ? 8 : 0);
+		}
 	}
+	buf[4] = 0xFF;
+	size_t got;
+	ck_assert_ptr_eq(jpeg_segment(buf, blen, 0xE1, "Exif\0\0", 6, &got), buf + 6);
+	ck_assert_uint_eq(got, blen - 6);
 	image_free(&plain);
 	image_free(&kept);
 	image_free(&turned);

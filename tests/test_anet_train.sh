@@ -50,7 +50,7 @@ anet-train --net "$DATA/tiny-gray28.net" --stats "$T/train.stats" --batch 8 --lr
 	--threads 1 -j 2 --steps 800 --log "$T/int.tsv" -o "$T/int.anw" "$T/train.lmdb" 2>"$T/int.err" &
 pid=$!
 i=0
-while [ "$(wc -l <"$T/int.tsv" 2>/dev/null || echo 0)" -lt 4 ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
+while [ "$({ wc -l <"$T/int.tsv"; } 2>/dev/null || echo 0)" -lt 4 ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
 kill -INT $pid
 set +e; wait $pid; rc=$?; set -e
 [ $rc = 130 ] || { cat "$T/int.err"; fail "SIGINT: exit $rc, expected 130"; }
@@ -69,13 +69,12 @@ anet-train --net "$DATA/tiny-gray28.net" --stats "$T/train.stats" --batch 8 --lr
 	--threads 1 -j 2 --steps 800 --log "$T/hup.tsv" -o "$T/hup.anw" "$T/train.lmdb" 2>"$T/hup.err" &
 pid=$!
 i=0
-while [ "$(wc -l <"$T/hup.tsv" 2>/dev/null || echo 0)" -lt 4 ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
+while [ "$({ wc -l <"$T/hup.tsv"; } 2>/dev/null || echo 0)" -lt 4 ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
 kill -HUP $pid
 set +e; wait $pid; rc=$?; set -e
 [ $rc = 0 ] || { cat "$T/hup.err"; fail "SIGHUP: exit $rc, expected the run to go on to its end"; }
-grep -q "step [0-9]*: checkpoint .*hup.ckpt written (SIGHUP" "$T/hup.err" || fail "SIGHUP: no checkpoint message: $(cat "$T/hup.err")"
-hupped=$(sed -n 's/.*step \([0-9]*\): checkpoint .*(SIGHUP.*/\1/p' "$T/hup.err")
-[ "$hupped" -lt 800 ] || fail "the run ended before SIGHUP (make it longer)"
+grep -q "step [0-9]*: checkpoint .*hup.ckpt written (SIGHUP" "$T/hup.err" ||
+	fail "SIGHUP: no checkpoint message (or the run ended before the signal: make it longer): $(cat "$T/hup.err")"
 cmp "$T/straight.anw" "$T/hup.anw" || fail "SIGHUP's checkpoint changed the run's weights"
 
 # SIGUSR1: the rate divided by --lr-drop from the next step on, in the log and the checkpoint
@@ -83,7 +82,7 @@ anet-train --net "$DATA/tiny-gray28.net" --stats "$T/train.stats" --batch 8 --lr
 	--threads 1 -j 2 --steps 800 --report-every 4 --log "$T/usr1.tsv" -o "$T/usr1.anw" "$T/train.lmdb" 2>"$T/usr1.err" &
 pid=$!
 i=0
-while [ "$(wc -l <"$T/usr1.tsv" 2>/dev/null || echo 0)" -lt 4 ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
+while [ "$({ wc -l <"$T/usr1.tsv"; } 2>/dev/null || echo 0)" -lt 4 ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
 kill -USR1 $pid
 set +e; wait $pid; rc=$?; set -e
 [ $rc = 0 ] || { cat "$T/usr1.err"; fail "SIGUSR1: exit $rc"; }

@@ -224,6 +224,8 @@ expect_exit 2 anet-viz predictions "$DATA/gray.jpg" -o "$T/x.png"
 expect_err "missing -w MODEL"
 anet-viz predictions -w "$T/m.anw" --orientation exif "$DATA/exif-6.jpg" --device cpu -o "$T/p3.png" 2>/dev/null ||
 	fail "predictions --orientation exif failed"
+anet-viz predictions -w "$T/m.anw" "$DATA/exif-6.jpg" --device cpu -o "$T/p4.png" 2>/dev/null || fail "predictions exif-6.jpg failed"
+cmp -s "$T/p3.png" "$T/p4.png" && fail "predictions: --orientation exif drew the same picture"
 expect_exit 2 anet-viz predictions -w "$T/m.anw" --db "$T/tree.lmdb" --orientation exif -o "$T/x.png"
 expect_err "is for image files"
 

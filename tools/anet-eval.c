@@ -168,7 +168,7 @@ static int write_tables(const Options *o, const Model *m, const EvalResult *r)
  * far off it is (A.10; the paper's Table 2 does not say how many crops, §4.1 suggests 10). */
 static void print_paper_numbers(void)
 {
-	printf("for orientation, on ILSVRC-2012's validation set (top-1 / top-5 error):\n"
+	printf("for comparison, on ILSVRC-2012's validation set (top-1 / top-5 error):\n"
 	       "  the paper's one CNN: 0.407 / 0.182 (Table 2; presumably 10 crops)\n"
 	       "  Caffe's replication, bvlc_alexnet: 0.429 / 0.198 (the centre crop)\n");
 }
@@ -340,6 +340,8 @@ int main(int argc, char **argv)
 		usage_error("one database at a time ('%s' is a database)", o.inputs[0]);
 	if (!db && (o.per_class || o.confusion || o.limit))
 		usage_error("--per-class, --confusion and --limit are for a database");
+	if (db && o.exif_orientation)
+		usage_error("--orientation is for image files; a database's records were prepared by imgprep");
 	CtxOptions co = { .device = o.device, .gpu = o.gpu, .threads = o.threads };
 	Ctx *ctx = net_ctx_open(&co);
 	if (!ctx)

@@ -21,7 +21,8 @@
 		       "                [--device D] [-j N] -o OUT.png\n" \
 		       "       anet-viz neighbours --query-features F --gallery-features F --query DB\n" \
 		       "                --gallery DB [-k K] [-n N] [--start I | --random SEED] -o OUT.png\n"
-#define SYN_PREDICTIONS "anet-viz predictions -w MODEL [--label NAME]... IMAGE... -o OUT.png\n" \
+#define SYN_PREDICTIONS "anet-viz predictions -w MODEL [--label NAME]... [--orientation ignore|exif] IMAGE...\n" \
+			"                -o OUT.png\n" \
 			"       anet-viz predictions -w MODEL --db DB [-n N] [--start I | --random SEED]\n" \
 			"                [--crops 1|5|10] [--columns N] [--size PX] [--device D] [-j N] -o OUT.png\n"
 #define SYN_CURVES "anet-viz curves LOG.tsv [--x step|epoch] [--plotter auto|gnuplot|cairo]\n" \
@@ -30,7 +31,7 @@
 		   "                [--size WxH] -o OUT.png\n"
 #define SYN_MEAN "anet-viz mean STATS|MODEL [--scale N] -o OUT.png\n"
 #define SYN_ACTS "anet-viz acts -w MODEL [--layer NAME]... [--normalise map|layer] [--columns N]\n" \
-		 "                [--scale N] [--device D] [-j N] IMAGE -o OUT.png\n" \
+		 "                [--scale N] [--orientation ignore|exif] [--device D] [-j N] IMAGE -o OUT.png\n" \
 		 "       anet-viz acts -w MODEL --db DB [--key I] [--layer NAME]... [--normalise map|layer]\n" \
 		 "                [--columns N] [--scale N] [--device D] [-j N] -o OUT.png\n"
 #define SYN_INFO "anet-viz info FILE...\n"

@@ -88,6 +88,8 @@ for f in $data/*.jpg $data/*.png $data/*.ppm $data/*.pgm $data/*.JPEG; do
 	[ "$(wc -c <"$f")" -le 20000 ] || continue
 	{ printf '\020\003\010\000'; cat "$f"; } >"$out/image/$(basename "$f" | tr ' ' _)"
 done
+# ... and the EXIF-tagged one with the orientation applied (mode bit 2)
+{ printf '\020\003\010\004'; cat "$data/exif-6.jpg"; } >"$out/image/exif-6-turned.jpg"
 
 # ---- specifications, lists, class names
 # (two bytes first: the class count, 10)
