@@ -19,11 +19,12 @@ double grad_check_tolerance(const Ctx *ctx)
 }
 
 /* The inputs in float for the net and the same numbers in double for the reference. */
-static void synthetic_inputs(const Spec *s, int n, uint64_t seed, float *xf, double *x, int32_t *labels)
+static void synthetic_inputs(const Spec *s, int n, uint64_t seed, double scale, float *xf, double *x, int32_t *labels)
 {
 	size_t count = (size_t)n * (size_t)dims_count(s->layers[0].out);
+	float k = (float)(50 * (scale > 0 ? scale : 1));
 	for (size_t i = 0; i < count; i++) {
-		xf[i] = 50.0f * rng_normal(seed, RNG_STREAM(RNG_TEST, 1), i);
+		xf[i] = k * rng_normal(seed, RNG_STREAM(RNG_TEST, 1), i);
 		x[i] = xf[i];
 	}
 	for (int i = 0; i < n; i++)
@@ -260,8 +261,8 @@ int grad_check(Net *net, const GradCheckOptions *o, GradCheckResult *res, FILE *
 		return -1;
 	}
 	double tol = grad_check_tolerance(c);
-	fprintf(out, "checking the gradients of %s on %s: %d images, seed %llu\n", s->source, c->be->describe(c), n,
-		(unsigned long long)o->seed);
+	fprintf(out, "checking the gradients of %s on %s: %d images of 50 N(0,1) x %g, seed %llu\n", s->source,
+		c->be->describe(c), n, o->input_scale > 0 ? o->input_scale : 1.0, (unsigned long long)o->seed);
 	fprintf(out, "against the same network in double precision (kernels/ref), relative tolerance %.0e%s;\n", tol,
 		tol > 1e-4 ? " (GEMMs in TF32)" : "");
 	fprintf(out, "the reference against central differences along a random direction, tolerance %.0e\n",
@@ -276,7 +277,7 @@ int grad_check(Net *net, const GradCheckOptions *o, GradCheckResult *res, FILE *
 	float *grads = xmallocarray((size_t)s->param_floats, sizeof *grads);
 	uint8_t **keep = xcalloc((size_t)s->nlayers, sizeof *keep);
 	int32_t **take = xcalloc((size_t)s->nlayers, sizeof *take);
-	synthetic_inputs(s, n, o->seed, xf, x, labels);
+	synthetic_inputs(s, n, o->seed, o->input_scale, xf, x, labels);
 	int rc = backend_pass(net, n, xf, labels, params, grads, &res->loss, probs, keep, take);
 	if (rc == 0) {
 		RefNet *r = refnet_create(rs, n, net_seed(net), CHECK_STEP);

@@ -1,7 +1,7 @@
 /* gradcheck.h: anet-train --check-grads: a network's gradients on a backend against double precision and finite differences.
  *
  * cuda-convnet's --check-grads, for anet's backends and any specification: on synthetic
- * inputs (50 N(0,1), the size of mean-subtracted pixels) and labels, one training-mode pass
+ * inputs (50 N(0,1), the size of mean-subtracted pixels, times the input scale) and labels, one training-mode pass
  * of the Net gives the loss and every parameter's gradient in float; a RefNet (refnet.h) with
  * the same parameters, inputs and dropout masks, taking the sides of the kinks the backend's
  * pass took (refnet_follow), gives them in double. Per parameter tensor:
@@ -32,6 +32,7 @@
 typedef struct {
 	int batch;     /* images, at most the net's max_batch */
 	uint64_t seed; /* the inputs, labels and directions (the dropout masks are the net's seed's) */
+	double input_scale; /* the inputs are 50 N(0,1) times this, as training scales them (0: 1) */
 	int quiet;     /* no progress on stderr */
 	/* NULL: the net's own specification. The tests give one that differs in one number (with
 	 * the same parameter layout) to see the check fail. */

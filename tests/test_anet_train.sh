@@ -191,6 +191,7 @@ for f in m.anw m.ckpt; do
 	anet-train --check-grads --init-from "$T/$f" --device cpu --threads 1 -q >"$T/grads" 2>"$T/err" ||
 		{ cat "$T/grads" "$T/err"; fail "--check-grads --init-from $f failed"; }
 	grep -q "^gradients agree: 8 tensors" "$T/grads" || fail "--check-grads --init-from $f: $(cat "$T/grads")"
+	grep -q "2 images of 50 N(0,1) x 0.015625," "$T/grads" || fail "--check-grads --init-from $f: not the model's input scale"
 	[ -s "$T/err" ] && fail "--check-grads -q wrote to stderr: $(cat "$T/err")"
 done
 

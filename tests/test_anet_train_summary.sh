@@ -87,6 +87,7 @@ expect_exit 2 anet-train --check-grads --resume "$T/m.ckpt"
 expect_err "with --init-from CKPT, not --resume"
 expect_exit 2 anet-train --check-grads --accum 3
 expect_exit 2 anet-train --check-grads --init-from "$T/m.anw" --classes 10
+expect_exit 2 anet-train --check-grads --init-from "$T/m.anw" --input-scale 0.5
 # a chain of in-place layers after a ReLU (relu, relu, dropout, dropout), no pooling, batch 1;
 # and a gradient so small that the finite differences meet the loss's rounding
 printf 'input size=6 channels=2\nconv out=4 kernel=3 pad=1\nrelu\nrelu\ndropout\ndropout p=0.3\nfc out=classes\nsoftmax\n' >"$T/chain.net"

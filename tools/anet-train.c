@@ -10,6 +10,7 @@
 
 #include "kernels/kernels.h"
 #include "libcommon/gradcheck.h"
+#include "libcommon/model.h"
 #include "libcommon/net.h"
 #include "libcommon/nettime.h"
 #include "libcommon/opt.h"
@@ -131,7 +132,8 @@ static void usage(FILE *f)
 		"      --iters N              timed steps for --time (default 5)\n"
 		"      --check-grads          the gradients of the network (or of --init-from's model)\n"
 		"                             on this device against a double-precision reference, and\n"
-		"                             that against finite differences (default --batch 2);\n"
+		"                             that against finite differences (default --batch 2;\n"
+		"                             inputs times --input-scale, or the model's);\n"
 		"                             exit status 1 when they disagree\n"
 		"      --loader-only          how fast the loader prepares batches (--steps, default one\n"
 		"                             epoch), without computing\n"
@@ -301,9 +303,10 @@ static void check_modes(Options *o, int nargs, char **args)
 			usage_error("unexpected argument '%s' (--summary, --time and --check-grads need no database)",
 				    args[0]);
 		if (o->mode == MODE_GRADS && t->init_from &&
-		    ((t->given & (1u << TO_NET)) || o->classes_given || (t->given & (1u << TO_BIAS_INIT))))
-			usage_error("--check-grads --init-from checks the model's own network and weights: --net, "
-				    "--classes and --bias-init do not apply");
+		    ((t->given & (1u << TO_NET)) || o->classes_given ||
+		     (t->given & ((1u << TO_BIAS_INIT) | (1u << TO_INPUT_SCALE)))))
+			usage_error("--check-grads --init-from checks the model's own network, weights and input scale: "
+				    "--net, --classes, --bias-init and --input-scale do not apply");
 		if (o->mode == MODE_GRADS && t->partial)
 			usage_error("--check-grads takes a model's network as it is: --partial does not apply");
 		if (o->mode == MODE_GRADS && t->resume)
@@ -400,8 +403,14 @@ static int run_check_grads(const Options *o)
 	int batch = (o->t.given & (1u << TO_BATCH)) ? (int)o->t.batch : 2;
 	Spec *spec = NULL;
 	Net *net = NULL;
+	Model *m = NULL;
+	/* inputs of the size training gave the network: a model's own scale */
+	double scale = o->t.input_scale;
 	if (o->t.init_from) {
-		net = net_load(ctx, o->t.init_from, batch, NET_TRAIN, &spec);
+		if ((m = model_load(ctx, o->t.init_from, batch, NET_TRAIN))) {
+			net = m->net;
+			scale = m->input_scale;
+		}
 	} else if ((spec = spec_load(o->t.net, o->classes))) {
 		NetInit init = { .seed = (uint64_t)o->t.seed };
 		if (o->t.bias_init) {
@@ -416,10 +425,13 @@ static int run_check_grads(const Options *o)
 	}
 	if (o->threads)
 		omp_set_num_threads(o->threads); /* the reference's threads, as the backend's */
-	GradCheckOptions go = { .batch = batch, .seed = (uint64_t)o->t.seed, .quiet = o->t.quiet };
+	GradCheckOptions go = { .batch = batch, .seed = (uint64_t)o->t.seed, .input_scale = scale, .quiet = o->t.quiet };
 	GradCheckResult r;
 	int rc = net ? grad_check(net, &go, &r, stdout) : -1;
-	net_free(net);
+	if (m)
+		model_free(m);
+	else
+		net_free(net);
 	spec_free(spec);
 	ctx_close(ctx);
 	return rc != 0 || r.failed ? EXIT_RUNTIME : 0;
