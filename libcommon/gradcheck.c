@@ -120,10 +120,10 @@ static double relative_difference(const float *g, const double *ref, int64_t n)
  * here run the layers from t's on, and the kinks' sides are the followed ones, so the loss is
  * smooth in w. h = 1e-8 L / |g_ref| makes the loss's rounding (about 1e-15 L) cost 1e-7 of
  * |g_ref|, but is capped at 1% of |w| (or of 0.01 per value, for a tensor still at zero); a
- * gradient so small that the cap binds is measured against that rounding instead (*floor
+ * gradient so small that the cap binds is measured against that rounding instead (*floored
  * set), as Caffe's gradient checker floors its scale. */
 static double directional_difference(RefNet *r, int t, uint64_t seed, const int32_t *labels, double loss,
-				     int *floor)
+				     int *floored)
 {
 	const SpecParam *p = &r->s->params[t];
 	double *w = r->params + p->offset;
@@ -140,7 +140,7 @@ static double directional_difference(RefNet *r, int t, uint64_t seed, const int3
 	double scale = fmax(fabs(loss), 1.0);
 	double h = fmin(1e-8 * scale / gn, 0.01 * fmax(wn, 0.01 * sqrt((double)p->count)));
 	double denominator = fmax(gn, 1e-8 * scale / h);
-	*floor = denominator > gn;
+	*floored = denominator > gn;
 	for (int64_t e = 0; e < p->count; e++)
 		w[e] = w0[e] + h * d[e];
 	double lp = refnet_forward_from(r, p->layer, labels);
@@ -153,7 +153,7 @@ static double directional_difference(RefNet *r, int t, uint64_t seed, const int3
 	return fabs((lp - lm) / (2 * h) - gd) / denominator;
 }
 
-static void print_row(FILE *out, const SpecParam *p, double gn, double backend, double tol, double fd, int floor)
+static void print_row(FILE *out, const SpecParam *p, double gn, double backend, double tol, double fd, int floored)
 {
 	char b[32], f[32];
 	if (isinf(backend))
@@ -164,7 +164,7 @@ static void print_row(FILE *out, const SpecParam *p, double gn, double backend, 
 		snprintf(f, sizeof f, "%s", "zero gradient");
 	else
 		snprintf(f, sizeof f, "%.1e%s%s", fd, fd > GRAD_CHECK_FD_TOLERANCE ? " FAIL" : "",
-			 floor ? " (rounding floor)" : "");
+			 floored ? " (rounding floor)" : "");
 	fprintf(out, "%-20s %11lld %10.3e   %-16s %s\n", p->name, (long long)p->count, gn, b, f);
 }
 
@@ -176,14 +176,14 @@ static void compare_tensors(RefNet *r, const float *grads, double tol, const Gra
 	const Spec *s = r->s;
 	double *backend = xcalloc((size_t)s->nparams, sizeof(double)), *fd = xcalloc((size_t)s->nparams, sizeof(double));
 	double *gn = xcalloc((size_t)s->nparams, sizeof(double));
-	int *floor = xcalloc((size_t)s->nparams, sizeof(int));
+	int *floored = xcalloc((size_t)s->nparams, sizeof(int));
 	Progress *pr = o->quiet ? NULL : progress_start("finite differences", (uint64_t)s->nparams, "tensors");
 	for (int t = s->nparams - 1; t >= 0; t--) {
 		const SpecParam *p = &s->params[t];
 		backend[t] = relative_difference(grads + p->offset, r->grads + p->offset, p->count);
 		gn[t] = norm2(r->grads + p->offset, p->count);
 		if (gn[t] > 0)
-			fd[t] = directional_difference(r, t, o->seed, labels, loss, &floor[t]);
+			fd[t] = directional_difference(r, t, o->seed, labels, loss, &floored[t]);
 		if (pr)
 			progress_update(pr, (uint64_t)(s->nparams - t), p->name);
 	}
@@ -192,7 +192,7 @@ static void compare_tensors(RefNet *r, const float *grads, double tol, const Gra
 	fprintf(out, "\n%-20s %11s %10s   %-16s %s\n", "tensor", "values", "|gradient|", "vs reference",
 		"finite differences");
 	for (int t = 0; t < s->nparams; t++) {
-		print_row(out, &s->params[t], gn[t], backend[t], tol, fd[t], floor[t]);
+		print_row(out, &s->params[t], gn[t], backend[t], tol, fd[t], floored[t]);
 		res->tensors++;
 		res->worst_backend = fmax(res->worst_backend, backend[t]);
 		res->failed += !(backend[t] <= tol);
@@ -206,7 +206,7 @@ static void compare_tensors(RefNet *r, const float *grads, double tol, const Gra
 	free(backend);
 	free(fd);
 	free(gn);
-	free(floor);
+	free(floored);
 }
 
 /* How many ReLU inputs and pooling windows the backend's float pass put on the other side of
