@@ -242,14 +242,9 @@ int image_prepare_buffer(ImageCodec *c, const uint8_t *buf, size_t len, const ch
 	if (decode(c, buf, len, o, &src, n, why, whylen))
 		return -1;
 	n->png_disguised_as_jpeg = decode == png_decode && has_jpeg_name(name);
-	if (decode == jpeg_decode) {
-		size_t exif_len;
-		const uint8_t *exif = jpeg_segment(buf, len, 0xE1, "Exif\0\0", 6, &exif_len);
-		n->orientation = exif ? exif_orientation(exif + 6, exif_len - 6) : 0;
-		n->turned = o->exif_orientation && n->orientation > 1;
-		if (n->turned)
-			image_orient(c, &src, n->orientation);
-	}
+	n->turned = o->exif_orientation && n->orientation > 1;
+	if (n->turned)
+		image_orient(c, &src, n->orientation);
 	return finish(c, &src, o, out, n, why, whylen);
 }
 

@@ -55,7 +55,7 @@ typedef struct {
 	uint64_t max_pixels; /* sources with more pixels are refused from their header */
 	ResizeFilter filter;
 	DctScaling dct;
-	/* turn JPEGs upright by their EXIF orientation tag (imgprep --orientation exif); by
+	/* turn images upright by their EXIF orientation tag (imgprep --orientation exif); by
 	 * default pixels are used as stored, as the ILSVRC preprocessing of cuda-convnet and Caffe
 	 * did */
 	int exif_orientation;
@@ -78,7 +78,7 @@ typedef struct {
 	int ycck;                 /* ... of which YCCK */
 	int adobe_inverted;       /* ... with Adobe's inverted CMYK (an APP14 Adobe marker) */
 	int png_disguised_as_jpeg;/* PNG content under a .jpg/.jpeg name */
-	int orientation;          /* a JPEG's EXIF orientation tag, 1..8 (0: none) */
+	int orientation;          /* the EXIF orientation tag (a JPEG's APP1, a PNG's eXIf), 1..8 (0: none) */
 	int turned;               /* ... other than 1 and applied (PrepOptions.exif_orientation) */
 	int gray_to_rgb;          /* a grayscale source replicated to 3 channels */
 	int color_to_gray;        /* a colour source reduced to luma (ITU-R 601) */

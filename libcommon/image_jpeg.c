@@ -167,6 +167,9 @@ int jpeg_decode(ImageCodec *c, const uint8_t *buf, size_t len, const PrepOptions
 	n->format = "JPEG";
 	n->src_width = w;
 	n->src_height = h;
+	size_t exif_len;
+	const uint8_t *exif = jpeg_segment(buf, len, 0xE1, "Exif\0\0", 6, &exif_len);
+	n->orientation = exif ? exif_orientation(exif + 6, exif_len - 6) : 0;
 	n->src_channels = cs == TJCS_GRAY ? 1 : cs == TJCS_CMYK || cs == TJCS_YCCK ? 4 : 3;
 	if ((uint64_t)w * (uint64_t)h > o->max_pixels)
 		return image_fail(why, whylen, "image too large: %dx%d pixels (limit %llu; see --max-pixels)", w, h,

@@ -1,4 +1,4 @@
-/* image_orient.c: EXIF orientation: the tag of a JPEG's APP1 block, and turning the pixels upright (imgprep --orientation exif). */
+/* image_orient.c: EXIF orientation: the tag in a TIFF block (a JPEG's APP1, a PNG's eXIf), and turning the pixels upright (imgprep --orientation exif). */
 #include <string.h>
 
 #include "libcommon/image_impl.h"

@@ -80,7 +80,13 @@ static int decode(ImageCodec *c, PngSource *s, png_structp png, png_infop info, 
 	for (png_uint_32 y = 0; y < h; y++)
 		s->rows[y] = dst + (size_t)y * w * ch;
 	png_read_image(png, s->rows);
-	png_read_end(png, NULL);
+	png_read_end(png, info); /* an eXIf chunk may follow the image data */
+#ifdef PNG_eXIf_SUPPORTED
+	png_uint_32 exif_len = 0;
+	png_bytep exif = NULL;
+	if (png_get_eXIf_1(png, info, &exif_len, &exif) != 0 && exif)
+		n->orientation = exif_orientation(exif, exif_len);
+#endif
 	img->width = (int)w;
 	img->height = (int)h;
 	img->channels = ch;

@@ -395,7 +395,7 @@ static void print_summary(const Summary *s)
 		 warned);
 	/* phone pictures carry the tag; ILSVRC's preparation ignored it, so imgprep does unless told */
 	if (s->not_upright)
-		warn_msg("%llu JPEG%s an EXIF orientation other than upright, ignored: the pixels are used as stored "
+		warn_msg("%llu image%s an EXIF orientation other than upright, ignored: the pixels are used as stored "
 			 "(--orientation exif turns them)",
 			 (unsigned long long)s->not_upright, s->not_upright == 1 ? " has" : "s have");
 }

@@ -103,6 +103,7 @@ q[:4, :6] = 255
 exif = Image.Exif()
 exif[0x0112] = 6
 Image.fromarray(q).save('exif-6.jpg', quality=100, subsampling=0, exif=exif.tobytes())
+Image.fromarray(q).save('exif-6.png', exif=exif.tobytes())   # the tag in an eXIf chunk
 
 # the tree of class folders (labels apple 0, banana 1, cherry 2); a hidden file to skip
 for cls, srcs in [('apple', ['Aqua', 'Blinds', 'Dune']), ('banana', ['Garden', 'RainDrops']),

@@ -124,10 +124,12 @@ corner() {
 corners() { echo "$(corner 1 1 "$1")$(corner 22 1 "$1")$(corner 1 22 "$1")$(corner 22 22 "$1")"; }
 imgprep -s 24 -f ppm "$DATA/exif-6.jpg" >"$T/stored.ppm" 2>"$T/err" || fail "exif-6.jpg failed"
 [ "$(corners "$T/stored.ppm")" = RGBY ] || fail "EXIF ignored: corners $(corners "$T/stored.ppm"), expected RGBY"
-grep -q "1 JPEG has an EXIF orientation other than upright, ignored" "$T/err" || fail "no note of the ignored orientation"
+grep -q "1 image has an EXIF orientation other than upright, ignored" "$T/err" || fail "no note of the ignored orientation"
 imgprep -s 24 -f ppm --orientation exif "$DATA/exif-6.jpg" >"$T/upright.ppm" 2>"$T/err" || fail "--orientation exif failed"
 [ "$(corners "$T/upright.ppm")" = BRYG ] || fail "--orientation exif: corners $(corners "$T/upright.ppm"), expected BRYG (PIL's)"
 grep -q "1 turned upright by EXIF orientation" "$T/err" || fail "no count of turned images: $(cat "$T/err")"
+imgprep -s 24 -f ppm --orientation exif "$DATA/exif-6.png" >"$T/upright-png.ppm" 2>/dev/null || fail "exif-6.png failed"
+[ "$(corners "$T/upright-png.ppm")" = BRYG ] || fail "PNG eXIf: corners $(corners "$T/upright-png.ppm"), expected BRYG"
 imgprep -s 24 -f ppm "$DATA/photo-dog.jpg" >"$T/dog-a.ppm" 2>/dev/null
 imgprep -s 24 -f ppm --orientation exif "$DATA/photo-dog.jpg" >"$T/dog-b.ppm" 2>/dev/null
 cmp -s "$T/dog-a.ppm" "$T/dog-b.ppm" || fail "--orientation exif changed a JPEG without the tag"

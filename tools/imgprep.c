@@ -32,7 +32,7 @@ static void usage(FILE *f)
 		"      --max-pixels N       refuse larger images (default %llu)\n"
 		"      --strict             skip images that libjpeg warns about (corrupt data)\n"
 		"      --orientation MODE   ignore (default: pixels as stored, as ILSVRC's were) or exif\n"
-		"                           (turn JPEGs upright by their EXIF orientation tag)\n"
+		"                           (turn images upright by their EXIF orientation tag)\n"
 		"\n"
 		"Output:\n"
 		"  -f, --format FORMAT      records (default) or ppm (a netpbm P6/P5 stream)\n"

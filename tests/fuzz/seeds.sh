@@ -88,8 +88,9 @@ for f in $data/*.jpg $data/*.png $data/*.ppm $data/*.pgm $data/*.JPEG; do
 	[ "$(wc -c <"$f")" -le 20000 ] || continue
 	{ printf '\020\003\010\000'; cat "$f"; } >"$out/image/$(basename "$f" | tr ' ' _)"
 done
-# ... and the EXIF-tagged one with the orientation applied (mode bit 2)
+# ... and the EXIF-tagged ones with the orientation applied (mode bit 2)
 { printf '\020\003\010\004'; cat "$data/exif-6.jpg"; } >"$out/image/exif-6-turned.jpg"
+{ printf '\020\003\010\004'; cat "$data/exif-6.png"; } >"$out/image/exif-6-turned.png"
 
 # ---- specifications, lists, class names
 # (two bytes first: the class count, 10)
