@@ -122,8 +122,8 @@ static double relative_difference(const float *g, const double *ref, int64_t n)
  * |g_ref|, but is capped at 1% of |w| (or of 0.01 per value, for a tensor still at zero); a
  * gradient so small that the cap binds is measured against that rounding instead (*floored
  * set), as Caffe's gradient checker floors its scale. */
-static double directional_difference(RefNet *r, int t, uint64_t seed, const int32_t *labels, double loss,
-				     int *floored)
+static double directional_difference(RefNet *r, int t, double gn, uint64_t seed, const int32_t *labels,
+				     double loss, int *floored)
 {
 	const SpecParam *p = &r->s->params[t];
 	double *w = r->params + p->offset;
@@ -132,7 +132,7 @@ static double directional_difference(RefNet *r, int t, uint64_t seed, const int3
 	memcpy(w0, w, (size_t)p->count * sizeof *w0);
 	for (int64_t e = 0; e < p->count; e++)
 		d[e] = rng_normal(seed, RNG_STREAM(RNG_TEST, 1000 + (uint64_t)t), (uint64_t)e);
-	double dn = norm2(d, p->count), gd = 0, gn = norm2(g, p->count), wn = norm2(w0, p->count);
+	double dn = norm2(d, p->count), gd = 0, wn = norm2(w0, p->count);
 	for (int64_t e = 0; e < p->count; e++) {
 		d[e] /= dn;
 		gd += g[e] * d[e];
@@ -183,7 +183,7 @@ static void compare_tensors(RefNet *r, const float *grads, double tol, const Gra
 		backend[t] = relative_difference(grads + p->offset, r->grads + p->offset, p->count);
 		gn[t] = norm2(r->grads + p->offset, p->count);
 		if (gn[t] > 0)
-			fd[t] = directional_difference(r, t, o->seed, labels, loss, &floored[t]);
+			fd[t] = directional_difference(r, t, gn[t], o->seed, labels, loss, &floored[t]);
 		if (pr)
 			progress_update(pr, (uint64_t)(s->nparams - t), p->name);
 	}

@@ -43,16 +43,26 @@ anet-train --resume "$T/hm.ckpt" --steps 24 --device cpu --threads 1 2>"$T/err" 
 expect_err "resume: health .*h.tsv (from the checkpoint)"
 [ "$(awk -F"\t" "NR > 1" "$T/h.tsv" | wc -l)" = 16 ] || fail "the resumed run did not append its reports (steps 20, 24)"
 
+# signalled_run NAME SIG [OPTION]...: the fixture's run of 800 steps (as train), logging to
+# $T/NAME.tsv, sent SIG once 4 lines are there; $rc is its exit status, $T/NAME.err its stderr.
+# anet-train itself goes to the background, not the train function, whose subshell (ignoring
+# SIGINT, as the shell's background jobs do) would take the signal instead.
+signalled_run() {
+	name=$1 sig=$2
+	shift 2
+	anet-train --net "$DATA/tiny-gray28.net" --stats "$T/train.stats" --batch 8 --lr 0.02 --input-scale 0.015625 \
+		--device cpu --threads 1 -j 2 --steps 800 --log "$T/$name.tsv" -o "$T/$name.anw" "$@" "$T/train.lmdb" \
+		2>"$T/$name.err" &
+	pid=$!
+	i=0
+	while [ "$({ wc -l <"$T/$name.tsv"; } 2>/dev/null || echo 0)" -lt 4 ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
+	kill -"$sig" $pid
+	set +e; wait $pid; rc=$?; set -e
+}
+
 # SIGINT in the middle of a run: exit 130, a checkpoint, and --resume ends with the same weights
 train --steps 800 -o "$T/straight.anw" "$T/train.lmdb" 2>/dev/null || fail "the straight run failed"
-# (a command of its own, not the function: the shell's background jobs ignore SIGINT)
-anet-train --net "$DATA/tiny-gray28.net" --stats "$T/train.stats" --batch 8 --lr 0.02 --input-scale 0.015625 --device cpu \
-	--threads 1 -j 2 --steps 800 --log "$T/int.tsv" -o "$T/int.anw" "$T/train.lmdb" 2>"$T/int.err" &
-pid=$!
-i=0
-while [ "$({ wc -l <"$T/int.tsv"; } 2>/dev/null || echo 0)" -lt 4 ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
-kill -INT $pid
-set +e; wait $pid; rc=$?; set -e
+signalled_run int INT
 [ $rc = 130 ] || { cat "$T/int.err"; fail "SIGINT: exit $rc, expected 130"; }
 grep -q "interrupted at step" "$T/int.err" || fail "SIGINT: no message"
 [ -s "$T/int.ckpt" ] || fail "SIGINT: no checkpoint"
@@ -65,26 +75,14 @@ cmp "$T/straight.anw" "$T/int.anw" || fail "interrupted and resumed: the weights
 tail -n 1 "$T/int.tsv" | grep -q '^800	' || fail "the resumed run did not end at step 800"
 
 # SIGHUP: a checkpoint in the middle of the run, which goes on to the same weights as the straight run
-anet-train --net "$DATA/tiny-gray28.net" --stats "$T/train.stats" --batch 8 --lr 0.02 --input-scale 0.015625 --device cpu \
-	--threads 1 -j 2 --steps 800 --log "$T/hup.tsv" -o "$T/hup.anw" "$T/train.lmdb" 2>"$T/hup.err" &
-pid=$!
-i=0
-while [ "$({ wc -l <"$T/hup.tsv"; } 2>/dev/null || echo 0)" -lt 4 ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
-kill -HUP $pid
-set +e; wait $pid; rc=$?; set -e
+signalled_run hup HUP
 [ $rc = 0 ] || { cat "$T/hup.err"; fail "SIGHUP: exit $rc, expected the run to go on to its end"; }
 grep -q "step [0-9]*: checkpoint .*hup.ckpt written (SIGHUP" "$T/hup.err" ||
 	fail "SIGHUP: no checkpoint message (or the run ended before the signal: make it longer): $(cat "$T/hup.err")"
 cmp "$T/straight.anw" "$T/hup.anw" || fail "SIGHUP's checkpoint changed the run's weights"
 
 # SIGUSR1: the rate divided by --lr-drop from the next step on, in the log and the checkpoint
-anet-train --net "$DATA/tiny-gray28.net" --stats "$T/train.stats" --batch 8 --lr 0.02 --input-scale 0.015625 --device cpu \
-	--threads 1 -j 2 --steps 800 --report-every 4 --log "$T/usr1.tsv" -o "$T/usr1.anw" "$T/train.lmdb" 2>"$T/usr1.err" &
-pid=$!
-i=0
-while [ "$({ wc -l <"$T/usr1.tsv"; } 2>/dev/null || echo 0)" -lt 4 ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
-kill -USR1 $pid
-set +e; wait $pid; rc=$?; set -e
+signalled_run usr1 USR1 --report-every 4
 [ $rc = 0 ] || { cat "$T/usr1.err"; fail "SIGUSR1: exit $rc"; }
 grep -q "SIGUSR1: learning rate divided by 10 to 0.002$" "$T/usr1.err" || fail "SIGUSR1: no message: $(cat "$T/usr1.err")"
 [ "$(awk -F'\t' 'NR == 2 { print $7 }' "$T/usr1.tsv")" = 0.02 ] || fail "SIGUSR1: the first row's rate is not 0.02"
