@@ -5,6 +5,7 @@
 #   make check SANITIZE=1     the same under ASan + UBSan, built in build-san/
 #   make demo                 the Fashion-MNIST pipeline, pipelines/fashion-mnist.sh
 #   make bench                the benchmarks under bench/ (slow; not tests)
+#   make tests benches        build the Check suites and benchmark programs, run nothing
 #   make fuzz                 the libFuzzer harnesses (tests/fuzz/, needs clang) into build/fuzz/
 #   make install PREFIX=/usr/local DESTDIR=
 #
@@ -43,7 +44,7 @@ ALL_CFLAGS   = -std=c11 -fopenmp $(WARN) $(SANFLAGS) $(CFLAGS) $(DEP_CFLAGS)
 ALL_LDFLAGS  = -fopenmp $(SANFLAGS) $(LDFLAGS)
 
 .DEFAULT_GOAL := all
-.PHONY: all check demo bench fuzz install uninstall clean distclean
+.PHONY: all check tests demo bench benches fuzz install uninstall clean distclean
 
 # mk/configure.sh checks (and, as root, installs) the dependencies and writes this file;
 # make restarts once it exists. It is rewritten when the Makefile or the script changes.
@@ -183,11 +184,17 @@ $(B)/bench/%: $(B)/obj/bench/%.o $(LIBS)
 check: all $(TBINS)
 	@sh tests/run.sh $(B) $(TBINS)
 
+# the suites this configuration has (without cairo or jansson, theirs are left out), unrun:
+# tests/gpu.sh builds these, so a missing optional library never breaks the device build
+tests: all $(TBINS)
+
 demo: all
 	@ANET_BIN=$(B)/bin sh pipelines/fashion-mnist.sh
 
 bench: all $(BBINS)
 	@for b in bench/*.sh; do ANET_BIN=$(B)/bin ANET_BUILD=$(B) sh "$$b" || exit 1; done
+
+benches: all $(BBINS)
 
 # clang only, never part of all or check: the script builds the libraries again, instrumented,
 # in build/fuzz/lib (tests/fuzz/README)

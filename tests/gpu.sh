@@ -15,6 +15,11 @@
 # fails). The last lines are the summary table. STAGES="build check_cuda ..." runs only the
 # named stages (build check_cuda bench study-fp32 study-tf32 check_ops anet-train-time e2e-db loader
 # e2e e2e-accum check-grads ws256 nsys memcheck), for a quick second run on a warm machine, whose build is then incremental.
+#
+# GPU_SH_DRY=1 tries the script on a machine without a GPU (tests/test_gpu_sh.sh does, in every
+# make check): the anet-train stages run their command lines on the CPU, with a tiny network, 8
+# images a batch, a few steps and 64 records. Their numbers mean nothing; that they pass means
+# the one GPU call will not be spent on a broken command line.
 set -u
 top=$(pwd)
 OUT=${OUT:-/tmp/gpu-out}
@@ -23,7 +28,9 @@ mkdir -p "$OUT"
 budget=${GPU_BUDGET:-450}
 jobs=${JOBS:-16}
 t0=$(date +%s)
-B=build
+B=${ANET_BUILD:-build}
+B=${B#"$top"/} # relative to the root, where the script runs
+dry=${GPU_SH_DRY:-0}
 summary=$OUT/summary.txt
 : >"$summary"
 
@@ -146,13 +153,9 @@ EOF
 else
 	say "no .device-sysroot: building with the system's packages"
 fi
-targets="all"
-for t in tests/check_*.c bench/*.c; do
-	[ -f "$t" ] || continue
-	case $t in tests/*) targets="$targets $B/tests/$(basename "$t" .c)" ;; bench/*) targets="$targets $B/bench/$(basename "$t" .c)" ;; esac
-done
-# shellcheck disable=SC2086
-stage build 300 make -j"$jobs" WERROR=0 $targets
+# make knows which suites this build has (check_viz needs cairo, check_convert jansson: the
+# sysroot has neither)
+stage build 300 make -j"$jobs" B="$B" WERROR=0 all tests benches
 build_rc=$rc
 grep -E 'warning|error' "$OUT/build.log" | grep -v -e '^make' -e '^cc ' -e '^/.*nvcc ' | sort -u >"$OUT/build-warnings.txt"
 if [ $build_rc = 0 ] && [ -s "$OUT/build-warnings.txt" ]; then
@@ -213,13 +216,24 @@ fi
 
 # ---------------------------------------------------------------------------------------------
 # 6. anet-train's own timing (the network driver on the same kernels), when the trainer offers it
-if [ $gpu = 1 ] && [ -x $B/bin/anet-train ] && $B/bin/anet-train --help 2>/dev/null | grep -q -- '--time'; then
-	stage anet-train-time 90 $B/bin/anet-train --net alexnet --time --device cuda --batch 128 --iters 20
+# (the anet-train stages' sizes: the GPU's, or GPU_SH_DRY's on the CPU)
+db=${TMPDIR:-/tmp}/anet-gpu-db # outside $OUT, whose files come back from the device
+if [ $gpu = 1 ]; then
+	trainer=1 dev=cuda batch=128 steps=200 asteps=40 every=10 iters=20 records=4096 net=alexnet
+elif [ $dry = 1 ]; then
+	trainer=1 dev=cpu batch=8 steps=4 asteps=4 every=2 iters=2 records=64 net=$db.net
+	printf '%s\n' 'input size=32 channels=3' 'conv name=conv1 out=8 kernel=3 pad=1' relu 'pool size=3 stride=2' \
+		'lrn size=5 alpha=1e-4 beta=0.75 k=2' 'fc name=fc6 out=16' relu dropout 'fc name=fc8 out=classes' softmax >"$net"
+else
+	trainer=0 dev=cpu batch=128 steps=200 records=4096
+fi
+if [ $trainer = 1 ] && [ -x $B/bin/anet-train ] && $B/bin/anet-train --help 2>/dev/null | grep -q -- '--time'; then
+	stage anet-train-time 90 $B/bin/anet-train --net $net --time --device $dev --batch $batch --iters $iters
 	tr=$(sed -n 's/^train: \([0-9.]*\) img\/s.*/\1/p' "$OUT/anet-train-time.log")
 	inf=$(sed -n 's/^inference: \([0-9.]*\) img\/s.*/\1/p' "$OUT/anet-train-time.log")
 	note "anet-train --time (net driver)" "$(status): train ${tr:--} img/s, inference ${inf:--} img/s"
 	tail -n 24 "$OUT/anet-train-time.log" | sed 's/^/    /'
-elif [ $gpu = 0 ]; then
+elif [ $trainer = 0 ]; then
 	note "anet-train --time (net driver)" "skipped (no GPU)"
 else
 	note "anet-train --time (net driver)" "not available in this build"
@@ -230,41 +244,42 @@ fi
 # (repeated, labels 0..9), then --loader-only with every core and 200 CUDA training steps from it.
 # The loader must outrun the GPU's training rate; the end-to-end rate is read from the log's
 # rows after the first (warm-up) one.
-e2e_db() {
-	d=/tmp/anet-gpu-db
-	rm -rf "$d" && mkdir -p "$d" || return 1
-	ls tests/data/photo-*.jpg | awk '{ p[NR - 1] = $0 } END { for (i = 0; i < 4096; i++) print p[i % NR], i % 10 }' >"$d/list"
-	$B/bin/imgprep -l "$d/list" -j "$jobs" | $B/bin/mkdb -q "$d/db.lmdb" &&
-		$B/bin/pcacolor -q -o "$d/db.stats" "$d/db.lmdb"
-}
+# (a shell script of its own: timeout runs programs, not the functions of this shell)
+e2e_db='set -e
+	rm -rf "$1" && mkdir -p "$1"
+	ls tests/data/photo-*.jpg | awk -v n="$2" "{ p[NR - 1] = \$0 } END { for (i = 0; i < n; i++) print p[i % NR], i % 10 }" >"$1/list"
+	$B/bin/imgprep -l "$1/list" -j "$jobs" | $B/bin/mkdb -q "$1/db.lmdb"
+	$B/bin/pcacolor -q -o "$1/db.stats" "$1/db.lmdb"'
 if [ -x $B/bin/anet-train ] && [ -x $B/bin/imgprep ]; then
-	stage e2e-db 90 e2e_db
-	stage loader 60 $B/bin/anet-train --loader-only --batch 128 --steps 200 -j "$jobs" /tmp/anet-gpu-db/db.lmdb
+	stage e2e-db 90 env B="$B" jobs="$jobs" sh -c "$e2e_db" e2e-db "$db" "$records"
+	stage loader 60 $B/bin/anet-train --loader-only --batch $batch --steps $steps -j "$jobs" "$db/db.lmdb"
 	note "data loader (-j $jobs, JPEG 256x256)" "$(status): $(sed -n 's/.*: \([0-9.]* img\/s\).*/\1/p' "$OUT/loader.log" | tail -n 1)"
-	if [ $gpu = 1 ]; then
-		stage e2e 120 $B/bin/anet-train --device cuda --stats /tmp/anet-gpu-db/db.stats --batch 128 --steps 200 \
-			-j "$jobs" --report-every 10 --checkpoint-every 0 --log "$OUT/e2e.tsv" -q -o /tmp/anet-gpu-db/m.anw \
-			/tmp/anet-gpu-db/db.lmdb
-		note "anet-train --device cuda, JPEG db" "$(status): $(awk -F'\t' 'NR == 2 { t0 = $10; s0 = $1 } NR > 2 {
-			t = $10; s = $1; w += $9; n++ } END { if (n) printf "%.0f img/s, data wait %.1f%%", 128 * (s - s0) / (t - t0), 100 * w / n }' \
-			"$OUT/e2e.tsv" 2>/dev/null)"
+	if [ $trainer = 1 ]; then
+		stage e2e 120 $B/bin/anet-train --net $net --device $dev --stats "$db/db.stats" --batch $batch --steps $steps \
+			-j "$jobs" --report-every $every --checkpoint-every 0 --log "$OUT/e2e.tsv" -q -o "$db/m.anw" \
+			"$db/db.lmdb"
+		note "anet-train --device $dev, JPEG db" "$(status): $(awk -F'\t' 'NR == 2 { t0 = $10; s0 = $1 } NR > 2 {
+			t = $10; s = $1; w += $9; n++ } END { if (n) printf "%.0f img/s, data wait %.1f%%", b * (s - s0) / (t - t0), 100 * w / n }' \
+			b=$batch "$OUT/e2e.tsv" 2>/dev/null)"
 		# the same in 4 parts of 32 (--accum): the summed gradients (axpby) on the device; and the
 		# layers' health measured on the device at every report (--health)
-		stage e2e-accum 60 $B/bin/anet-train --device cuda --stats /tmp/anet-gpu-db/db.stats --batch 128 --accum 4 \
-			--steps 40 -j "$jobs" --report-every 10 --checkpoint-every 0 --log "$OUT/e2e-accum.tsv" -q \
-			--health "$OUT/e2e-health.tsv" -o /tmp/anet-gpu-db/m4.anw /tmp/anet-gpu-db/db.lmdb
+		stage e2e-accum 60 $B/bin/anet-train --net $net --device $dev --stats "$db/db.stats" --batch $batch --accum 4 \
+			--steps $asteps -j "$jobs" --report-every $every --checkpoint-every 0 --log "$OUT/e2e-accum.tsv" -q \
+			--health "$OUT/e2e-health.tsv" -o "$db/m4.anw" "$db/db.lmdb"
+		want="40 expected: 8 layers at steps 10, 20, 30, 32 (the epoch end) and 40"
+		[ $gpu = 1 ] || want="6 expected: 3 layers at steps 2 and 4"
 		note "anet-train --accum 4 --health, JPEG db" "$(status): $(awk -F'\t' 'NR == 2 { t0 = $10; s0 = $1 } NR > 2 {
-			t = $10; s = $1 } END { if (t > t0) printf "%.0f img/s", 128 * (s - s0) / (t - t0) }' \
-			"$OUT/e2e-accum.tsv" 2>/dev/null), $(awk 'NR > 1' "$OUT/e2e-health.tsv" 2>/dev/null | wc -l) health rows (40 expected: 8 layers at steps 10, 20, 30, 32 (the epoch end) and 40)"
+			t = $10; s = $1 } END { if (t > t0) printf "%.0f img/s", b * (s - s0) / (t - t0) }' \
+			b=$batch "$OUT/e2e-accum.tsv" 2>/dev/null), $(awk 'NR > 1' "$OUT/e2e-health.tsv" 2>/dev/null | wc -l) health rows ($want)"
 	fi
 fi
 
 # ---------------------------------------------------------------------------------------------
-# 6b. the paper's AlexNet's gradients on the GPU against the double-precision reference (whose
+# 6c. the paper's AlexNet's gradients on the GPU against the double-precision reference (whose
 # plain loops take 70 s on 2 cores, on every core in pieces) and finite differences
-if [ $gpu = 1 ] && [ -x $B/bin/anet-train ]; then
-	stage check-grads 150 $B/bin/anet-train --check-grads --device cuda --batch 2 -q
-	note "anet-train --check-grads (AlexNet)" "$(status): $(sed -n 's/^gradients \(agree\|DISAGREE\): //p' "$OUT/check-grads.log" | tail -n 1)"
+if [ $trainer = 1 ] && [ -x $B/bin/anet-train ]; then
+	stage check-grads 150 $B/bin/anet-train --check-grads --net $net --device $dev --batch 2 -q
+	note "anet-train --check-grads ($(basename $net))" "$(status): $(sed -n 's/^gradients \(agree\|DISAGREE\): //p' "$OUT/check-grads.log" | tail -n 1)"
 fi
 
 # ---------------------------------------------------------------------------------------------
