@@ -9,6 +9,10 @@
 # there, through a small pkg-config stand-in, so mk/configure.sh runs as usual. Without a GPU
 # the GPU stages say "skipped" and the build and CPU stages still run.
 #
+# The device call (its $OUT brings back 8 files at most, so the logs travel as one archive):
+#   command: OUT=/tmp/gpu-out sh tests/gpu.sh; tar -czf "$OUT/gpu-logs.tar.gz" -C /tmp/gpu-out .
+#   carry: [".device-sysroot"], timeout_s: 540
+#
 # Every stage runs whatever happened before it, has its own time limit inside a total budget
 # (GPU_BUDGET seconds, default 450, so the whole script ends well under 8 minutes), writes its
 # full log to $OUT/NAME.log, and prints one status line (and the tail of the log when it
