@@ -57,8 +57,18 @@ uint8_t *scratch_get(Scratch *s, size_t n);
 const uint8_t *jpeg_segment(const uint8_t *b, size_t len, uint8_t marker, const char *tag, size_t taglen, size_t *n);
 
 /* The orientation tag (274) of an EXIF block's first IFD (tiff: the TIFF header on, n bytes):
- * 1..8, or 0 when absent or malformed. */
+ * 1..8; -1 when the tag is there but holds no orientation (another type, several values, 9),
+ * which leaves the image as stored without a look at XMP, as PIL does; 0 when absent or the
+ * block is malformed. */
 int exif_orientation(const uint8_t *tiff, size_t n);
+
+/* The same from an XMP packet (x, n bytes): tiff:Orientation="6" or <tiff:Orientation>6<, 1..8;
+ * -1 for the digit 0 or 9; 0 when absent. Read only where EXIF has no tag. */
+int xmp_orientation(const uint8_t *x, size_t n);
+
+/* The same from the EXIF block that ImageMagick keeps in a PNG text chunk "Raw profile type
+ * exif" (a NUL-terminated text: three header lines, then hex), read where the PNG has no eXIf. */
+int raw_profile_orientation(const char *text);
 
 /* Turns im upright by EXIF orientation 2..8 (mirrors and quarter turns); the pixels move to
  * the codec's orient scratch. */

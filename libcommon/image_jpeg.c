@@ -84,6 +84,23 @@ const uint8_t *jpeg_segment(const uint8_t *b, size_t len, uint8_t marker, const 
 	return NULL;
 }
 
+/* The orientation in the last XMP packet (APP1 "http://ns.adobe.com/xap/1.0/"), the one PIL
+ * keeps of several. */
+static int xmp_segment_orientation(const uint8_t *b, size_t len)
+{
+	static const char tag[] = "http://ns.adobe.com/xap/1.0/"; /* and its NUL */
+	const uint8_t *last = NULL, *x;
+	size_t last_n = 0, n;
+	/* jpeg_segment reads from b + 2 (after SOI): the next search starts where this segment
+	 * ends, so its base is 2 bytes before that */
+	for (const uint8_t *base = b; (x = jpeg_segment(base, len - (size_t)(base - b), 0xE1, tag, sizeof tag, &n));
+	     base = x + n - 2) {
+		last = x;
+		last_n = n;
+	}
+	return last ? xmp_orientation(last + sizeof tag, last_n - sizeof tag) : 0;
+}
+
 static int has_adobe_marker(const uint8_t *b, size_t len)
 {
 	size_t n;
@@ -169,7 +186,10 @@ int jpeg_decode(ImageCodec *c, const uint8_t *buf, size_t len, const PrepOptions
 	n->src_height = h;
 	size_t exif_len;
 	const uint8_t *exif = jpeg_segment(buf, len, 0xE1, "Exif\0\0", 6, &exif_len);
-	n->orientation = exif ? exif_orientation(exif + 6, exif_len - 6) : 0;
+	int orientation = exif ? exif_orientation(exif + 6, exif_len - 6) : 0;
+	if (!orientation)
+		orientation = xmp_segment_orientation(buf, len);
+	n->orientation = orientation > 0 ? orientation : 0;
 	n->src_channels = cs == TJCS_GRAY ? 1 : cs == TJCS_CMYK || cs == TJCS_YCCK ? 4 : 3;
 	if ((uint64_t)w * (uint64_t)h > o->max_pixels)
 		return image_fail(why, whylen, "image too large: %dx%d pixels (limit %llu; see --max-pixels)", w, h,

@@ -1,4 +1,6 @@
-/* image_orient.c: EXIF orientation: the tag in a TIFF block (a JPEG's APP1, a PNG's eXIf), and turning the pixels upright (imgprep --orientation exif). */
+/* image_orient.c: the orientation tag, from EXIF (a JPEG's APP1, a PNG's eXIf or ImageMagick's text profile) or XMP, and turning the pixels upright (imgprep --orientation exif). */
+#include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "libcommon/image_impl.h"
@@ -32,11 +34,73 @@ int exif_orientation(const uint8_t *t, size_t n)
 		 * or one LONG, as some writers store it and PIL accepts */
 		unsigned type = get16(t + e + 2, le);
 		if ((type != 3 && type != 4) || get32(t + e + 4, le) != 1)
-			return 0;
+			return -1;
 		uint32_t v = type == 3 ? get16(t + e + 8, le) : get32(t + e + 8, le);
-		return v >= 1 && v <= 8 ? (int)v : 0;
+		return v >= 1 && v <= 8 ? (int)v : -1;
 	}
 	return 0;
+}
+
+int xmp_orientation(const uint8_t *x, size_t n)
+{
+	static const char key[] = "tiff:Orientation";
+	const size_t kn = sizeof key - 1;
+	/* the first "tiff:Orientation" written as an attribute (="6") or an element (>6), as PIL's
+	 * getexif looks for it; one digit, as there */
+	for (const uint8_t *p = x, *end = x + n; (p = memmem(p, (size_t)(end - p), key, kn)); p += kn) {
+		const uint8_t *v = p + kn;
+		if (v < end && *v == '>')
+			v++;
+		else if (end - v >= 2 && v[0] == '=' && v[1] == '"')
+			v += 2;
+		else
+			continue;
+		if (v < end && *v >= '0' && *v <= '9')
+			return *v >= '1' && *v <= '8' ? *v - '0' : -1;
+	}
+	return 0;
+}
+
+static int hexval(int c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+int raw_profile_orientation(const char *text)
+{
+	/* "\nexif\n<length>\n" and then the block in hex, in lines; PIL joins the lines from the
+	 * fourth on and reads them as hex, an "Exif\0\0" in front or not */
+	const char *h = text;
+	for (int i = 0; i < 3 && h; i++)
+		if ((h = strchr(h, '\n')))
+			h++;
+	if (!h)
+		return 0;
+	size_t cap = strlen(h) / 2, n = 0;
+	uint8_t *b = malloc(cap ? cap : 1);
+	if (!b)
+		return 0;
+	int hi = -1, bad = 0;
+	for (const char *p = h; *p && !bad; p++) {
+		if (isspace((unsigned char)*p)) /* bytes.fromhex skips whitespace */
+			continue;
+		int v = hexval((unsigned char)*p);
+		if (v < 0)
+			bad = 1;
+		else if (hi < 0)
+			hi = v;
+		else {
+			b[n++] = (uint8_t)(hi << 4 | v);
+			hi = -1;
+		}
+	}
+	int o = 0;
+	if (!bad && hi < 0) {
+		size_t skip = n >= 6 && memcmp(b, "Exif\0\0", 6) == 0 ? 6 : 0;
+		o = exif_orientation(b + skip, n - skip);
+	}
+	free(b);
+	return o;
 }
 
 /* The source pixel of upright pixel (x, y), for a w x h stored image (EXIF 2.3, table of

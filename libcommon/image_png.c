@@ -60,6 +60,34 @@ static int set_transforms(png_structp png, png_infop info)
 	return png_get_channels(png, info);
 }
 
+/* The orientation tag as PIL's getexif finds it: in the eXIf chunk, else in ImageMagick's "Raw
+ * profile type exif" text; where neither has the tag, in the last XMP text chunk. */
+static int orientation(png_structp png, png_infop info)
+{
+	int o = 0;
+	png_textp text = NULL;
+	int ntext = 0;
+	png_get_text(png, info, &text, &ntext);
+	png_uint_32 exif_len = 0;
+	png_bytep exif = NULL;
+#ifdef PNG_eXIf_SUPPORTED
+	png_get_eXIf_1(png, info, &exif_len, &exif);
+#endif
+	if (exif)
+		o = exif_orientation(exif, exif_len);
+	else
+		for (int i = 0; i < ntext; i++)
+			if (strcmp(text[i].key, "Raw profile type exif") == 0 && text[i].text)
+				o = raw_profile_orientation(text[i].text);
+	const char *xmp = NULL;
+	for (int i = 0; i < ntext; i++)
+		if (strcmp(text[i].key, "XML:com.adobe.xmp") == 0 && text[i].text)
+			xmp = text[i].text;
+	if (!o && xmp)
+		o = xmp_orientation((const uint8_t *)xmp, strlen(xmp));
+	return o > 0 ? o : 0;
+}
+
 static int decode(ImageCodec *c, PngSource *s, png_structp png, png_infop info, const PrepOptions *o, Image *img,
 		  PrepNotes *n, char *why, size_t whylen)
 {
@@ -80,13 +108,8 @@ static int decode(ImageCodec *c, PngSource *s, png_structp png, png_infop info, 
 	for (png_uint_32 y = 0; y < h; y++)
 		s->rows[y] = dst + (size_t)y * w * ch;
 	png_read_image(png, s->rows);
-	png_read_end(png, info); /* an eXIf chunk may follow the image data */
-#ifdef PNG_eXIf_SUPPORTED
-	png_uint_32 exif_len = 0;
-	png_bytep exif = NULL;
-	if (png_get_eXIf_1(png, info, &exif_len, &exif) != 0 && exif)
-		n->orientation = exif_orientation(exif, exif_len);
-#endif
+	png_read_end(png, info); /* an eXIf chunk, or text, may follow the image data */
+	n->orientation = orientation(png, info);
 	img->width = (int)w;
 	img->height = (int)h;
 	img->channels = ch;

@@ -384,15 +384,72 @@ START_TEST(exif_orientation_tag)
 		size_t n = tiff_block(t, le, 8, 3, 1, 6);
 		ck_assert_int_eq(exif_orientation(t, n - 1), 0);               /* the entry cut short */
 		ck_assert_int_eq(exif_orientation(t, tiff_block(t, le, 8, 4, 1, 6)), 6); /* a LONG, as PIL reads it */
-		ck_assert_int_eq(exif_orientation(t, tiff_block(t, le, 8, 8, 1, 6)), 0);  /* an SSHORT */
-		ck_assert_int_eq(exif_orientation(t, tiff_block(t, le, 8, 3, 2, 6)), 0); /* two values */
-		ck_assert_int_eq(exif_orientation(t, tiff_block(t, le, 8, 3, 1, 9)), 0); /* no such orientation */
+		/* a tag that holds no orientation: -1, which keeps XMP from deciding */
+		ck_assert_int_eq(exif_orientation(t, tiff_block(t, le, 8, 8, 1, 6)), -1); /* an SSHORT */
+		ck_assert_int_eq(exif_orientation(t, tiff_block(t, le, 8, 3, 2, 6)), -1); /* two values */
+		ck_assert_int_eq(exif_orientation(t, tiff_block(t, le, 8, 3, 1, 9)), -1); /* no such orientation */
+		ck_assert_int_eq(exif_orientation(t, tiff_block(t, le, 8, 3, 1, 0)), -1);
 		tiff_block(t, le, 8, 3, 1, 6);
 		t[le ? 4 : 7] = 200; /* the IFD beyond the block */
 		ck_assert_int_eq(exif_orientation(t, 34), 0);
 	}
 	memcpy(t, "XX", 2);
 	ck_assert_int_eq(exif_orientation(t, 34), 0);
+}
+END_TEST
+
+#define XMP(o) "<x:xmpmeta><rdf:Description xmlns:tiff=\"http://ns.adobe.com/tiff/1.0/\" " o "/></x:xmpmeta>"
+
+/* XMP's tiff:Orientation as PIL's getexif reads it: the first one written as an attribute or an
+ * element, one digit */
+START_TEST(xmp_orientation_tag)
+{
+	static const struct { const char *xmp; int want; } cases[] = {
+		{ XMP("tiff:Orientation=\"6\""), 6 },
+		{ "<tiff:Orientation>8</tiff:Orientation>", 8 },
+		{ "<tiff:Orientation>6", 6 },                           /* cut after the digit */
+		{ "tiff:Orientation=\"9\"", -1 },                        /* no such orientation */
+		{ "tiff:Orientation=\"0\"", -1 },
+		{ "tiff:Orientation='6'", 0 },                            /* not a form PIL reads */
+		{ "tiff:Orientation = \"6\"", 0 },
+		{ "tiff:Orientation=\"x\" tiff:Orientation=\"3\"", 3 }, /* the first that reads */
+		{ "tiff:Orientation=\"", 0 },                             /* cut */
+		{ "tiff:Orientation", 0 },
+		{ "exif:Orientation=\"6\"", 0 },
+		{ "", 0 },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+		ck_assert_msg(xmp_orientation((const uint8_t *)cases[i].xmp, strlen(cases[i].xmp)) == cases[i].want,
+			      "%s: %d, expected %d", cases[i].xmp,
+			      xmp_orientation((const uint8_t *)cases[i].xmp, strlen(cases[i].xmp)), cases[i].want);
+	/* the digit past the length given is not read */
+	ck_assert_int_eq(xmp_orientation((const uint8_t *)"tiff:Orientation>6", 17), 0);
+}
+END_TEST
+
+/* ImageMagick's text profile: three header lines, then the EXIF block in hex lines, with or
+ * without "Exif\0\0" */
+START_TEST(raw_profile_orientation_tag)
+{
+	uint8_t t[64];
+	size_t n = tiff_block(t, 1, 8, 3, 1, 6);
+	char text[512], *p = text;
+	p += sprintf(p, "\nexif\n%8zu\n", n + 6);
+	for (size_t i = 0; i < 6; i++)
+		p += sprintf(p, "%02x", (unsigned)"Exif\0\0"[i]);
+	for (size_t i = 0; i < n; i++)
+		p += sprintf(p, i % 36 == 0 ? "\n%02X" : "%02X", t[i]);
+	strcpy(p, "\n");
+	ck_assert_int_eq(raw_profile_orientation(text), 6);
+	char *hex = strchr(strchr(strchr(text, '\n') + 1, '\n') + 1, '\n') + 1;
+	ck_assert_int_eq(strncmp(hex, "457869660000", 12), 0);
+	memmove(hex, hex + 12, strlen(hex + 12) + 1); /* without "Exif\0\0" */
+	ck_assert_int_eq(raw_profile_orientation(text), 6);
+	hex[3] = 'g'; /* not hex: nothing, as PIL fails there */
+	ck_assert_int_eq(raw_profile_orientation(text), 0);
+	ck_assert_int_eq(raw_profile_orientation("\nexif\n"), 0);
+	ck_assert_int_eq(raw_profile_orientation(""), 0);
+	ck_assert_int_eq(raw_profile_orientation("\nexif\n 3\nabc"), 0); /* an odd digit count */
 }
 END_TEST
 
@@ -459,6 +516,80 @@ START_TEST(exif_jpeg_turned_on_request)
 	image_free(&kept);
 	image_free(&turned);
 	free(buf);
+	free(jpg);
+	free(src.pixels);
+	codec_free(c);
+}
+END_TEST
+
+/* jpg (len bytes) with the segments given (each: marker, payload, length) inserted after SOI */
+static uint8_t *with_segments(const uint8_t *jpg, size_t len, int k, const uint8_t *const *pay, const size_t *n,
+			      size_t *blen)
+{
+	size_t total = len;
+	for (int i = 0; i < k; i++)
+		total += 4 + n[i];
+	uint8_t *b = xmalloc(total), *p = b + 2;
+	memcpy(b, jpg, 2);
+	for (int i = 0; i < k; i++) {
+		p[0] = 0xFF;
+		p[1] = 0xE1;
+		p[2] = (uint8_t)((n[i] + 2) >> 8);
+		p[3] = (uint8_t)(n[i] + 2);
+		memcpy(p + 4, pay[i], n[i]);
+		p += 4 + n[i];
+	}
+	memcpy(p, jpg + 2, len - 2);
+	*blen = total;
+	return b;
+}
+
+/* Which orientation a JPEG's segments give, as PIL's getexif has it: EXIF first, even a tag
+ * that holds none; else the last XMP packet */
+START_TEST(jpeg_orientation_sources)
+{
+	ImageCodec *c = codec_new();
+	Image src = { .width = 16, .height = 8, .channels = 3, .pixels = xcalloc(16 * 8 * 3, 1) };
+	uint8_t *jpg;
+	size_t len;
+	char why[256];
+	ck_assert_int_eq(image_encode_jpeg(c, &src, 90, &jpg, &len, why, sizeof why), 0);
+	static const char xa[] = "http://ns.adobe.com/xap/1.0/\0" XMP("tiff:Orientation=\"3\"");
+	static const char xb[] = "http://ns.adobe.com/xap/1.0/\0<tiff:Orientation>6</tiff:Orientation>";
+	static const char xn[] = "http://ns.adobe.com/xap/1.0/<tiff:Orientation>6</tiff:Orientation>"; /* no NUL */
+	uint8_t e9[64], e8[64];
+	memcpy(e9, "Exif\0\0", 6);
+	size_t n9 = 6 + tiff_block(e9 + 6, 1, 8, 3, 1, 9);
+	memcpy(e8, "Exif\0\0", 6);
+	size_t n8 = 6 + tiff_block(e8 + 6, 1, 8, 3, 1, 8);
+	static const struct { int k; int which[3]; int want; } cases[] = {
+		{ 1, { 0 }, 3 },       /* XMP alone */
+		{ 2, { 0, 1 }, 6 },    /* the last of two */
+		{ 2, { 1, 0 }, 3 },
+		{ 2, { 2, 1 }, 8 },    /* EXIF decides, before or after */
+		{ 2, { 1, 2 }, 8 },
+		{ 2, { 3, 1 }, 0 },    /* EXIF's tag holds no orientation: XMP not asked */
+		{ 1, { 4 }, 0 },       /* the namespace without its NUL is no XMP segment */
+	};
+	const uint8_t *pay[5] = { (const uint8_t *)xa, (const uint8_t *)xb, e8, e9, (const uint8_t *)xn };
+	size_t pn[5] = { sizeof xa - 1, sizeof xb - 1, n8, n9, sizeof xn - 1 };
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		const uint8_t *p[3];
+		size_t n[3], blen;
+		for (int j = 0; j < cases[i].k; j++) {
+			p[j] = pay[cases[i].which[j]];
+			n[j] = pn[cases[i].which[j]];
+		}
+		uint8_t *b = with_segments(jpg, len, cases[i].k, p, n, &blen);
+		PrepOptions o = options(0, 3);
+		PrepNotes notes;
+		Image im;
+		ck_assert_int_eq(image_prepare_buffer(c, b, blen, "a.jpg", &o, &im, &notes, why, sizeof why), 0);
+		ck_assert_msg(notes.orientation == cases[i].want, "case %zu: orientation %d, expected %d", i,
+			      notes.orientation, cases[i].want);
+		image_free(&im);
+		free(b);
+	}
 	free(jpg);
 	free(src.pixels);
 	codec_free(c);
@@ -957,6 +1088,9 @@ static Suite *suite(void)
 	tcase_add_test(t, progressive_jpeg);
 	tcase_add_test(t, orientation_turns_upright);
 	tcase_add_test(t, exif_orientation_tag);
+	tcase_add_test(t, xmp_orientation_tag);
+	tcase_add_test(t, raw_profile_orientation_tag);
+	tcase_add_test(t, jpeg_orientation_sources);
 	tcase_add_test(t, exif_jpeg_turned_on_request);
 	suite_add_tcase(s, t);
 	t = tcase_create("bad");

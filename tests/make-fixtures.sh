@@ -24,7 +24,7 @@ mkdir -p tree/apple tree/banana tree/cherry ref
 
 "$py" - "$darknet" "$mate" "$tmp" <<'EOF'
 import sys, numpy as np
-from PIL import Image
+from PIL import Image, PngImagePlugin
 darknet, mate, tmp = sys.argv[1:4]
 
 def photo(src, w, h, x=0.5, y=0.5):
@@ -104,6 +104,32 @@ exif = Image.Exif()
 exif[0x0112] = 6
 Image.fromarray(q).save('exif-6.jpg', quality=100, subsampling=0, exif=exif.tobytes())
 Image.fromarray(q).save('exif-6.png', exif=exif.tobytes())   # the tag in an eXIf chunk
+# the same orientation elsewhere, where PIL's getexif finds it too: XMP alone (a JPEG's APP1, as
+# an element; a PNG's iTXt, as an attribute), and ImageMagick's hex text profile in a PNG; and
+# an EXIF tag of 1 beside XMP's 6, which leaves the picture as stored (EXIF comes first)
+def xmp(tag):
+    return ('<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/">'
+            '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" '
+            'xmlns:tiff="http://ns.adobe.com/tiff/1.0/" %s</rdf:Description></rdf:RDF></x:xmpmeta>'
+            '<?xpacket end="w"?>' % tag)
+def with_xmp(path, packet):  # an APP1 XMP segment after SOI (Pillow before 11 cannot write one)
+    b = open(path, 'rb').read()
+    seg = b'http://ns.adobe.com/xap/1.0/\0' + packet.encode()
+    open(path, 'wb').write(b[:2] + b'\xff\xe1' + (len(seg) + 2).to_bytes(2, 'big') + seg + b[2:])
+Image.fromarray(q).save('xmp-6.jpg', quality=100, subsampling=0)
+with_xmp('xmp-6.jpg', xmp('><tiff:Orientation>6</tiff:Orientation>'))
+info = PngImagePlugin.PngInfo()
+info.add_itxt('XML:com.adobe.xmp', xmp('tiff:Orientation="6">'))
+Image.fromarray(q).save('xmp-6.png', pnginfo=info)
+raw = exif.tobytes().hex()
+info = PngImagePlugin.PngInfo()
+info.add_text('Raw profile type exif', '\nexif\n%8d\n%s\n' % (len(raw) // 2, '\n'.join(
+    raw[i:i + 72] for i in range(0, len(raw), 72))), zip=True)
+Image.fromarray(q).save('rawexif-6.png', pnginfo=info)
+exif1 = Image.Exif()
+exif1[0x0112] = 1
+Image.fromarray(q).save('exif-1-xmp-6.jpg', quality=100, subsampling=0, exif=exif1.tobytes())
+with_xmp('exif-1-xmp-6.jpg', xmp('><tiff:Orientation>6</tiff:Orientation>'))
 
 # the tree of class folders (labels apple 0, banana 1, cherry 2); a hidden file to skip
 for cls, srcs in [('apple', ['Aqua', 'Blinds', 'Dune']), ('banana', ['Garden', 'RainDrops']),

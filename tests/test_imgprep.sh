@@ -130,6 +130,15 @@ imgprep -s 24 -f ppm --orientation exif "$DATA/exif-6.jpg" >"$T/upright.ppm" 2>"
 grep -q "1 turned upright by EXIF orientation" "$T/err" || fail "no count of turned images: $(cat "$T/err")"
 imgprep -s 24 -f ppm --orientation exif "$DATA/exif-6.png" >"$T/upright-png.ppm" 2>/dev/null || fail "exif-6.png failed"
 [ "$(corners "$T/upright-png.ppm")" = BRYG ] || fail "PNG eXIf: corners $(corners "$T/upright-png.ppm"), expected BRYG"
+# the same orientation where PIL's getexif also finds it: the same pixels turned the same way.
+# XMP alone (JPEG APP1, PNG iTXt), ImageMagick's hex profile in a PNG; and XMP's 6 beside an
+# EXIF 1, which EXIF decides (the pixels as stored)
+for f in xmp-6.jpg:upright xmp-6.png:upright-png rawexif-6.png:upright-png exif-1-xmp-6.jpg:stored; do
+	imgprep -s 24 -f ppm --orientation exif "$DATA/${f%%:*}" >"$T/other.ppm" 2>/dev/null || fail "${f%%:*} failed"
+	cmp -s "$T/other.ppm" "$T/${f#*:}.ppm" || fail "${f%%:*}: corners $(corners "$T/other.ppm"), not those of $T/${f#*:}.ppm"
+done
+imgprep -s 24 -f ppm "$DATA/xmp-6.png" >/dev/null 2>"$T/err"
+grep -q "1 image has an EXIF orientation other than upright, ignored" "$T/err" || fail "the XMP orientation not noted"
 imgprep -s 24 -f ppm "$DATA/photo-dog.jpg" >"$T/dog-a.ppm" 2>/dev/null
 imgprep -s 24 -f ppm --orientation exif "$DATA/photo-dog.jpg" >"$T/dog-b.ppm" 2>/dev/null
 cmp -s "$T/dog-a.ppm" "$T/dog-b.ppm" || fail "--orientation exif changed a JPEG without the tag"

@@ -88,9 +88,10 @@ for f in $data/*.jpg $data/*.png $data/*.ppm $data/*.pgm $data/*.JPEG; do
 	[ "$(wc -c <"$f")" -le 20000 ] || continue
 	{ printf '\020\003\010\000'; cat "$f"; } >"$out/image/$(basename "$f" | tr ' ' _)"
 done
-# ... and the EXIF-tagged ones with the orientation applied (mode bit 2)
-{ printf '\020\003\010\004'; cat "$data/exif-6.jpg"; } >"$out/image/exif-6-turned.jpg"
-{ printf '\020\003\010\004'; cat "$data/exif-6.png"; } >"$out/image/exif-6-turned.png"
+# ... and the ones with an orientation tag (EXIF, XMP, ImageMagick's text) applied (mode bit 2)
+for f in exif-6.jpg exif-6.png xmp-6.jpg xmp-6.png rawexif-6.png exif-1-xmp-6.jpg; do
+	{ printf '\020\003\010\004'; cat "$data/$f"; } >"$out/image/turned-$f"
+done
 
 # ---- specifications, lists, class names
 # (two bytes first: the class count, 10)
