@@ -17,8 +17,8 @@
 # (GPU_BUDGET seconds, default 450, so the whole script ends well under 8 minutes), writes its
 # full log to $OUT/NAME.log, and prints one status line (and the tail of the log when it
 # fails). The last lines are the summary table. STAGES="build check_cuda ..." runs only the
-# named stages (build check_cuda bench study-fp32 study-tf32 check_ops anet-train-time e2e-db loader
-# e2e e2e-accum check-grads ws256 nsys memcheck), for a quick second run on a warm machine, whose build is then incremental.
+# named stages (build check_cuda bench study-fp32 study-tf32 check_ops anet-train-time
+# anet-train-time-tf32 e2e-db loader e2e e2e-accum check-grads check-grads-tf32 ws256 nsys memcheck), for a quick second run on a warm machine, whose build is then incremental.
 #
 # GPU_SH_DRY=1 tries the script on a machine without a GPU (tests/test_gpu_sh.sh does, in every
 # make check): the anet-train stages run their command lines on the CPU, with a tiny network, 8
@@ -237,6 +237,11 @@ if [ $trainer = 1 ] && [ -x $B/bin/anet-train ] && $B/bin/anet-train --help 2>/d
 	inf=$(sed -n 's/^inference: \([0-9.]*\) img\/s.*/\1/p' "$OUT/anet-train-time.log")
 	note "anet-train --time (net driver)" "$(status): train ${tr:--} img/s, inference ${inf:--} img/s"
 	tail -n 24 "$OUT/anet-train-time.log" | sed 's/^/    /'
+	# the same with anet-train --tf32 (the context's TF32 math mode, which gpu_alexnet --tf32 sets too)
+	stage anet-train-time-tf32 60 $B/bin/anet-train --net $net --time --tf32 --device $dev --batch $batch --iters $iters
+	tr=$(sed -n 's/^train: \([0-9.]*\) img\/s.*/\1/p' "$OUT/anet-train-time-tf32.log")
+	inf=$(sed -n 's/^inference: \([0-9.]*\) img\/s.*/\1/p' "$OUT/anet-train-time-tf32.log")
+	note "anet-train --time --tf32" "$(status): train ${tr:--} img/s, inference ${inf:--} img/s"
 elif [ $trainer = 0 ]; then
 	note "anet-train --time (net driver)" "skipped (no GPU)"
 else
@@ -284,6 +289,9 @@ fi
 if [ $trainer = 1 ] && [ -x $B/bin/anet-train ]; then
 	stage check-grads 150 $B/bin/anet-train --check-grads --net $net --device $dev --batch 2 -q
 	note "anet-train --check-grads ($(basename $net))" "$(status): $(sed -n 's/^gradients \(agree\|DISAGREE\): //p' "$OUT/check-grads.log" | tail -n 1)"
+	# with TF32 products, against the wider tolerance (2e-2) that --check-grads then applies
+	stage check-grads-tf32 120 $B/bin/anet-train --check-grads --tf32 --net $net --device $dev --batch 2 -q
+	note "anet-train --check-grads --tf32" "$(status): $(sed -n 's/^gradients \(agree\|DISAGREE\): //p' "$OUT/check-grads-tf32.log" | tail -n 1)"
 fi
 
 # ---------------------------------------------------------------------------------------------

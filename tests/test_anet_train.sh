@@ -183,6 +183,8 @@ expect_exit 2 anet-train --stats "$T/train.stats" "$T/train.lmdb" "$T/train.lmdb
 expect_exit 2 anet-train --resume "$T/m.ckpt" --init-from "$T/m.anw"
 expect_exit 2 anet-train --stats "$T/train.stats" --partial "$T/train.lmdb"
 expect_err "\-\-partial goes with --init-from"
+expect_exit 2 anet-train --stats "$T/train.stats" --tf32 --deterministic "$T/train.lmdb"
+expect_err "\-\-tf32 and --deterministic exclude each other"
 
 # --check-grads at a trained model's weights (its own network, from the file), and a checkpoint's
 for f in m.anw m.ckpt; do
@@ -192,6 +194,12 @@ for f in m.anw m.ckpt; do
 	grep -q "2 images of 50 N(0,1) x 0.015625," "$T/grads" || fail "--check-grads --init-from $f: not the model's input scale"
 	[ -s "$T/err" ] && fail "--check-grads -q wrote to stderr: $(cat "$T/err")"
 done
+# --tf32 on the CPU: said to change nothing, and nothing changes (the tolerance included; the
+# checkpoint, the loop's last)
+anet-train --check-grads --tf32 --init-from "$T/m.ckpt" --device cpu --threads 1 -q >"$T/grads-tf32" 2>"$T/err" ||
+	{ cat "$T/grads-tf32" "$T/err"; fail "--check-grads --tf32 failed"; }
+grep -q "^anet-train: --tf32: the CPU computes in FP32 throughout" "$T/err" || fail "--tf32 on the CPU: $(cat "$T/err")"
+cmp -s "$T/grads" "$T/grads-tf32" || { diff "$T/grads" "$T/grads-tf32"; fail "--tf32 changed the CPU's gradient check"; }
 
 # the loader benchmark
 anet-train --loader-only --batch 16 --steps 8 -j 2 "$T/train.lmdb" >"$T/loader" 2>/dev/null ||

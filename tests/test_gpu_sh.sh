@@ -4,7 +4,7 @@
 
 # the script runs from the project's root and takes the build folder from ANET_BUILD
 cd "$ANET_TESTS/.."
-stages="anet-train-time e2e-db loader e2e e2e-accum check-grads"
+stages="anet-train-time anet-train-time-tf32 e2e-db loader e2e e2e-accum check-grads check-grads-tf32"
 GPU_SH_DRY=1 STAGES="$stages" OUT=$T/out JOBS=2 sh tests/gpu.sh >"$T/log" 2>&1 ||
 	{ cat "$T/log"; fail "gpu.sh (dry) exited $?"; }
 for s in $stages; do

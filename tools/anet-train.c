@@ -28,6 +28,7 @@ typedef struct {
 	int threads;        /* CPU threads; 0: every processor */
 	int gpu;
 	int deterministic;
+	int tf32;
 	const char *device; /* NULL: $ANET_DEVICE, else auto */
 } Options;
 
@@ -120,6 +121,8 @@ static void usage(FILE *f)
 		"      --gpu N                the CUDA device (default 0)\n"
 		"      --threads N            CPU threads of the kernels (default: every processor)\n"
 		"      --deterministic        GPU: reproducible reductions, no TF32\n"
+		"      --tf32                 GPU: matrix products on TF32 tensor cores (faster; inputs\n"
+		"                             rounded to 10-bit mantissas; default FP32)\n"
 		"  -j, --jobs N               decode threads (default: processors, at most 16)\n"
 		"      --report-every N       steps per log row (default 20)\n"
 		"      --stall-steps N        warn when the loss sits at chance this long (default 1000)\n"
@@ -151,7 +154,7 @@ enum {
 	OPT_SUMMARY = 256, OPT_TIME, OPT_CLASSES, OPT_ITERS, OPT_SEED, OPT_VERSION, OPT_STATS, OPT_VAL, OPT_EPOCHS,
 	OPT_STEPS, OPT_LR, OPT_LR_STEPS, OPT_LR_DECAY, OPT_LR_DROP, OPT_ACCUM, OPT_WEIGHT_DECAY, OPT_MOMENTUM, OPT_PLATEAU, OPT_PLATEAU_DELTA, OPT_MAX_DROPS, OPT_BIAS_INIT,
 	OPT_RESUME, OPT_INIT_FROM, OPT_PARTIAL, OPT_CHECKPOINT, OPT_CHECKPOINT_EVERY, OPT_LOG, OPT_HEALTH, OPT_CROP, OPT_NO_FLIP, OPT_COLOR, OPT_ERASE,
-	OPT_SCALE, OPT_GPU, OPT_THREADS, OPT_DETERMINISTIC, OPT_REPORT, OPT_STALL, OPT_LOADER_ONLY, OPT_CHECK_GRADS
+	OPT_SCALE, OPT_GPU, OPT_THREADS, OPT_DETERMINISTIC, OPT_TF32, OPT_REPORT, OPT_STALL, OPT_LOADER_ONLY, OPT_CHECK_GRADS
 };
 
 static const struct option longopts[] = {
@@ -190,6 +193,7 @@ static const struct option longopts[] = {
 	{ "gpu", required_argument, NULL, OPT_GPU },
 	{ "threads", required_argument, NULL, OPT_THREADS },
 	{ "deterministic", no_argument, NULL, OPT_DETERMINISTIC },
+	{ "tf32", no_argument, NULL, OPT_TF32 },
 	{ "jobs", required_argument, NULL, 'j' },
 	{ "report-every", required_argument, NULL, OPT_REPORT },
 	{ "stall-steps", required_argument, NULL, OPT_STALL },
@@ -362,20 +366,27 @@ static void parse_options(int argc, char **argv, Options *o)
 		case OPT_GPU: o->gpu = (int)opt_int("--gpu", optarg, 0, 1024); break;
 		case OPT_THREADS: o->threads = (int)opt_int("--threads", optarg, 1, 4096); break;
 		case OPT_DETERMINISTIC: o->deterministic = 1; break;
+		case OPT_TF32: o->tf32 = 1; break;
 		case 'h': usage(stdout); exit(0);
 		case OPT_VERSION: printf("anet-train (anet) %s\n", ANET_VERSION); exit(0);
 		default: fprintf(stderr, "Try '%s --help' for more information.\n", progname()); exit(EXIT_USAGE);
 		}
 	}
+	if (o->tf32 && o->deterministic)
+		usage_error("--tf32 and --deterministic exclude each other (TF32 rounds the products' inputs; "
+			    "deterministic mode keeps FP32)");
 	check_modes(o, argc - optind, argv + optind);
 }
 
 static Ctx *open_device(const Options *o)
 {
-	CtxOptions co = { .device = o->device, .gpu = o->gpu, .threads = o->threads, .deterministic = o->deterministic };
+	CtxOptions co = { .device = o->device, .gpu = o->gpu, .threads = o->threads, .deterministic = o->deterministic,
+			  .allow_tf32 = o->tf32 };
 	Ctx *ctx = net_ctx_open(&co);
 	if (!ctx)
 		exit(EXIT_FAILURE);
+	if (o->tf32 && ctx->be == backend_cpu())
+		warn_msg("--tf32: the CPU computes in FP32 throughout; the option changes nothing there");
 	return ctx;
 }
 
