@@ -24,6 +24,10 @@ struct Evaluator {
 	float *view_feats;    /* host: views x dim */
 	const char *feature_layer;
 	int dim;
+	Evaluator **members;  /* an ensemble's other models */
+	int nmembers;
+	double *ens_sum;      /* host: images x classes, the models' probabilities summed */
+	float *ens_probs;     /* host: images x classes, one member's */
 };
 
 /* The input of the last fully connected layer: its predecessor's output, named after the
@@ -108,6 +112,11 @@ void evaluator_free(Evaluator *e)
 {
 	if (!e)
 		return;
+	for (int i = 0; i < e->nmembers; i++)
+		evaluator_free(e->members[i]);
+	free(e->members);
+	free(e->ens_sum);
+	free(e->ens_probs);
 	ctx_free(e->ctx, e->dev_pixels);
 	ctx_free(e->ctx, e->dev_mean);
 	free(e->views);
@@ -115,6 +124,32 @@ void evaluator_free(Evaluator *e)
 	free(e->view_feats);
 	free(e);
 }
+
+int evaluator_add_member(Evaluator *e, Evaluator *member)
+{
+	if (member->ctx != e->ctx || member->h != e->h || member->w != e->w || member->c != e->c ||
+	    member->classes != e->classes || member->crops != e->crops || member->images != e->images) {
+		warn_msg("internal error: an ensemble's member for %ux%ux%u records, %d classes, %d crops of %d images, "
+			 "beside %ux%ux%u, %d, %d of %d",
+			 member->h, member->w, member->c, member->classes, member->crops, member->images, e->h, e->w, e->c,
+			 e->classes, e->crops, e->images);
+		return -1;
+	}
+	if (member->nmembers) {
+		warn_msg("internal error: an ensemble as a member of another");
+		return -1;
+	}
+	if (!e->nmembers) {
+		size_t len = (size_t)e->images * (size_t)e->classes;
+		e->ens_sum = xmallocarray(len, sizeof *e->ens_sum);
+		e->ens_probs = xmallocarray(len, sizeof *e->ens_probs);
+	}
+	e->members = xreallocarray(e->members, (size_t)e->nmembers + 1, sizeof *e->members);
+	e->members[e->nmembers++] = member;
+	return 0;
+}
+
+int evaluator_models(const Evaluator *e) { return 1 + e->nmembers; }
 
 int evaluator_images(const Evaluator *e) { return e->images; }
 int evaluator_crops(const Evaluator *e) { return e->crops; }
@@ -153,6 +188,24 @@ static void average_crops(const float *in, int n, int crops, int len, float *out
 		}
 }
 
+/* probs (e's own, n images) becomes the mean over e and its members, summed in double in the
+ * members' order */
+static int average_members(Evaluator *e, const uint8_t *pixels, int n, float *probs)
+{
+	size_t len = (size_t)n * (size_t)e->classes;
+	for (size_t j = 0; j < len; j++)
+		e->ens_sum[j] = probs[j];
+	for (int i = 0; i < e->nmembers; i++) {
+		if (evaluator_run(e->members[i], pixels, n, e->ens_probs, NULL) != 0)
+			return -1;
+		for (size_t j = 0; j < len; j++)
+			e->ens_sum[j] += e->ens_probs[j];
+	}
+	for (size_t j = 0; j < len; j++)
+		probs[j] = (float)(e->ens_sum[j] / (1 + e->nmembers));
+	return 0;
+}
+
 int evaluator_run(Evaluator *e, const uint8_t *pixels, int n, float *probs, float *features)
 {
 	Ctx *c = e->ctx;
@@ -179,6 +232,8 @@ int evaluator_run(Evaluator *e, const uint8_t *pixels, int n, float *probs, floa
 		memcpy(probs, p, (size_t)n * (size_t)e->classes * sizeof *probs);
 	else
 		average_crops(p, n, e->crops, e->classes, probs);
+	if (e->nmembers && average_members(e, pixels, n, probs) != 0)
+		return -1;
 	if (!features)
 		return 0;
 	const float *dev = net_output(e->net, e->feature_layer, NULL);

@@ -41,6 +41,15 @@ int evaluator_crops_ok(int crops);
 Evaluator *evaluator_for_model(Model *m, int crops);
 void evaluator_free(Evaluator *e);
 
+/* An ensemble, as the paper's Table 2 averages five CNNs: member (another model's evaluator on
+ * the same context, for the same records, classes, crops and batch; its own input size, mean
+ * image and scale) runs on every image after e, and evaluator_run gives the mean of the models'
+ * crop-averaged softmax outputs. Features stay those of e's own network. e owns member from
+ * then on; -1 after printing why (member not taken). */
+int evaluator_add_member(Evaluator *e, Evaluator *member);
+/* The models an evaluator averages: 1 + its members. */
+int evaluator_models(const Evaluator *e);
+
 /* Images one evaluator_run takes at most: the net's batch / crops. */
 int evaluator_images(const Evaluator *e);
 int evaluator_crops(const Evaluator *e);
@@ -51,8 +60,9 @@ const char *evaluator_feature_layer(const Evaluator *e, int *dim);
 int evaluator_set_feature_layer(Evaluator *e, const char *name);
 
 /* n images (HWC uint8 on the host, h x w x c bytes each, n <= evaluator_images) through the
- * network: probs[n][classes] the softmax averaged over the crops; features (may be NULL)
- * [n][dim] the feature layer averaged likewise. -1 after printing why. */
+ * network: probs[n][classes] the softmax averaged over the crops (and over the models of an
+ * ensemble); features (may be NULL) [n][dim] the feature layer averaged over the crops. -1 after
+ * printing why. */
 int evaluator_run(Evaluator *e, const uint8_t *pixels, int n, float *probs, float *features);
 
 /* Rank of label among probs (0: the most probable), ties counted against the label. */

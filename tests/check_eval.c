@@ -431,6 +431,59 @@ START_TEST(crops_average_their_softmaxes)
 }
 END_TEST
 
+/* An ensemble averages its models' crop-averaged softmax outputs: two networks of other seeds
+ * (one of them with its own mean and scale), against each evaluated alone */
+START_TEST(ensemble_averages_its_models)
+{
+	enum { N = 3, CROPS = 10 };
+	Ctx *ctx = open_cpu(1);
+	Spec *s = spec_parse(small_text, "small", CLASSES);
+	Net *na = fresh_net(ctx, s, CROPS * N, 31), *nb = fresh_net(ctx, s, CROPS * N, 32);
+	Stats st;
+	make_stats(&st);
+	float *mean_b = xmallocarray(REC * REC, sizeof *mean_b);
+	for (int i = 0; i < REC * REC; i++)
+		mean_b[i] = st.mean[i] * 0.5f + 3;
+	uint8_t img[N * REC * REC];
+	for (size_t i = 0; i < sizeof img; i++)
+		img[i] = (uint8_t)rng_below(6, RNG_STREAM(RNG_TEST, 2), i, 256);
+	Evaluator *a = evaluator_new(na, st.mean, REC, REC, 1, 0.02f, CROPS);
+	Evaluator *b = evaluator_new(nb, mean_b, REC, REC, 1, 0.03f, CROPS);
+	float pa[N * CLASSES], pb[N * CLASSES], pe[N * CLASSES];
+	ck_assert_int_eq(evaluator_run(a, img, N, pa, NULL), 0);
+	ck_assert_int_eq(evaluator_run(b, img, N, pb, NULL), 0);
+	double want[N * CLASSES], apart = 0;
+	for (int j = 0; j < N * CLASSES; j++) {
+		want[j] = ((double)pa[j] + pb[j]) / 2;
+		apart += fabs(pa[j] - pb[j]);
+	}
+	ck_assert(apart > 1e-3); /* two models that disagree, or the test proves nothing */
+	Evaluator *e = evaluator_new(na, st.mean, REC, REC, 1, 0.02f, CROPS);
+	ck_assert_int_eq(evaluator_models(e), 1);
+	ck_assert_int_eq(evaluator_add_member(e, b), 0);
+	ck_assert_int_eq(evaluator_models(e), 2);
+	ck_assert_int_eq(evaluator_run(e, img, N, pe, NULL), 0);
+	ck_assert_uint_eq(compare_doubles("ensemble of two", pe, want, N * CLASSES, 1e-7, 1e-6), 0);
+
+	/* a member that does not fit is refused, and stays the caller's */
+	Evaluator *one = evaluator_new(nb, mean_b, REC, REC, 1, 0.03f, 1);
+	Capture c = capture_begin();
+	ck_assert_int_eq(evaluator_add_member(e, one), -1);
+	char *msgs = capture_end(c);
+	ASSERT_MSG(msgs, "internal error: an ensemble's member");
+	free(msgs);
+	evaluator_free(one);
+	evaluator_free(e); /* and b with it */
+	evaluator_free(a);
+	free(mean_b);
+	stats_free(&st);
+	net_free(na);
+	net_free(nb);
+	spec_free(s);
+	ctx_close(ctx);
+}
+END_TEST
+
 START_TEST(rank_counts_ties_against_the_label)
 {
 	float p[4] = { 0.1f, 0.4f, 0.4f, 0.1f };
@@ -451,6 +504,7 @@ static Suite *suite(void)
 	suite_add_tcase(s, t);
 	t = tcase_create("evaluation");
 	tcase_add_loop_test(t, crops_average_their_softmaxes, 0, 2);
+	tcase_add_test(t, ensemble_averages_its_models);
 	tcase_add_test(t, rank_counts_ties_against_the_label);
 	suite_add_tcase(s, t);
 	return s;

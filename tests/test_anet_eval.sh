@@ -47,6 +47,23 @@ expect_err "\-\-layer chooses the layer of --features FILE"
 anet-eval -w "$T/m.anw" --device cpu --limit 10 -q "$T/train.lmdb" >"$T/lim" || fail "--limit failed"
 grep -q "^images: 10 " "$T/lim" || fail "--limit 10 evaluated $(cat "$T/lim")"
 
+# an ensemble (-w twice): a model beside itself gives its own figures; beside another model,
+# figures of their own, and the header names both
+anet-train --net "$DATA/tiny-gray28.net" --stats "$T/train.stats" --batch 16 --lr 0.02 --input-scale 0.015625 --steps 60 \
+	--seed 2 --device cpu -q -o "$T/m2.anw" "$T/train.lmdb" 2>"$T/err" || { cat "$T/err"; fail "training m2 failed"; }
+anet-eval -w "$T/m.anw" -w "$T/m.anw" --device cpu "$T/train.lmdb" >"$T/twice" 2>/dev/null || fail "anet-eval -w m -w m failed"
+grep -q "^ensemble: 2 models, their softmax outputs averaged" "$T/twice" || fail "no ensemble line: $(cat "$T/twice")"
+[ "$(grep -c '^model: ' "$T/twice")" = 2 ] || fail "not a model line for each of the ensemble"
+[ "$(grep -e '^top-' -e '^loss' "$T/twice")" = "$(grep -e '^top-' -e '^loss' "$T/one")" ] ||
+	fail "a model beside itself: $(grep -e '^top-' -e '^loss' "$T/twice"), alone $(grep -e '^top-' -e '^loss' "$T/one")"
+anet-eval -w "$T/m2.anw" --device cpu -q "$T/train.lmdb" >"$T/m2" || fail "anet-eval -w m2 failed"
+anet-eval -w "$T/m.anw" -w "$T/m2.anw" --device cpu -q "$T/train.lmdb" >"$T/pair" || fail "anet-eval -w m -w m2 failed"
+loss() { sed -n 's/^loss: //p' "$1"; }
+[ "$(loss "$T/pair")" != "$(loss "$T/one")" ] && [ "$(loss "$T/pair")" != "$(loss "$T/m2")" ] ||
+	fail "the ensemble's loss $(loss "$T/pair") is one of its models' ($(loss "$T/one"), $(loss "$T/m2"))"
+expect_exit 2 anet-eval -w "$T/m.anw" -w "$T/m2.anw" --features "$T/e.anf" "$T/train.lmdb"
+expect_err "\-\-features and --layer take one model"
+
 # images: prepared as imgprep does, the top classes with names and probabilities
 anet-eval -w "$T/m.anw" --device cpu -k 3 "$DATA/gray.jpg" "$DATA/photo-dog.jpg" >"$T/img" 2>/dev/null ||
 	fail "anet-eval on images failed"
@@ -76,6 +93,12 @@ expect_err "bad.anw: checksum mismatch"
 imgprep --idx "$DATA/fashion-64-images.idx" "$DATA/fashion-64-labels.idx" -s 36 2>/dev/null | mkdb -q "$T/big.lmdb"
 expect_exit 1 anet-eval -w "$T/m.anw" --device cpu "$T/big.lmdb"
 expect_err "big.lmdb: 36x36x1 records, but .*m.anw was trained on 32x32x1 records"
+# an ensemble's models read the same records
+pcacolor -q -o "$T/big.stats" "$T/big.lmdb"
+anet-train --net "$DATA/tiny-gray28.net" --stats "$T/big.stats" --batch 16 --steps 2 --device cpu -q -o "$T/m36.anw" \
+	"$T/big.lmdb" 2>"$T/err" || { cat "$T/err"; fail "training on 36x36 records failed"; }
+expect_exit 1 anet-eval -w "$T/m.anw" -w "$T/m36.anw" --device cpu "$T/train.lmdb"
+expect_err "m36.anw was trained on 36x36x1 records, .*m.anw on 32x32x1: an ensemble's models read the same records"
 expect_exit 1 anet-eval -w "$T/train.stats" --device cpu "$T/train.lmdb"
 expect_err "train.stats: is a statistics file, expected a model or a checkpoint"
 # a model trained without mirror images says so: 5 crops are its test, and 10 warn

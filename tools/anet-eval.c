@@ -14,7 +14,8 @@
 #include "libcommon/util.h"
 
 typedef struct {
-	const char *model;
+	const char **models; /* -w, once or more (an ensemble) */
+	int nmodels;
 	int crops;
 	int top;
 	int batch;          /* images per pass */
@@ -33,11 +34,14 @@ typedef struct {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: anet-eval -w MODEL [--crops 1|5|10] [--device D] [--top K] [OPTION]... (DB | IMAGE...)\n"
+		"Usage: anet-eval -w MODEL [-w MODEL]... [--crops 1|5|10] [--device D] [--top K] [OPTION]...\n"
+		"                 (DB | IMAGE...)\n"
 		"Evaluates a model from anet-train: top-1 and top-5 error on a database, or the most\n"
 		"probable classes of image files, prepared exactly as imgprep and anet-train did.\n"
 		"\n"
-		"  -w, --weights MODEL      a model or checkpoint written by anet-train\n"
+		"  -w, --weights MODEL      a model or checkpoint written by anet-train; given again,\n"
+		"                           an ensemble: the models' softmax outputs averaged (the\n"
+		"                           paper's Table 2 averages five CNNs)\n"
 		"      --crops 1|5|10       the centre crop (default), or the paper's ten: four corners\n"
 		"                           and the centre, each mirrored, softmax outputs averaged;\n"
 		"                           5: those without the mirrors (a model trained --no-flip)\n"
@@ -83,7 +87,10 @@ static void parse_options(int argc, char **argv, Options *o)
 	int c;
 	while ((c = getopt_long(argc, argv, "w:k:b:j:d:qh", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'w': o->model = optarg; break;
+		case 'w':
+			o->models = xreallocarray(o->models, (size_t)o->nmodels + 1, sizeof *o->models);
+			o->models[o->nmodels++] = optarg;
+			break;
 		case OPT_CROPS:
 			o->crops = (int)opt_int("--crops", optarg, 1, 10);
 			if (!evaluator_crops_ok(o->crops))
@@ -111,8 +118,10 @@ static void parse_options(int argc, char **argv, Options *o)
 		default: fprintf(stderr, "Try '%s --help' for more information.\n", progname()); exit(EXIT_USAGE);
 		}
 	}
-	if (!o->model)
+	if (!o->nmodels)
 		usage_error("no model: give -w MODEL");
+	if (o->nmodels > 1 && (o->features || o->layer))
+		usage_error("--features and --layer take one model (each of an ensemble's has features of its own)");
 	if (optind == argc)
 		usage_error("nothing to evaluate: give a database or image files");
 	if (o->layer && !o->features)
@@ -133,23 +142,45 @@ static int is_database(const char *path)
 	return yes;
 }
 
-static void print_header(const Options *o, const Model *m)
+static void print_views(const Options *o, const Model *m, const char *whose)
 {
 	Dims in = m->spec->layers[0].out;
-	printf("model: %s (%s; %u classes%s%s)\n", m->path, tensorfile_kind_name(m->kind), m->num_classes,
-	       *m->trained_on ? ", trained on " : "", m->trained_on);
+	printf("views%s: ", whose);
 	if (o->crops == 10)
-		printf("views: 10 crops of %dx%d from %ux%u records (4 corners and the centre, each mirrored; softmax "
+		printf("10 crops of %dx%d from %ux%u records (4 corners and the centre, each mirrored; softmax "
 		       "outputs averaged)\n",
 		       in.h, in.w, m->height, m->width);
 	else if (o->crops == 5)
-		printf("views: 5 crops of %dx%d from %ux%u records (4 corners and the centre, not mirrored; softmax "
+		printf("5 crops of %dx%d from %ux%u records (4 corners and the centre, not mirrored; softmax "
 		       "outputs averaged)\n",
 		       in.h, in.w, m->height, m->width);
 	else
-		printf("views: the centre %dx%d crop of %ux%u records\n", in.h, in.w, m->height, m->width);
-	printf("preprocessing: the training mean image (%ux%ux%u) subtracted, times %g\n", m->height, m->width,
-	       m->channels, (double)m->input_scale);
+		printf("the centre %dx%d crop of %ux%u records\n", in.h, in.w, m->height, m->width);
+}
+
+/* What was evaluated and how; an ensemble's models each with a line, and a views line for any
+ * whose input differs from the first's. */
+static void print_header(const Options *o, Model *const *ms)
+{
+	for (int i = 0; i < o->nmodels; i++)
+		printf("model: %s (%s; %u classes%s%s)\n", ms[i]->path, tensorfile_kind_name(ms[i]->kind),
+		       ms[i]->num_classes, *ms[i]->trained_on ? ", trained on " : "", ms[i]->trained_on);
+	if (o->nmodels > 1)
+		printf("ensemble: %d models, their softmax outputs averaged\n", o->nmodels);
+	Dims in0 = ms[0]->spec->layers[0].out;
+	print_views(o, ms[0], "");
+	for (int i = 1; i < o->nmodels; i++) {
+		Dims in = ms[i]->spec->layers[0].out;
+		if (in.h != in0.h || in.w != in0.w) {
+			char *whose = xasprintf(" of %s", ms[i]->path);
+			print_views(o, ms[i], whose);
+			free(whose);
+		}
+	}
+	for (int i = 0; i < o->nmodels; i++)
+		printf("preprocessing%s%s: the training mean image (%ux%ux%u) subtracted, times %g\n",
+		       o->nmodels > 1 ? " of " : "", o->nmodels > 1 ? ms[i]->path : "", ms[i]->height, ms[i]->width,
+		       ms[i]->channels, (double)ms[i]->input_scale);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -166,15 +197,18 @@ static int write_tables(const Options *o, const Model *m, const EvalResult *r)
 
 /* REFERENCE.md B.4: a 1000-class run is most likely ILSVRC-2012, where these numbers say how
  * far off it is (A.10; the paper's Table 2 does not say how many crops, §4.1 suggests 10). */
-static void print_paper_numbers(void)
+static void print_paper_numbers(int models)
 {
 	printf("for comparison, on ILSVRC-2012's validation set (top-1 / top-5 error):\n"
-	       "  the paper's one CNN: 0.407 / 0.182 (Table 2; presumably 10 crops)\n"
-	       "  Caffe's replication, bvlc_alexnet: 0.429 / 0.198 (the centre crop)\n");
+	       "  the paper's one CNN: 0.407 / 0.182 (Table 2; presumably 10 crops)\n");
+	if (models > 1)
+		printf("  the paper's five CNNs, averaged: 0.381 / 0.164 (Table 2)\n");
+	printf("  Caffe's replication, bvlc_alexnet: 0.429 / 0.198 (the centre crop)\n");
 }
 
-static int eval_database(const Options *o, Model *m, Evaluator *e)
+static int eval_database(const Options *o, Model *const *ms, Evaluator *e)
 {
+	Model *m = ms[0];
 	Db *db = db_open(o->inputs[0]);
 	if (!db)
 		return -1;
@@ -182,14 +216,15 @@ static int eval_database(const Options *o, Model *m, Evaluator *e)
 	int rc = -1;
 	FeatureFile *ff = NULL;
 	uint64_t count = o->limit && o->limit < info->count ? o->limit : info->count;
-	if (eval_check_db(m, db) != 0)
-		goto out;
+	for (int i = 0; i < o->nmodels; i++)
+		if (eval_check_db(ms[i], db) != 0)
+			goto out;
 	if (!info->labelled && !o->features) {
 		warn_msg("%s: the records have no labels: nothing to measure (give --features, or images)", o->inputs[0]);
 		goto out;
 	}
 	if (!o->quiet) {
-		print_header(o, m);
+		print_header(o, ms);
 		printf("database: %s: %" PRIu64 " of %" PRIu64 " records, %ux%ux%u %s\n", o->inputs[0], count, info->count,
 		       info->height, info->width, info->channels, encoding_name(info->encoding));
 		fflush(stdout);
@@ -211,7 +246,7 @@ static int eval_database(const Options *o, Model *m, Evaluator *e)
 		printf("top-5 error: %.4f (accuracy %.2f%%)\n", r.top5, 100 * (1 - r.top5));
 		printf("loss: %.4f\n", r.loss);
 		if (!o->quiet && m->num_classes == 1000)
-			print_paper_numbers();
+			print_paper_numbers(o->nmodels);
 	}
 	if (!o->quiet)
 		printf("time: %.2f s (%.0f img/s, %.0f%% of it waiting for data)\n", r.seconds,
@@ -278,8 +313,9 @@ static int flush_images(const Options *o, Model *m, Evaluator *e, FeatureFile *f
 	return 0;
 }
 
-static int eval_images(const Options *o, Model *m, Evaluator *e)
+static int eval_images(const Options *o, Model *const *ms, Evaluator *e)
 {
+	Model *m = ms[0];
 	size_t img = (size_t)m->height * m->width * m->channels;
 	int cap = evaluator_images(e), n = 0, failed = 0, dim;
 	const char *layer = evaluator_feature_layer(e, &dim);
@@ -292,7 +328,7 @@ static int eval_images(const Options *o, Model *m, Evaluator *e)
 	FeatureFile *ff = NULL;
 	int rc = 0;
 	if (!o->quiet) {
-		print_header(o, m);
+		print_header(o, ms);
 		printf("images: prepared as imgprep -s %u -c %u%s does (shorter side to %u, centre crop)\n", m->height,
 		       m->channels, o->exif_orientation ? " --orientation exif" : "", m->height);
 	}
@@ -330,6 +366,57 @@ static int eval_images(const Options *o, Model *m, Evaluator *e)
 	return rc != 0 || failed ? -1 : 0;
 }
 
+/* An ensemble's model beside the first: the same records and classes (their names too). */
+static int same_task(const Model *first, const Model *m)
+{
+	if (m->height != first->height || m->width != first->width || m->channels != first->channels) {
+		warn_msg("%s was trained on %ux%ux%u records, %s on %ux%ux%u: an ensemble's models read the same records",
+			 m->path, m->height, m->width, m->channels, first->path, first->height, first->width,
+			 first->channels);
+		return -1;
+	}
+	if (m->num_classes != first->num_classes) {
+		warn_msg("%s has %u classes, %s %u: an ensemble's models share their classes", m->path, m->num_classes,
+			 first->path, first->num_classes);
+		return -1;
+	}
+	if (m->classes.count && first->classes.count && !classes_equal(&m->classes, &first->classes)) {
+		warn_msg("%s names its classes otherwise than %s (or in another order)", m->path, first->path);
+		return -1;
+	}
+	return 0;
+}
+
+/* The models of -w, each with its evaluator, the others members of the first's; NULL after
+ * printing why (ms holds what was loaded, for the caller to free). */
+static Evaluator *load_models(const Options *o, Ctx *ctx, Model **ms)
+{
+	Evaluator *e = NULL;
+	for (int i = 0; i < o->nmodels; i++) {
+		if (!(ms[i] = model_load(ctx, o->models[i], o->batch * o->crops, NET_EVAL)))
+			break;
+		if (o->crops == 10 && !ms[i]->mirrored)
+			warn_msg("%s was trained without mirror images (--no-flip): 5 of the 10 views are foreign to it; "
+				 "--crops 5 leaves them out",
+				 o->models[i]);
+		if (i > 0 && same_task(ms[0], ms[i]) != 0)
+			break;
+		Evaluator *ei = evaluator_for_model(ms[i], o->crops);
+		if (!ei)
+			break;
+		if (i == 0)
+			e = ei;
+		else if (evaluator_add_member(e, ei) != 0) {
+			evaluator_free(ei);
+			break;
+		}
+		if (i == o->nmodels - 1)
+			return e;
+	}
+	evaluator_free(e);
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	set_progname(argv[0]);
@@ -346,28 +433,26 @@ int main(int argc, char **argv)
 	Ctx *ctx = net_ctx_open(&co);
 	if (!ctx)
 		return EXIT_FAILURE;
-	Model *m = model_load(ctx, o.model, o.batch * o.crops, NET_EVAL);
-	if (m && o.crops == 10 && !m->mirrored)
-		warn_msg("%s was trained without mirror images (--no-flip): 5 of the 10 views are foreign to it; "
-			 "--crops 5 leaves them out",
-			 o.model);
-	Evaluator *e = m ? evaluator_for_model(m, o.crops) : NULL;
-	int rc = -1;
-	if (m && o.layer && spec_find_layer(m->spec, o.layer, o.model) < 0) {
+	Model **ms = xcalloc((size_t)o.nmodels, sizeof *ms);
+	Evaluator *e = load_models(&o, ctx, ms);
+	int rc = -1, usage = 0;
+	if (e && o.layer) {
+		if (spec_find_layer(ms[0]->spec, o.layer, o.models[0]) < 0)
+			usage = 1;
+		else if (evaluator_set_feature_layer(e, o.layer) != 0) {
+			evaluator_free(e);
+			e = NULL;
+		}
+	}
+	if (usage)
 		fprintf(stderr, "Try '%s --help' for more information.\n", progname());
-		evaluator_free(e);
-		model_free(m);
-		ctx_close(ctx);
-		return EXIT_USAGE;
-	}
-	if (e && o.layer && evaluator_set_feature_layer(e, o.layer) != 0) {
-		evaluator_free(e);
-		e = NULL;
-	}
-	if (e)
-		rc = db ? eval_database(&o, m, e) : eval_images(&o, m, e);
+	else if (e)
+		rc = db ? eval_database(&o, ms, e) : eval_images(&o, ms, e);
 	evaluator_free(e);
-	model_free(m);
+	for (int i = 0; i < o.nmodels; i++)
+		model_free(ms[i]);
+	free(ms);
+	free(o.models);
 	ctx_close(ctx);
-	return rc == 0 ? 0 : EXIT_RUNTIME;
+	return usage ? EXIT_USAGE : rc == 0 ? 0 : EXIT_RUNTIME;
 }
