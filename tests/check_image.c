@@ -557,7 +557,7 @@ START_TEST(jpeg_orientation_sources)
 	static const char xa[] = "http://ns.adobe.com/xap/1.0/\0" XMP("tiff:Orientation=\"3\"");
 	static const char xb[] = "http://ns.adobe.com/xap/1.0/\0<tiff:Orientation>6</tiff:Orientation>";
 	static const char xn[] = "http://ns.adobe.com/xap/1.0/<tiff:Orientation>6</tiff:Orientation>"; /* no NUL */
-	uint8_t e9[64], e8[64];
+	uint8_t e9[6 + 64], e8[6 + 64]; /* tiff_block clears 64 bytes after the "Exif\0\0" */
 	memcpy(e9, "Exif\0\0", 6);
 	size_t n9 = 6 + tiff_block(e9 + 6, 1, 8, 3, 1, 9);
 	memcpy(e8, "Exif\0\0", 6);
