@@ -451,6 +451,8 @@ int imgprep_main(const ImgprepArgs *a)
 	source_close(&src);
 	print_summary(&sum);
 	int status = rc ? EXIT_RUNTIME : verdict(a, &sum);
+	if (rc && !a->output)
+		clearerr(stdout); /* a write error there was reported: the check at exit (util.h) need not repeat it */
 	if (a->output) {
 		if (rc == 0 && sum.written > 0) {
 			if (atomic_commit(&af))

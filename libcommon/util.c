@@ -10,12 +10,42 @@
 #include <unistd.h>
 
 static const char *prog = "anet";
+static int stdout_failed; /* the failure was reported: say it once */
+
+int stdout_check(void)
+{
+	if (stdout_failed)
+		return -1;
+	/* glibc drops the buffer on a failed write but keeps the error flag, so ferror also sees
+	 * output lost by an earlier flush that nobody checked */
+	int err = fflush(stdout) != 0 ? errno : 0;
+	if (!err && !ferror(stdout))
+		return 0;
+	stdout_failed = 1;
+	if (err)
+		warn_msg("standard output: write error: %s", strerror(err));
+	else
+		warn_msg("standard output: write error");
+	return -1;
+}
+
+/* Output that never arrived (a full disk, /dev/full, a closed descriptor) is not a success,
+ * whichever path the program left by: a --help as much as a table of results. Registered
+ * first, it runs after any handler registered later. */
+static void stdout_check_at_exit(void)
+{
+	if (stdout_check() != 0)
+		_exit(EXIT_RUNTIME);
+}
 
 void set_progname(const char *argv0)
 {
 	const char *slash = argv0 ? strrchr(argv0, '/') : NULL;
 	if (argv0 && *argv0)
 		prog = slash ? slash + 1 : argv0;
+	static int registered;
+	if (!registered++)
+		atexit(stdout_check_at_exit);
 }
 
 const char *progname(void) { return prog; }

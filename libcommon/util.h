@@ -19,9 +19,15 @@
 /* Exit statuses shared by every program: runtime failure and usage error. */
 enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
-/* The name messages start with; set once from argv[0] by each tool's main(). */
+/* The name messages start with; set once from argv[0] by each tool's main(), which also
+ * makes the program check standard output at exit (stdout_check): a failed write there
+ * turns any exit into status 1. */
 void set_progname(const char *argv0);
 const char *progname(void);
+
+/* Flushes standard output; on a write that failed, now or before, prints "prog: standard
+ * output: write error: reason" (once per process) and returns -1. */
+int stdout_check(void);
 
 /* "prog: message\n" on stderr; die() then exits with status 1. The _errno forms append
  * ": strerror(errno)". */

@@ -46,6 +46,11 @@ expect_exit 2 anet-eval -w "$T/m.anw" --layer conv1 "$T/train.lmdb"
 expect_err "\-\-layer chooses the layer of --features FILE"
 anet-eval -w "$T/m.anw" --device cpu --limit 10 -q "$T/train.lmdb" >"$T/lim" || fail "--limit failed"
 grep -q "^images: 10 " "$T/lim" || fail "--limit 10 evaluated $(cat "$T/lim")"
+# results that never arrived: a full disk, a closed standard output
+expect_exit 1 anet-eval -w "$T/m.anw" --device cpu --limit 10 -q "$T/train.lmdb" >/dev/full
+expect_err "standard output: write error: No space left on device"
+expect_exit 1 anet-eval -w "$T/m.anw" --device cpu -q "$DATA/gray.jpg" >&-
+expect_err "standard output: write error: Bad file descriptor"
 
 # an ensemble (-w twice): a model beside itself gives its own figures; beside another model,
 # figures of their own, and the header names both

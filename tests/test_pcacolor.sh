@@ -131,6 +131,9 @@ expect_err "not a database"
 expect_exit 1 pcacolor -o "$T/no/such/dir/x.stats" "$T/rgb.lmdb"
 [ ! -e "$T/no" ] || fail "a failed write left something"
 printf 'not statistics' > "$T/bad.stats"
+# a table that never arrived: pcacolor says why it fails
+expect_exit 1 pcacolor --print "$T/both.stats" >/dev/full
+expect_err "standard output: write error: No space left on device"
 expect_exit 1 pcacolor --print "$T/bad.stats"
 expect_err "bad.stats"
 

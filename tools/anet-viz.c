@@ -717,11 +717,8 @@ static int run_info(int argc, char **argv)
 		if (viz_info(argv[i], stdout) != 0)
 			rc = EXIT_RUNTIME;
 		/* the table so far before the next file's messages, which go to stderr */
-		fflush(stdout);
-	}
-	if (ferror(stdout) || fflush(stdout) != 0) {
-		warn_errno("standard output");
-		rc = EXIT_RUNTIME;
+		if (stdout_check() != 0)
+			return EXIT_RUNTIME;
 	}
 	return rc;
 }

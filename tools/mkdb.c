@@ -67,7 +67,7 @@ static int show_info(const char *path)
 		return EXIT_RUNTIME;
 	db_print_info(stdout, db);
 	db_close(db);
-	return fflush(stdout) == 0 ? 0 : EXIT_RUNTIME;
+	return stdout_check() == 0 ? 0 : EXIT_RUNTIME;
 }
 
 int main(int argc, char **argv)

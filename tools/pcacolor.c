@@ -55,7 +55,7 @@ static int print_file(const char *path, int print)
 		return EXIT_RUNTIME;
 	print_stats(&s, print);
 	stats_free(&s);
-	return fflush(stdout) == 0 ? 0 : EXIT_RUNTIME;
+	return stdout_check() == 0 ? 0 : EXIT_RUNTIME;
 }
 
 static int run(const char *db_path, const char *out, int print, int threads, int quiet)
@@ -76,7 +76,7 @@ static int run(const char *db_path, const char *out, int print, int threads, int
 		print_stats(&s, print);
 	free(path);
 	stats_free(&s);
-	if (rc == 0 && fflush(stdout) != 0)
+	if (rc == 0 && stdout_check() != 0)
 		rc = -1;
 	return rc ? EXIT_RUNTIME : 0;
 }

@@ -29,6 +29,9 @@ check_help() {
 	expect_exit 2 "$1" --no-such-option
 	expect_err "Try '$1 --help'"
 	"$1" --version >/dev/null || fail "$1 --version failed"
+	# help that never arrived is no success
+	expect_exit 1 "$1" --help >/dev/full
+	expect_err "standard output: write error"
 }
 
 # fashion_fixture: the 64 Fashion-MNIST fixture images as 32x32 records (upsampled, as the
