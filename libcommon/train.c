@@ -495,13 +495,27 @@ static void window_reset(Window *w)
 
 static double elapsed(const Trainer *t) { return t->st.elapsed + now_seconds() - t->t0; }
 
+/* Rows that did not reach a TSV file (a full disk) are said once, when it happens. The run
+ * goes on, since its weights matter more than its log, but ends in failure (finish). */
+static void tsv_flush(const Trainer *t, FILE *f, const char *path, int *lost)
+{
+	int err = fflush(f) != 0 ? errno : 0;
+	if (!err && !ferror(f))
+		return;
+	clearerr(f);
+	if ((*lost)++)
+		return;
+	warn_msg("%s: write error%s%s: rows from step %" PRIu64 " on are missing; training goes on", path,
+		 err ? ": " : "", err ? strerror(err) : "", t->st.step);
+}
+
 static void log_row(Trainer *t, const char *kind, double loss, double top1, double top5, double ips, double wait)
 {
 	if (!t->log)
 		return;
 	fprintf(t->log, "%" PRIu64 "\t%.4f\t%s\t%.6f\t%.6f\t%.6f\t%.6g\t%.2f\t%.4f\t%.1f\n", t->st.step, epochs_done(t),
 		kind, loss, top1, top5, t->lr_step, ips, wait, elapsed(t));
-	fflush(t->log);
+	tsv_flush(t, t->log, t->o.log, &t->log_lost);
 }
 
 /* The layers' health (health.h) on the last step's input: the health log's rows, the dead
@@ -525,7 +539,7 @@ static void check_health(Trainer *t, Progress *pg)
 	}
 	if (t->health) {
 		health_write_rows(t->health, s, t->health_rows, t->st.step, epochs_done(t));
-		fflush(t->health);
+		tsv_flush(t, t->health, t->o.health, &t->health_lost);
 	}
 	/* with --accum the net's input holds the step's last part */
 	char images[64];
@@ -736,7 +750,11 @@ static FILE *open_tsv(const Trainer *t, const char *path, void (*header)(FILE *)
 	}
 	if (!append)
 		header(f);
-	fflush(f);
+	if (fflush(f) != 0) { /* a full disk before the first step costs nothing yet */
+		warn_errno("%s: write error", path);
+		fclose(f);
+		return NULL;
+	}
 	return f;
 }
 
@@ -888,6 +906,10 @@ static int finish(Trainer *t, double seconds)
 		warn_msg("best validation top-1 error %.4f after epoch %" PRId64 ": %s", t->st.best_top1, t->st.best_epoch,
 			 t->best_path);
 	warn_msg("model %s, checkpoint %s%s%s", t->o.output, t->ckpt_path, t->log ? ", log " : "", t->log ? t->o.log : "");
+	if (t->log_lost || t->health_lost) {
+		warn_msg("%s misses rows that could not be written (above)", t->log_lost ? t->o.log : t->o.health);
+		return -1;
+	}
 	return 0;
 }
 

@@ -61,6 +61,7 @@ typedef struct {
 	char *ckpt_path, *best_path;
 	FILE *log;
 	FILE *health;             /* --health */
+	int log_lost, health_lost; /* a row did not reach the file (tsv_flush) */
 	HealthRow *health_rows;
 	int input_n;              /* images in the net's input after the last step (its last part's) */
 	int health_seen;          /* the first report's dead-ReLU line was printed */

@@ -150,6 +150,24 @@ expect_exit 1 anet-train --resume "$T/cut.ckpt" --device cpu
 expect_err "cut.ckpt: file is .* (truncated)"
 expect_exit 1 train --steps 1 "$T/missing.lmdb"
 expect_err "missing.lmdb"
+# a log that cannot be written: refused before the first step; rows lost later (a disk that
+# fills, here a 4 KiB tmpfs where root may mount one) are said, and the run ends in failure
+expect_exit 1 train --steps 4 --log /dev/full -o "$T/full.anw" "$T/train.lmdb"
+expect_err "/dev/full: write error: No space left on device"
+expect_exit 1 train --steps 4 --health /dev/full -o "$T/full.anw" "$T/train.lmdb"
+expect_err "/dev/full: write error: No space left on device"
+mkdir "$T/small"
+if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=4k tmpfs "$T/small" 2>/dev/null; then
+	set +e
+	train --steps 200 --report-every 1 --log "$T/small/log.tsv" -o "$T/full.anw" "$T/train.lmdb" 2>"$T/err"
+	rc=$?
+	set -e
+	umount "$T/small"
+	[ $rc = 1 ] || { cat "$T/err"; fail "rows lost to a full disk: exit $rc, expected 1"; }
+	expect_err "small/log.tsv: write error: No space left on device: rows from step [0-9]* on are missing; training goes on"
+	expect_err "small/log.tsv misses rows that could not be written"
+	[ -s "$T/full.anw" ] || fail "rows lost to a full disk: the model was not written"
+fi
 cat >"$T/rgb.net" <<'NET'
 input size=28 channels=3
 fc out=classes
