@@ -760,6 +760,34 @@ static FILE *open_tsv(const Trainer *t, const char *path, void (*header)(FILE *)
 
 static void log_header(FILE *f) { fputs(LOG_HEADER, f); }
 
+/* The files the run will write, checked before the first step rather than found unwritable
+ * after an epoch: none may be one of its inputs (the run would replace its own statistics,
+ * spec or starting weights), and each must be creatable where it is named. */
+static int check_outputs(const Trainer *t)
+{
+	const TrainOptions *o = &t->o;
+	const char *out[][2] = { { "-o", o->output }, { "the checkpoint", t->ckpt_path },
+				 { "--log", o->log }, { "--health", o->health } };
+	const char *in[][2] = { { "--net", o->net }, { "--stats", o->stats }, { "--init-from", o->init_from },
+				{ "--resume", o->resume } };
+	for (size_t i = 0; i < ARRAY_LEN(out); i++) {
+		if (!out[i][1] || !*out[i][1])
+			continue;
+		for (size_t k = 0; k < ARRAY_LEN(in); k++) {
+			if (i == 1 && k == 3)
+				continue; /* a resumed run goes on writing its checkpoint */
+			if (same_file(out[i][1], in[k][1])) {
+				warn_msg("%s %s is the file of %s, which the run reads: give the output another name", out[i][0],
+					 out[i][1], in[k][0]);
+				return -1;
+			}
+		}
+	}
+	if (atomic_probe(o->output) != 0 || atomic_probe(t->ckpt_path) != 0 || (t->val && atomic_probe(t->best_path) != 0))
+		return -1;
+	return 0;
+}
+
 static int open_log(Trainer *t)
 {
 	if (t->o.log && *t->o.log && !(t->log = open_tsv(t, t->o.log, log_header)))
@@ -979,7 +1007,7 @@ int train_main(Ctx *ctx, TrainOptions *o)
 		trainer_free(&t);
 		return status;
 	}
-	if (setup(&t) != 0 || open_log(&t) != 0)
+	if (setup(&t) != 0 || check_outputs(&t) != 0 || open_log(&t) != 0)
 		goto out;
 	print_start(&t);
 	t.t0 = t.last_ckpt = now_seconds();

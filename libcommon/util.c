@@ -232,6 +232,24 @@ int64_t file_size(FILE *f)
 	return (int64_t)st.st_size;
 }
 
+int same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+	return a && b && stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+int atomic_probe(const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+		return 0; /* a device or FIFO, written in place: opening a FIFO now would wait for a reader */
+	AtomicFile af;
+	if (atomic_open(&af, path) != 0)
+		return -1;
+	atomic_abort(&af);
+	return 0;
+}
+
 int fsync_parent(const char *path)
 {
 	char *dir = xstrdup(path);

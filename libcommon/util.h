@@ -77,6 +77,14 @@ static inline const char *atomic_name(const AtomicFile *af) { return af->tmp ? a
 int atomic_commit(AtomicFile *af);
 void atomic_abort(AtomicFile *af);
 
+/* Whether atomic_open(path) would succeed (its folder exists, it is no directory), found by
+ * creating and removing the temporary: for a writer whose first write comes hours later. */
+int atomic_probe(const char *path);
+
+/* 1 when a and b name one existing file (through links), else 0: an output that is one of
+ * the program's inputs would replace it. */
+int same_file(const char *a, const char *b);
+
 /* fsync the folder holding path, so that a rename into it survives a crash. */
 int fsync_parent(const char *path);
 

@@ -156,6 +156,21 @@ expect_exit 1 train --steps 4 --log /dev/full -o "$T/full.anw" "$T/train.lmdb"
 expect_err "/dev/full: write error: No space left on device"
 expect_exit 1 train --steps 4 --health /dev/full -o "$T/full.anw" "$T/train.lmdb"
 expect_err "/dev/full: write error: No space left on device"
+# an output that is an input, or that cannot be created, is refused before the first step
+cp "$T/train.stats" "$T/copy.stats"
+expect_exit 1 train --steps 4 --stats "$T/copy.stats" -o "$T/copy.stats" "$T/train.lmdb"
+expect_err "\-o .*copy.stats is the file of --stats, which the run reads"
+cmp "$T/copy.stats" "$T/train.stats" || fail "-o onto --stats replaced the statistics"
+cp "$DATA/tiny-gray28.net" "$T/copy.net"
+expect_exit 1 anet-train --net "$T/copy.net" --stats "$T/train.stats" --steps 4 --device cpu --log "$T/copy.net" \
+	-o "$T/x.anw" "$T/train.lmdb"
+expect_err "\-\-log .*copy.net is the file of --net, which the run reads"
+cmp "$T/copy.net" "$DATA/tiny-gray28.net" || fail "--log onto --net replaced the spec"
+expect_exit 1 train --steps 4 --init-from "$T/m.anw" --health "$T/m.anw" -o "$T/x.anw" "$T/train.lmdb"
+expect_err "\-\-health .*m.anw is the file of --init-from"
+expect_exit 1 train --steps 4 -o "$T/no/such/x.anw" "$T/train.lmdb"
+expect_err "no/such/x.anw.tmp.[0-9]*: No such file or directory"
+grep -q "training" "$T/err" && fail "a model that cannot be written was found only after training"
 mkdir "$T/small"
 if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=4k tmpfs "$T/small" 2>/dev/null; then
 	set +e
