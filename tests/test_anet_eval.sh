@@ -46,6 +46,20 @@ expect_exit 2 anet-eval -w "$T/m.anw" --layer conv1 "$T/train.lmdb"
 expect_err "\-\-layer chooses the layer of --features FILE"
 anet-eval -w "$T/m.anw" --device cpu --limit 10 -q "$T/train.lmdb" >"$T/lim" || fail "--limit failed"
 grep -q "^images: 10 " "$T/lim" || fail "--limit 10 evaluated $(cat "$T/lim")"
+# an output onto the model or an input is refused, the file kept; one that cannot be created
+# is refused before the evaluation
+cp "$T/m.anw" "$T/keep.anw"
+expect_exit 2 anet-eval -w "$T/keep.anw" --device cpu --per-class "$T/keep.anw" "$T/train.lmdb"
+expect_err "\-\-per-class .*keep.anw is the model file (-w) itself"
+expect_exit 2 anet-eval -w "$T/keep.anw" --device cpu --features "$T/keep.anw" "$T/train.lmdb"
+cmp "$T/keep.anw" "$T/m.anw" || fail "an output onto -w replaced the model"
+cp "$DATA/gray.jpg" "$T/keep.jpg"
+expect_exit 2 anet-eval -w "$T/m.anw" --device cpu --features "$T/keep.jpg" "$T/keep.jpg"
+expect_err "\-\-features .*keep.jpg is the input .*keep.jpg itself"
+cmp "$T/keep.jpg" "$DATA/gray.jpg" || fail "--features onto an image replaced it"
+expect_exit 1 anet-eval -w "$T/m.anw" --device cpu --confusion "$T/no/cm.tsv" "$T/train.lmdb"
+expect_err "no/cm.tsv.tmp.[0-9]*: No such file or directory"
+grep -q "evaluating" "$T/err" && fail "a table that cannot be written was found only after the evaluation"
 # results that never arrived: a full disk, a closed standard output
 expect_exit 1 anet-eval -w "$T/m.anw" --device cpu --limit 10 -q "$T/train.lmdb" >/dev/full
 expect_err "standard output: write error: No space left on device"

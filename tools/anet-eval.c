@@ -429,6 +429,21 @@ int main(int argc, char **argv)
 		usage_error("--per-class, --confusion and --limit are for a database");
 	if (db && o.exif_orientation)
 		usage_error("--orientation is for image files; a database's records were prepared by imgprep");
+	/* a table onto the model or an input would replace it (a typo loses the file); and one
+	 * that cannot be created is found now, not after the evaluation */
+	const char *outs[][2] = { { "--per-class", o.per_class }, { "--confusion", o.confusion }, { "--features", o.features } };
+	for (size_t i = 0; i < ARRAY_LEN(outs); i++) {
+		if (!outs[i][1])
+			continue;
+		for (int k = 0; k < o.nmodels; k++)
+			if (same_file(outs[i][1], o.models[k]))
+				usage_error("%s %s is the model file (-w) itself", outs[i][0], outs[i][1]);
+		for (int k = 0; k < o.ninputs; k++)
+			if (same_file(outs[i][1], o.inputs[k]))
+				usage_error("%s %s is the input %s itself", outs[i][0], outs[i][1], o.inputs[k]);
+		if (atomic_probe(outs[i][1]) != 0)
+			return EXIT_RUNTIME;
+	}
 	CtxOptions co = { .device = o.device, .gpu = o.gpu, .threads = o.threads };
 	Ctx *ctx = net_ctx_open(&co);
 	if (!ctx)
