@@ -145,6 +145,16 @@ cmp -s "$T/dog-a.ppm" "$T/dog-b.ppm" || fail "--orientation exif changed a JPEG 
 expect_exit 2 imgprep --orientation sideways "$DATA/photo-dog.jpg"
 expect_err "is not ignore or exif"
 
+# -o onto an input is refused, the input kept
+cp "$DATA/photo-dog.jpg" "$T/dog.jpg"
+expect_exit 2 imgprep -s 24 -o "$T/dog.jpg" "$T/dog.jpg"
+expect_err "\-o .*dog.jpg is the input .*dog.jpg itself"
+cmp "$T/dog.jpg" "$DATA/photo-dog.jpg" || fail "-o onto the input image replaced it"
+printf '%s 0\n' "$T/dog.jpg" >"$T/one.txt"
+ln -s "$T/one.txt" "$T/link.txt"
+expect_exit 2 imgprep -s 24 -l "$T/one.txt" -o "$T/link.txt"
+expect_err "\-o .*link.txt is the input .*one.txt itself"
+
 # -s, -c and --encode shape the records: 3 channels of 24x24 raw is 1728 payload bytes
 imgprep -s 24 --encode raw "$DATA/photo-dog.jpg" >"$T/raw" 2>/dev/null
 [ "$(wc -c <"$T/raw")" = $((32 + ${#DATA} + 14 + 1728)) ] || fail "--encode raw: wrong record size"

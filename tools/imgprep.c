@@ -109,6 +109,14 @@ static void check_inputs(ImgprepArgs *a, int size_given, int channels_given, int
 	}
 	if (encode_given && a->format != OUT_RECORDS)
 		usage_error("--encode applies to records, not to -f ppm");
+	/* -o onto an input would replace it once the run ends (a typo loses the file) */
+	const char *named[] = { a->list, a->classes, a->idx_images, a->idx_labels };
+	for (size_t i = 0; a->output && i < ARRAY_LEN(named); i++)
+		if (same_file(a->output, named[i]))
+			usage_error("-o %s is the input %s itself", a->output, named[i]);
+	for (int i = 0; a->output && i < a->nfiles; i++)
+		if (same_file(a->output, a->files[i]))
+			usage_error("-o %s is the input %s itself", a->output, a->files[i]);
 	if (!a->output && isatty(STDOUT_FILENO))
 		usage_error("refusing to write %s to a terminal; redirect standard output or use -o FILE",
 			    a->format == OUT_RECORDS ? "records" : "binary images");
