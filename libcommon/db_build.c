@@ -13,6 +13,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -241,7 +242,13 @@ static char *strip_slashes(const char *path)
 
 static int lmdb_fail(DbBuild *b, const char *what, int rc)
 {
-	warn_msg("%s: %s: %s", b->tmp, what, rc == -1 ? "failed" : mdb_strerror(rc));
+	/* LMDB turns a short write, which is how a full disk shows itself, into EIO: say so */
+	struct statvfs fs;
+	char free_b[32], hint[96] = "";
+	if (rc == EIO && statvfs(b->tmp, &fs) == 0)
+		snprintf(hint, sizeof hint, " (a short write: the disk is full? %s free)",
+			 format_bytes(free_b, sizeof free_b, (double)fs.f_bavail * (double)fs.f_frsize));
+	warn_msg("%s: %s: %s%s", b->tmp, what, rc == -1 ? "failed" : mdb_strerror(rc), hint);
 	return -1;
 }
 

@@ -31,6 +31,25 @@ count_of() { mkdb --info "$1" | awk '/^records:/ { print $2 }'; }
 # source names in key order, from LMDB's own dump (the names are printable in mdb_dump -p)
 names_of() { mdb_dump -p "$1" | grep -ao 'c[0-9]/p[0-9]\.ppm'; }
 
+# --- a full disk (a small tmpfs, where root may mount one): LMDB calls the short write EIO,
+# mkdb says what it likely is; nothing is left, an older database is kept
+mkdir "$T/small"
+if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=160k tmpfs "$T/small" 2>/dev/null; then
+	set +e
+	mkdb -q "$T/small/db" <"$T/all.rec" 2>"$T/err"; rc1=$?
+	for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16; do cat "$T/all.rec"; done >"$T/more.rec"
+	mkdb -q --force "$T/small/db" <"$T/more.rec" 2>"$T/err"; rc2=$?
+	n=$(count_of "$T/small/db")
+	tmp_left=$(ls -d "$T/small/db.tmp" 2>/dev/null)
+	set -e
+	umount "$T/small"
+	[ $rc1 = 0 ] || fail "mkdb of 12 records into 160 KiB failed"
+	[ $rc2 = 1 ] || { cat "$T/err"; fail "mkdb onto a full disk: exit $rc2, expected 1"; }
+	expect_err "small/db.tmp: .*: Input/output error (a short write: the disk is full? .* free)"
+	[ "$n" = 12 ] || fail "the older database was not kept (count '$n')"
+	[ -z "$tmp_left" ] || fail "db.tmp left on the full disk"
+fi
+
 # --- help, version, usage errors
 check_help mkdb
 expect_exit 2 mkdb
