@@ -63,7 +63,8 @@ double opt_double(const char *flag, const char *arg, double min, double max)
 	char *end;
 	errno = 0;
 	v = strtod(arg, &end);
-	if (!*arg || *end || isspace((unsigned char)*arg) || !isfinite(v))
+	/* 1e400 is a number, only too large (strtod says ERANGE); nan and inf are none */
+	if (!*arg || *end || isspace((unsigned char)*arg) || (!isfinite(v) && errno != ERANGE))
 		usage_error("%s: '%s' is not a number", flag, arg);
 	usage_error("%s: %s is out of range (%g to %g)", flag, arg, min, max);
 }
