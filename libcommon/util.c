@@ -34,8 +34,10 @@ int stdout_check(void)
  * first, it runs after any handler registered later. */
 static void stdout_check_at_exit(void)
 {
-	if (stdout_check() != 0)
+	if (stdout_check() != 0) {
+		fflush(NULL); /* what exit would still have written to other streams */
 		_exit(EXIT_RUNTIME);
+	}
 }
 
 void set_progname(const char *argv0)
