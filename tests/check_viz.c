@@ -568,6 +568,27 @@ START_TEST(trainlog_parse)
 	char *missing = xasprintf("%s/none.tsv", dir);
 	EXPECT_REFUSAL(trainlog_load(missing, &log), "none.tsv: No such file or directory");
 	free(missing);
+
+	/* a last line cut short (no newline, fields missing) is left out with a note; one whose
+	 * fields are all there is a row without its newline */
+	char *cut = write_text("cut.tsv", "step\tepoch\tkind\tloss\ttop1\ttop5\tlr\n1\t0\ttrain\t1\t0.5\t0.5\t0.1\n2\t0.1\ttra");
+	Capture cap = capture_begin();
+	int rc = trainlog_load(cut, &log);
+	char *msg = capture_end(cap);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_uint_eq(log.count, 1);
+	ck_assert_msg(strstr(msg, "cut.tsv:3: the last line is incomplete (3 of 7 fields"), "said '%s'", msg);
+	free(msg);
+	trainlog_free(&log);
+	free(cut);
+	cut = write_text("cut.tsv", "step\tepoch\tkind\tloss\ttop1\ttop5\tlr\n1\t0\ttrain\t1\t0.5\t0.5\t0.1");
+	ck_assert_int_eq(trainlog_load(cut, &log), 0);
+	ck_assert_uint_eq(log.count, 1);
+	trainlog_free(&log);
+	free(cut);
+	cut = write_text("cut.tsv", "step\tepoch\tkind\tloss\ttop1\ttop5\tlr\n1\t0\ttra");
+	EXPECT_REFUSAL(trainlog_load(cut, &log), "cut.tsv: no rows after the header");
+	free(cut);
 	free(png);
 	free(good);
 }

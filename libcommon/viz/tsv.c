@@ -5,7 +5,9 @@
  * are skipped, a CR before the newline is dropped. The caller's row function gets each row's
  * fields of the columns it asked for, and checks them: a value may be missing ("", "-",
  * "nan", and "inf": a diverged run's loss is shown as a gap rather than refused), anything
- * else that is not a number in range is an error naming the file, line and column.
+ * else that is not a number in range is an error naming the file, line and column. A last
+ * line without its newline and short of fields is a row still being written (a log read while
+ * anet-train runs) or cut short (a full disk, a killed run): left out, with a note.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -129,6 +131,17 @@ int tsv_read(const char *path, const TsvFormat *fmt, TsvRow row, void *ctx)
 			rc = parse_header(&w, fmt, p, col, &ncol);
 			have_header = 1;
 			continue;
+		}
+		if (!nl) {
+			int fields = 1;
+			for (const char *t = p; (t = strchr(t, '\t')); t++)
+				fields++;
+			if (fields < ncol) {
+				warn_msg("%s:%d: the last line is incomplete (%d of %d fields; a run still writing, or one cut "
+					 "short): left out",
+					 path, w.line, fields, ncol);
+				continue;
+			}
 		}
 		rc = parse_row(&w, fmt, p, col, ncol, row, ctx);
 		rows += rc == 0;
