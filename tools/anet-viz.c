@@ -738,6 +738,34 @@ static const Command commands[] = {
 	{ "health", run_health }, { "mean", run_mean }, { "acts", run_acts }, { "info", run_info },
 };
 
+/* The picture (-o) onto a file the command reads (-w, a features file, an image, a log) would
+ * replace it: refused for every command at once, from the arguments as given (after args[0],
+ * the command; up to "--"). */
+static void refuse_output_onto_input(int argc, char **argv)
+{
+	const char *out = NULL;
+	int at = -1, value = -1;
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) && i + 1 < argc) {
+			out = argv[i + 1];
+			at = i;
+			value = ++i;
+		} else if (strncmp(argv[i], "--output=", 9) == 0 || (strncmp(argv[i], "-o", 2) == 0 && argv[i][2])) {
+			out = argv[i] + (argv[i][1] == '-' ? 9 : 2);
+			at = value = i;
+		}
+	if (!out)
+		return;
+	for (int i = 1; i < argc; i++) {
+		if (i == at || i == value)
+			continue;
+		const char *eq = strncmp(argv[i], "--", 2) == 0 ? strchr(argv[i], '=') : NULL;
+		const char *in = eq ? eq + 1 : argv[i];
+		if (same_file(out, in))
+			usage_error("-o %s is the input %s itself", out, in);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	set_progname(argv[0]);
@@ -762,6 +790,7 @@ int main(int argc, char **argv)
 			static char name[64];
 			snprintf(name, sizeof name, "%s %s", progname(), cmd);
 			set_progname(name);
+			refuse_output_onto_input(argc - 1, argv + 1);
 			int rc = commands[i].run(argc - 1, argv + 1);
 			viz_shutdown();
 			return rc;
