@@ -18,7 +18,7 @@
 # full log to $OUT/NAME.log, and prints one status line (and the tail of the log when it
 # fails). The last lines are the summary table. STAGES="build check_cuda ..." runs only the
 # named stages (build check_cuda bench study-fp32 study-tf32 check_ops anet-train-time
-# anet-train-time-tf32 e2e-db loader e2e e2e-accum check-grads check-grads-tf32 ws256 nsys memcheck), for a quick second run on a warm machine, whose build is then incremental.
+# anet-train-time-tf32 e2e-db loader e2e e2e-accum check-grads check-grads-tf32 memcheck ws256 nsys), for a quick second run on a warm machine, whose build is then incremental.
 #
 # GPU_SH_DRY=1 tries the script on a machine without a GPU (tests/test_gpu_sh.sh does, in every
 # make check): the anet-train stages run their command lines on the CPU, with a tiny network, 8
@@ -295,14 +295,23 @@ if [ $trainer = 1 ] && [ -x $B/bin/anet-train ]; then
 fi
 
 # ---------------------------------------------------------------------------------------------
-# 7. how the conv chunk size matters: the workspace limit at 256 MiB instead of 1 GiB
+# 7. compute-sanitizer memcheck over the elementwise, pooling and LRN cases (before the studies
+# below, which matter less if time runs short)
+san=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+if [ $gpu = 1 ] && [ -x "$san" ] && [ -x $B/tests/check_cuda ]; then
+	stage memcheck 60 env CK_RUN_CASE=layers "$san" --tool memcheck --leak-check no --error-exitcode 3 $B/tests/check_cuda
+	note "memcheck (layers cases)" "$(status): $(grep -E 'ERROR SUMMARY' "$OUT/memcheck.log" | tail -n 1)"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# 8. how the conv chunk size matters: the workspace limit at 256 MiB instead of 1 GiB
 if [ $gpu = 1 ] && [ -x $B/bench/gpu_alexnet ]; then
 	stage ws256 45 env ANET_CUDA_WORKSPACE_MB=256 $B/bench/gpu_alexnet --iters 20
 	note "train FP32, workspace 256 MiB" "$(value 'anet fp32 train img/s' "$OUT/ws256.log") img/s"
 fi
 
 # ---------------------------------------------------------------------------------------------
-# 8. where anet's step goes, kernel by kernel (Nsight Systems, when the toolkit has it); the
+# 9. where anet's step goes, kernel by kernel (Nsight Systems, when the toolkit has it); the
 # report itself stays outside $OUT (tens of MB), the statistics go to the log
 nsys=$(command -v nsys || ls /usr/local/cuda/bin/nsys 2>/dev/null || true)
 if [ $gpu = 1 ] && [ -n "$nsys" ] && [ -x $B/bench/gpu_alexnet ]; then
@@ -310,14 +319,6 @@ if [ $gpu = 1 ] && [ -n "$nsys" ] && [ -x $B/bench/gpu_alexnet ]; then
 		$B/bench/gpu_alexnet --iters 5 --warmup 2
 	awk '/cuda_gpu_kern_sum/ { f = 1 } f && n < 24 { print; n++ }' "$OUT/nsys.log" | cut -c1-170 | sed 's/^/    /'
 	note "nsys kernel summary" "$(status) (in $OUT/nsys.log)"
-fi
-
-# ---------------------------------------------------------------------------------------------
-# 9. compute-sanitizer memcheck over the elementwise, pooling and LRN cases (if time is left)
-san=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
-if [ $gpu = 1 ] && [ -x "$san" ] && [ -x $B/tests/check_cuda ]; then
-	stage memcheck 60 env CK_RUN_CASE=layers "$san" --tool memcheck --leak-check no --error-exitcode 3 $B/tests/check_cuda
-	note "memcheck (layers cases)" "$(status): $(grep -E 'ERROR SUMMARY' "$OUT/memcheck.log" | tail -n 1)"
 fi
 
 # ---------------------------------------------------------------------------------------------
