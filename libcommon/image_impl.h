@@ -56,10 +56,11 @@ uint8_t *scratch_get(Scratch *s, size_t n);
  * of the buffer; NULL if none. */
 const uint8_t *jpeg_segment(const uint8_t *b, size_t len, uint8_t marker, const char *tag, size_t taglen, size_t *n);
 
-/* The orientation tag (274) of an EXIF block's first IFD (tiff: the TIFF header on, n bytes):
- * 1..8; -1 when the tag is there but holds no orientation (another type, several values, 9),
- * which leaves the image as stored without a look at XMP, as PIL does; 0 when absent or the
- * block is malformed. */
+/* The orientation tag (274) of an EXIF block's first IFD (tiff: the TIFF header on, n bytes,
+ * after one more "Exif\0\0" if there is one), read as PIL's getexif reads it: 1..8, the first
+ * value of any numeric type; -1 when the tag is there but holds no orientation (bytes, text,
+ * 9), which leaves the image as stored without a look at XMP, as PIL does; 0 when absent (or
+ * of no type PIL reads, or empty) or the block is malformed. */
 int exif_orientation(const uint8_t *tiff, size_t n);
 
 /* The same from an XMP packet (x, n bytes): tiff:Orientation="6" or <tiff:Orientation>6<, 1..8;

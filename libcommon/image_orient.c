@@ -13,8 +13,66 @@ static uint32_t get32(const uint8_t *p, int le)
 		  : (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
+static uint64_t get64(const uint8_t *p, int le)
+{
+	return le ? get32(p, 1) | (uint64_t)get32(p + 4, 1) << 32 : (uint64_t)get32(p, 0) << 32 | get32(p + 4, 0);
+}
+
+/* The bytes of one value of each TIFF type PIL's TiffImagePlugin reads; 0 for a type it skips. */
+static unsigned type_size(unsigned type)
+{
+	static const uint8_t size[17] = { [1] = 1, [2] = 1,  [3] = 2,  [4] = 4,  [5] = 8,  [6] = 1,  [7] = 1,
+					  [8] = 2, [9] = 4, [10] = 8, [11] = 4, [12] = 8, [13] = 4, [16] = 8 };
+	return type < 17 ? size[type] : 0;
+}
+
+/* The orientation a tag's first value (at v) names, as PIL compares it with 1..8: any number
+ * (signed, a rational, a float) equal to one of them; -1 for bytes and text (BYTE, ASCII,
+ * UNDEFINED, which PIL keeps as such) and for any other number. */
+static int first_value(const uint8_t *v, unsigned type, int le)
+{
+	int64_t k;
+	switch (type) {
+	case 3: k = get16(v, le); break;
+	case 8: k = (int16_t)get16(v, le); break;
+	case 4: case 13: k = get32(v, le); break;
+	case 9: k = (int32_t)get32(v, le); break;
+	case 6: k = (int8_t)v[0]; break;
+	case 16: k = get64(v, le) > 8 ? -1 : (int64_t)get64(v, le); break;
+	case 5: case 10: {
+		int64_t num = type == 5 ? (int64_t)get32(v, le) : (int32_t)get32(v, le);
+		int64_t den = type == 5 ? (int64_t)get32(v + 4, le) : (int32_t)get32(v + 4, le);
+		k = den != 0 && num % den == 0 ? num / den : -1;
+		break;
+	}
+	case 11: {
+		uint32_t u = get32(v, le);
+		float f;
+		memcpy(&f, &u, sizeof f);
+		k = f >= 1 && f <= 8 && f == (int)f ? (int)f : -1;
+		break;
+	}
+	case 12: {
+		uint64_t u = get64(v, le);
+		double d;
+		memcpy(&d, &u, sizeof d);
+		k = d >= 1 && d <= 8 && d == (int)d ? (int)d : -1;
+		break;
+	}
+	default: return -1;
+	}
+	return k >= 1 && k <= 8 ? (int)k : -1;
+}
+
 int exif_orientation(const uint8_t *t, size_t n)
 {
+	/* PIL drops up to two "Exif\0\0" in front of the block; the callers one (a JPEG's APP1
+	 * header, the one PIL adds to a PNG's eXIf, ImageMagick's text profile's), this the other
+	 * (writers that put it into eXIf, or twice into APP1) */
+	if (n >= 6 && memcmp(t, "Exif\0\0", 6) == 0) {
+		t += 6;
+		n -= 6;
+	}
 	if (n < 8 || !((t[0] == 'I' && t[1] == 'I') || (t[0] == 'M' && t[1] == 'M')))
 		return 0;
 	int le = t[0] == 'I';
@@ -30,13 +88,22 @@ int exif_orientation(const uint8_t *t, size_t n)
 			return 0;
 		if (get16(t + e, le) != 0x0112)
 			continue;
-		/* one SHORT, as the standard has it, held in the first two bytes of the value field;
-		 * or one LONG, as some writers store it and PIL accepts */
+		/* as PIL's TiffImagePlugin loads an IFD: an entry of a type it does not know, with no
+		 * values, or whose values lie past the block is passed over (a later Orientation may
+		 * count, else XMP); the first one read is the tag, and its first value (a SHORT, as the
+		 * standard has it, or any other number) the orientation */
 		unsigned type = get16(t + e + 2, le);
-		if ((type != 3 && type != 4) || get32(t + e + 4, le) != 1)
-			return -1;
-		uint32_t v = type == 3 ? get16(t + e + 8, le) : get32(t + e + 8, le);
-		return v >= 1 && v <= 8 ? (int)v : -1;
+		uint64_t size = (uint64_t)type_size(type) * get32(t + e + 4, le);
+		if (size == 0)
+			continue;
+		const uint8_t *v = t + e + 8;
+		if (size > 4) {
+			uint32_t off = get32(t + e + 8, le);
+			if (off > n || size > n - off)
+				continue;
+			v = t + off;
+		}
+		return first_value(v, type, le);
 	}
 	return 0;
 }

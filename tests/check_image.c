@@ -366,7 +366,7 @@ static size_t tiff_block(uint8_t *t, int le, uint32_t ifd, unsigned type, uint32
 	P16(ifd + 14, 0x0112);
 	P16(ifd + 16, type);
 	P32(ifd + 18, count);
-	if (type == 4)
+	if (type == 4 || type == 5) /* a LONG, or a RATIONAL's offset */
 		P32(ifd + 22, value);
 	else
 		P16(ifd + 22, value);
@@ -384,11 +384,27 @@ START_TEST(exif_orientation_tag)
 		size_t n = tiff_block(t, le, 8, 3, 1, 6);
 		ck_assert_int_eq(exif_orientation(t, n - 1), 0);               /* the entry cut short */
 		ck_assert_int_eq(exif_orientation(t, tiff_block(t, le, 8, 4, 1, 6)), 6); /* a LONG, as PIL reads it */
+		/* PIL takes the first value of any numeric type */
+		ck_assert_int_eq(exif_orientation(t, tiff_block(t, le, 8, 8, 1, 6)), 6); /* an SSHORT */
+		ck_assert_int_eq(exif_orientation(t, tiff_block(t, le, 8, 3, 2, 6)), 6); /* two values */
+		n = tiff_block(t, le, 8, 5, 1, 40); /* a RATIONAL, 12/2, after the IFD */
+		t[le ? 40 : 43] = 12;
+		t[le ? 44 : 47] = 2;
+		ck_assert_int_eq(exif_orientation(t, 48), 6);
+		ck_assert_int_eq(exif_orientation(t, 47), 0); /* its value cut short: passed over */
 		/* a tag that holds no orientation: -1, which keeps XMP from deciding */
-		ck_assert_int_eq(exif_orientation(t, tiff_block(t, le, 8, 8, 1, 6)), -1); /* an SSHORT */
-		ck_assert_int_eq(exif_orientation(t, tiff_block(t, le, 8, 3, 2, 6)), -1); /* two values */
 		ck_assert_int_eq(exif_orientation(t, tiff_block(t, le, 8, 3, 1, 9)), -1); /* no such orientation */
 		ck_assert_int_eq(exif_orientation(t, tiff_block(t, le, 8, 3, 1, 0)), -1);
+		ck_assert_int_eq(exif_orientation(t, tiff_block(t, le, 8, 1, 1, 6)), -1); /* a BYTE: bytes to PIL */
+		/* an entry PIL does not read (no values, an unknown type) is as if absent */
+		ck_assert_int_eq(exif_orientation(t, tiff_block(t, le, 8, 3, 0, 6)), 0);
+		ck_assert_int_eq(exif_orientation(t, tiff_block(t, le, 8, 99, 1, 6)), 0);
+		/* one more "Exif\0\0" in front, which PIL drops */
+		uint8_t x[70];
+		n = tiff_block(t, le, 8, 3, 1, 6);
+		memcpy(x, "Exif\0\0", 6);
+		memcpy(x + 6, t, n);
+		ck_assert_int_eq(exif_orientation(x, n + 6), 6);
 		tiff_block(t, le, 8, 3, 1, 6);
 		t[le ? 4 : 7] = 200; /* the IFD beyond the block */
 		ck_assert_int_eq(exif_orientation(t, 34), 0);
