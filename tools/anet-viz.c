@@ -738,31 +738,45 @@ static const Command commands[] = {
 	{ "health", run_health }, { "mean", run_mean }, { "acts", run_acts }, { "info", run_info },
 };
 
+/* -o, -oFILE, --output or any abbreviation getopt_long takes for it (--out FILE, --outp=FILE):
+ * 1, with *value the attached value or NULL when it is the next argument. */
+static int output_option(const char *a, const char **value)
+{
+	if (strncmp(a, "-o", 2) == 0) {
+		*value = a[2] ? a + 2 : NULL;
+		return 1;
+	}
+	size_t k = strncmp(a, "--", 2) == 0 ? strcspn(a + 2, "=") : 0;
+	if (!k || k > strlen("output") || strncmp(a + 2, "output", k) != 0)
+		return 0;
+	*value = a[2 + k] == '=' ? a + 3 + k : NULL;
+	return 1;
+}
+
 /* The picture (-o) onto a file the command reads (-w, a features file, an image, a log) would
  * replace it: refused for every command at once, from the arguments as given (after args[0],
- * the command; up to "--"). */
+ * the command; options up to "--"). An input may be an argument of its own, a long option's
+ * value after '=' or a short option's attached to it (-wMODEL). */
 static void refuse_output_onto_input(int argc, char **argv)
 {
-	const char *out = NULL;
+	const char *out = NULL, *v;
 	int at = -1, value = -1;
 	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
-		if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) && i + 1 < argc) {
-			out = argv[i + 1];
+		if (output_option(argv[i], &v) && (v || i + 1 < argc)) {
+			out = v ? v : argv[i + 1];
 			at = i;
-			value = ++i;
-		} else if (strncmp(argv[i], "--output=", 9) == 0 || (strncmp(argv[i], "-o", 2) == 0 && argv[i][2])) {
-			out = argv[i] + (argv[i][1] == '-' ? 9 : 2);
-			at = value = i;
+			value = v ? i : ++i;
 		}
 	if (!out)
 		return;
 	for (int i = 1; i < argc; i++) {
 		if (i == at || i == value)
 			continue;
-		const char *eq = strncmp(argv[i], "--", 2) == 0 ? strchr(argv[i], '=') : NULL;
-		const char *in = eq ? eq + 1 : argv[i];
-		if (same_file(out, in))
-			usage_error("-o %s is the input %s itself", out, in);
+		const char *a = argv[i], *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
+		const char *in = eq ? eq + 1 : a[0] == '-' && a[1] && a[1] != '-' && a[2] ? a + 2 : a;
+		const char *hit = same_file(out, a) ? a : same_file(out, in) ? in : NULL;
+		if (hit)
+			usage_error("-o %s is the input %s itself", out, hit);
 	}
 }
 
