@@ -21,6 +21,8 @@ typedef struct {
 	int is_idx;
 	ClassTable classes; /* count 0: no names */
 	uint64_t total;
+	const char *output;      /* -o where it exists already: an image of the list or folder */
+	const char *output_base; /* may not be it (its last component, to stat only namesakes) */
 } Source;
 
 enum { SLOT_FREE, SLOT_QUEUED, SLOT_DONE };
@@ -143,6 +145,13 @@ static int next_job(Source *src, Slot *s)
 	int rc = inputs_next(src->inputs, &it);
 	if (rc <= 0)
 		return rc;
+	/* the output renamed over an image of the list or folder would replace it (tools/imgprep.c
+	 * refuses the files named on the command line before the run) */
+	const char *base = strrchr(it.path, '/');
+	if (src->output && strcmp(base ? base + 1 : it.path, src->output_base) == 0 && same_file(it.path, src->output)) {
+		warn_msg("-o %s is the input %s itself: nothing written, the file kept", src->output, it.path);
+		return -1;
+	}
 	s->path = xstrdup(it.path);
 	s->name = xstrdup(it.name);
 	s->label = it.label;
@@ -347,6 +356,12 @@ static int source_open(const ImgprepArgs *a, Source *src)
 			return -1;
 		src->total = inputs_count(src->inputs);
 		max_label = inputs_max_label(src->inputs);
+		struct stat st;
+		if (a->output && stat(a->output, &st) == 0 && S_ISREG(st.st_mode)) {
+			const char *base = strrchr(a->output, '/');
+			src->output = a->output;
+			src->output_base = base ? base + 1 : a->output;
+		}
 		const ClassTable *t = inputs_classes(src->inputs);
 		if (t)
 			src->classes = classes_copy(t);

@@ -154,6 +154,11 @@ printf '%s 0\n' "$T/dog.jpg" >"$T/one.txt"
 ln -s "$T/one.txt" "$T/link.txt"
 expect_exit 2 imgprep -s 24 -l "$T/one.txt" -o "$T/link.txt"
 expect_err "\-o .*link.txt is the input .*one.txt itself"
+# an image the list names (or a class folder holds) is found when the run reaches it
+printf '%s 0\n%s 1\n' "$DATA/gray.jpg" "$T/dog.jpg" >"$T/two.txt"
+expect_exit 1 imgprep -s 24 -l "$T/two.txt" -o "$T/dog.jpg"
+expect_err "\-o .*dog.jpg is the input .*dog.jpg itself: nothing written"
+cmp "$T/dog.jpg" "$DATA/photo-dog.jpg" || fail "-o onto an image of the list replaced it"
 
 # -s, -c and --encode shape the records: 3 channels of 24x24 raw is 1728 payload bytes
 imgprep -s 24 --encode raw "$DATA/photo-dog.jpg" >"$T/raw" 2>/dev/null
