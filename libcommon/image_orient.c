@@ -26,6 +26,22 @@ static unsigned type_size(unsigned type)
 	return type < 17 ? size[type] : 0;
 }
 
+static double float_at(const uint8_t *v, int le)
+{
+	uint32_t u = get32(v, le);
+	float f;
+	memcpy(&f, &u, sizeof f);
+	return f;
+}
+
+static double double_at(const uint8_t *v, int le)
+{
+	uint64_t u = get64(v, le);
+	double d;
+	memcpy(&d, &u, sizeof d);
+	return d;
+}
+
 /* The orientation a tag's first value (at v) names, as PIL compares it with 1..8: any number
  * (signed, a rational, a float) equal to one of them; -1 for bytes and text (BYTE, ASCII,
  * UNDEFINED, which PIL keeps as such) and for any other number. */
@@ -45,17 +61,8 @@ static int first_value(const uint8_t *v, unsigned type, int le)
 		k = den != 0 && num % den == 0 ? num / den : -1;
 		break;
 	}
-	case 11: {
-		uint32_t u = get32(v, le);
-		float f;
-		memcpy(&f, &u, sizeof f);
-		k = f >= 1 && f <= 8 && f == (int)f ? (int)f : -1;
-		break;
-	}
-	case 12: {
-		uint64_t u = get64(v, le);
-		double d;
-		memcpy(&d, &u, sizeof d);
+	case 11: case 12: {
+		double d = type == 11 ? float_at(v, le) : double_at(v, le);
 		k = d >= 1 && d <= 8 && d == (int)d ? (int)d : -1;
 		break;
 	}
