@@ -171,6 +171,13 @@ expect_err "\-\-health .*m.anw is the file of --init-from"
 expect_exit 1 train --steps 4 -o "$T/no/such/x.anw" "$T/train.lmdb"
 expect_err "no/such/x.anw.tmp.[0-9]*: No such file or directory"
 grep -q "training" "$T/err" && fail "a model that cannot be written was found only after training"
+# -o /dev/null: nothing named after it (/dev/null.ckpt) unless the checkpoint has a name of its own
+expect_exit 1 train --steps 4 -o /dev/null "$T/train.lmdb"
+expect_err "\-o /dev/null is no regular file, and the checkpoint is named after it: give --checkpoint FILE"
+expect_exit 1 train --steps 4 -o /dev/null --checkpoint "$T/null.ckpt" --val "$T/train.lmdb" "$T/train.lmdb"
+expect_err "the best model of --val is named after it"
+train --steps 4 -o /dev/null --checkpoint "$T/null.ckpt" "$T/train.lmdb" 2>"$T/err" || { cat "$T/err"; fail "-o /dev/null failed"; }
+[ -s "$T/null.ckpt" ] || fail "-o /dev/null --checkpoint FILE wrote no checkpoint"
 mkdir "$T/small"
 if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=4k tmpfs "$T/small" 2>/dev/null; then
 	set +e
