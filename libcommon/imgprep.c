@@ -389,7 +389,9 @@ static void source_close(Source *src)
 	classes_free(&src->classes);
 }
 
-static void print_summary(const Summary *s)
+/* failed: the run stopped on an error said above (the output failed, say), so "written" would
+ * claim records that may not have arrived */
+static void print_summary(const Summary *s, int failed)
 {
 	char conv[256] = "";
 	size_t n = 0;
@@ -406,8 +408,8 @@ static void print_summary(const Summary *s)
 	char warned[64] = "";
 	if (s->warned)
 		snprintf(warned, sizeof warned, "; %llu decoded despite libjpeg warnings", (unsigned long long)s->warned);
-	warn_msg("%llu written, %llu skipped%s%s", (unsigned long long)s->written, (unsigned long long)s->skipped, conv,
-		 warned);
+	warn_msg("%llu %s, %llu skipped%s%s", (unsigned long long)s->written,
+		 failed ? "prepared before the failure above" : "written", (unsigned long long)s->skipped, conv, warned);
 	/* phone pictures carry the tag; ILSVRC's preparation ignored it, so imgprep does unless told */
 	if (s->not_upright)
 		warn_msg("%llu image%s an EXIF orientation other than upright, ignored: the pixels are used as stored "
@@ -464,7 +466,7 @@ int imgprep_main(const ImgprepArgs *a)
 	Summary sum = { 0 };
 	int rc = run(a, &src, out, out_name, &sum);
 	source_close(&src);
-	print_summary(&sum);
+	print_summary(&sum, rc != 0);
 	int status = rc ? EXIT_RUNTIME : verdict(a, &sum);
 	if (rc && !a->output)
 		clearerr(stdout); /* a write error there was reported: the check at exit (util.h) need not repeat it */

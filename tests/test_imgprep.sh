@@ -3,6 +3,11 @@
 . "$ANET_TESTS/lib/shtest.sh"
 
 check_help imgprep
+# records lost to a full output are not called written
+expect_exit 1 imgprep -s 24 "$DATA/photo-dog.jpg" >/dev/full
+expect_err "standard output: write error: No space left on device"
+expect_err "1 prepared before the failure above, 0 skipped"
+grep -q "written" "$T/err" && fail "records lost to /dev/full called written: $(cat "$T/err")"
 
 # usage errors exit 2 and point at --help
 for args in "" "-s 0 $DATA/photo-dog.jpg" "-c 2 $DATA/photo-dog.jpg" "--encode png $DATA/photo-dog.jpg" \
