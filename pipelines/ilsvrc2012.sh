@@ -19,8 +19,10 @@
 #   4 stats     pcacolor: mean image and colour PCA
 #   5 train     anet-train, the paper's schedule: lr 0.01 divided by 10 when the validation
 #               error stops improving (--plateau, at most 3 times), about 90 epochs, batch 128,
-#               on the best device; checkpoints every 30 minutes and at each epoch's end
-#   6 eval      anet-eval on the validation set: the centre crop and the paper's 10 crops
+#               on the best device; checkpoints every 30 minutes and at each epoch's end; once
+#               for each of SEEDS
+#   6 eval      anet-eval on the validation set: the centre crop and the paper's 10 crops; with
+#               several SEEDS each model, then their ensemble (Table 2's "5 CNNs" row)
 #   7 figures   anet-viz: first-layer filters (Figure 3), neighbours and predictions
 #               (Figure 4), training curves, a contact sheet of the validation DB, the mean
 #               image, the feature maps of one validation image
@@ -31,7 +33,9 @@
 # devkit's meta.mat) or SYNSETS (a text mapping, "ILSVRC2012_ID WNID [words]" a line),
 # GROUND_TRUTH, NET (alexnet or a spec file), EPOCHS (90), STEPS (stop at this global step
 # instead), BATCH (128), LR (0.01), PLATEAU (2: epochs without improvement before a drop),
-# SIZE (256), QUALITY (90), THREADS (all cores), DEVICE (auto), GALLERY (training images
+# SIZE (256), QUALITY (90), SEEDS (1; "1 2 3 4 5" trains five models, model.anw and
+# model-seedN.anw, and evaluates them alone and averaged; adding seeds to a finished run
+# trains only the new ones), THREADS (all cores), DEVICE (auto), GALLERY (training images
 # searched for the neighbours picture, 50000), NAMES (words: class names from the devkit's
 # words, "tench"; wnid: the WNIDs), CHECK_SPACE (1), ESTIMATE (1), ANET_BIN (the programs'
 # folder, else PATH), PYTHON (python3).
@@ -59,6 +63,7 @@ BATCH=${BATCH:-128}
 LR=${LR:-0.01}
 PLATEAU=${PLATEAU:-2}
 SIZE=${SIZE:-256}
+SEEDS=${SEEDS:-1}
 QUALITY=${QUALITY:-90}
 THREADS=${THREADS:-$(nproc 2>/dev/null || echo 1)}
 DEVICE=${DEVICE:-auto}
@@ -72,10 +77,21 @@ if [ -n "${ANET_BIN:-}" ]; then PATH=$ANET_BIN:$PATH; fi
 say() { printf '%s\n' "ilsvrc2012: $*" >&2; }
 die() { say "$*"; exit 1; }
 step() { say "== [$1/7] $2"; }
+# the files of seed $1's model: seed 1's are model.anw, model.ckpt, train-log.tsv (the names of a
+# run with one seed), the others' model-seedN.anw, ...
+sfx() { if [ "$1" = 1 ]; then echo ""; else echo "-seed$1"; fi; }
 done_mark() { : > "$OUT/.done/$1"; }
 is_done() { [ -e "$OUT/.done/$1" ]; }
 skip() { say "   done already ($1): skipped"; }
 
+for seed in $SEEDS; do
+	case $seed in '' | *[!0-9]* | 0*) echo "ilsvrc2012: SEEDS='$SEEDS': expected positive whole numbers" >&2; exit 2 ;; esac
+done
+[ "$(echo $SEEDS | tr ' ' '\n' | sort -u | wc -l)" = "$(echo $SEEDS | wc -w)" ] ||
+	{ echo "ilsvrc2012: SEEDS='$SEEDS': a seed given twice" >&2; exit 2; }
+SEEDS=$(echo $SEEDS) # one space between them
+first=${SEEDS%% *}
+todo=0 # models still to train
 for p in imgprep mkdb pcacolor anet-train anet-eval anet-viz; do
 	command -v "$p" >/dev/null 2>&1 || die "$p not found: build anet (make) and set ANET_BIN or PATH"
 done
@@ -120,15 +136,16 @@ rec=$(awk -v s="$SIZE" 'BEGIN { printf "%d", 20000 * s * s / 65536 + 600 }')
 need=0
 is_done train-db || need=$((need + ntrain * rec * 11 / 10))
 is_done val-db || need=$((need + nval * rec * 11 / 10))
-# the model, the best model and the checkpoint (weights and momentum)
-is_done train || need=$((need + params * 4 * 4))
+# each model still to train: the model, the best model and the checkpoint (weights and momentum)
+for seed in $SEEDS; do is_done "train$(sfx "$seed")" || todo=$((todo + 1)); done
+need=$((need + todo * params * 4 * 4))
 say "plan: $nclasses classes, $ntrain training and $nval validation images, $NET ($params parameters)"
 say "disk: about $(human $need) still to write into $OUT"
 if [ "$CHECK_SPACE" = 1 ]; then
 	free=$(( $(kib_free "$OUT") * 1024 ))
 	[ "$free" -gt "$need" ] || die "$OUT: $(human "$free") free, about $(human $need) needed (CHECK_SPACE=0 to go on anyway)"
 fi
-if [ "$ESTIMATE" = 1 ] && ! is_done train; then
+if [ "$ESTIMATE" = 1 ] && [ $todo -gt 0 ]; then
 	# the preparation rate, from the first 64 training images, on every core
 	head -n 64 "$L/train.list" > "$OUT/.estimate.list"
 	t0=$(date +%s.%N)
@@ -144,9 +161,10 @@ if [ "$ESTIMATE" = 1 ] && ! is_done train; then
 	rate=$(printf '%s\n' "$timing" | sed -n 's/^train: \([0-9.]*\) img\/s.*/\1/p' | head -n 1)
 	if [ -n "$rate" ]; then
 		if [ -n "$STEPS" ]; then images=$((STEPS * BATCH)); else images=$((EPOCHS * ntrain)); fi
-		secs=$(awk -v n="$images" -v r="$rate" 'BEGIN { printf "%d", n / r }')
+		secs=$(awk -v n="$images" -v r="$rate" -v m="$todo" 'BEGIN { printf "%d", m * n / r }')
 		device=$(printf '%s\n' "$timing" | sed -n 's/^timing .* on \(.*\): batch .*/\1/p' | head -n 1)
-		say "time: training, about $(hours "$secs") at $rate img/s${device:+ on $device}"
+		models=""; [ $todo = 1 ] || models=" for $todo models"
+		say "time: training, about $(hours "$secs")$models at $rate img/s${device:+ on $device}"
 	else
 		say "time: anet-train --time gave no rate; no training estimate"
 	fi
@@ -179,41 +197,65 @@ if is_done stats; then skip "$OUT/train.stats"; else
 fi
 
 # ---------------------------------------------------------------------------------------------
-model=$OUT/model.anw
-ckpt=$OUT/model.ckpt
 stopped() {
 	rc=$?
 	[ -f "$ckpt" ] && die "anet-train stopped (exit status $rc); run this script again to go on from $ckpt"
 	die "anet-train failed (exit status $rc)"
 }
 if [ -n "$STEPS" ]; then span="$STEPS steps"; else span="$EPOCHS epochs"; fi
-step 5 "anet-train: $NET, $span, batch $BATCH, lr $LR divided on plateaus, device $DEVICE"
-if is_done train; then skip "$model"; else
+nseeds=$(echo $SEEDS | wc -w)
+seeds=""; [ "$SEEDS" = 1 ] || seeds=", seeds $(echo $SEEDS)"
+step 5 "anet-train: $NET, $span, batch $BATCH, lr $LR divided on plateaus, device $DEVICE$seeds"
+models=""
+for seed in $SEEDS; do
+	model=$OUT/model$(sfx "$seed").anw ckpt=$OUT/model$(sfx "$seed").ckpt log=$OUT/train-log$(sfx "$seed").tsv
+	models="$models $model"
+	if is_done "train$(sfx "$seed")"; then skip "$model"; continue; fi
+	[ "$nseeds" = 1 ] || say "   seed $seed: $model"
 	if [ -n "$STEPS" ]; then length="--steps $STEPS"; else length="--epochs $EPOCHS"; fi
 	if [ -f "$ckpt" ]; then
 		say "   resuming from $ckpt"
 		# shellcheck disable=SC2086
 		anet-train --resume "$ckpt" $length --device "$DEVICE" --threads "$THREADS" -j "$THREADS" \
-			--log "$OUT/train-log.tsv" -o "$model" --checkpoint "$ckpt" "$OUT/train.lmdb" || stopped
+			--log "$log" -o "$model" --checkpoint "$ckpt" "$OUT/train.lmdb" || stopped
 	else
-		rm -f "$OUT/train-log.tsv"
+		rm -f "$log"
 		# shellcheck disable=SC2086
 		anet-train --net "$NET" --stats "$OUT/train.stats" --val "$OUT/val.lmdb" --batch "$BATCH" $length \
-			--lr "$LR" --plateau="$PLATEAU" --device "$DEVICE" --threads "$THREADS" -j "$THREADS" \
-			--log "$OUT/train-log.tsv" -o "$model" --checkpoint "$ckpt" "$OUT/train.lmdb" || stopped
+			--lr "$LR" --plateau="$PLATEAU" --seed "$seed" --device "$DEVICE" --threads "$THREADS" -j "$THREADS" \
+			--log "$log" -o "$model" --checkpoint "$ckpt" "$OUT/train.lmdb" || stopped
 	fi
 	[ -f "$model" ] || die "anet-train wrote no $model"
-	done_mark train
-fi
+	done_mark "train$(sfx "$seed")"
+done
+model=$OUT/model$(sfx "$first").anw # the one the figures show
 
-step 6 "anet-eval: validation error, centre crop and 10 crops"
-if is_done eval; then skip "$OUT/eval-*.txt"; else
-	for crops in 1 10; do
-		anet-eval -w "$model" --crops "$crops" --device "$DEVICE" "$OUT/val.lmdb" > "$OUT/eval-${crops}crop.txt.tmp"
-		mv "$OUT/eval-${crops}crop.txt.tmp" "$OUT/eval-${crops}crop.txt"
-		sed 's/^/   /' "$OUT/eval-${crops}crop.txt" >&2
+step 6 "anet-eval: validation error, centre crop and 10 crops${seeds:+, each model and their ensemble}"
+# eval_to FILE MODEL...: anet-eval's report, moved into place whole
+eval_to() {
+	out=$1 crops=$2; shift 2
+	ws=""
+	for m; do ws="$ws -w $m"; done
+	# shellcheck disable=SC2086
+	anet-eval $ws --crops "$crops" --device "$DEVICE" "$OUT/val.lmdb" > "$out.tmp"
+	mv "$out.tmp" "$out"
+	sed 's/^/   /' "$out" >&2
+}
+# the eval marker names the seeds: a run given more evaluates again
+[ "$SEEDS" = 1 ] && mark=eval || mark=eval-seeds$(printf -- '-%s' $SEEDS)
+if is_done "$mark"; then skip "$OUT/eval-*.txt"; else
+	for seed in $SEEDS; do
+		for crops in 1 10; do
+			eval_to "$OUT/eval$(sfx "$seed")-${crops}crop.txt" "$crops" "$OUT/model$(sfx "$seed").anw"
+		done
 	done
-	done_mark eval
+	if [ "$nseeds" -gt 1 ]; then
+		for crops in 1 10; do
+			# shellcheck disable=SC2086
+			eval_to "$OUT/eval-ensemble-${crops}crop.txt" "$crops" $models
+		done
+	fi
+	done_mark "$mark"
 fi
 
 step 7 "anet-viz: filters, neighbours, predictions, curves, records, mean, acts"
@@ -223,10 +265,14 @@ if is_done figures; then skip "$F"; else
 	anet-viz neighbours -w "$model" --query "$OUT/val.lmdb" --gallery "$OUT/train.lmdb" --random 1 \
 		--gallery-limit "$GALLERY" --device "$DEVICE" -j "$THREADS" -o "$F/neighbours.png"
 	anet-viz predictions -w "$model" --db "$OUT/val.lmdb" -n 8 --random 2 --device "$DEVICE" -o "$F/predictions.png"
-	anet-viz curves "$OUT/train-log.tsv" --x epoch -o "$F/curves.png"
+	anet-viz curves "$OUT/train-log$(sfx "$first").tsv" --x epoch -o "$F/curves.png"
 	anet-viz records "$OUT/val.lmdb" -n 32 --random 3 -o "$F/records.png"
 	anet-viz mean "$OUT/train.stats" -o "$F/mean.png"
 	anet-viz acts -w "$model" --db "$OUT/val.lmdb" --key 0 --device "$DEVICE" -o "$F/acts.png"
 	done_mark figures
 fi
-say "finished: $model; $OUT/eval-1crop.txt, $OUT/eval-10crop.txt; pictures in $F/"
+if [ "$nseeds" = 1 ]; then
+	say "finished: $model; $OUT/eval-1crop.txt, $OUT/eval-10crop.txt; pictures in $F/"
+else
+	say "finished:$models; $OUT/eval-*crop.txt (each model's, and eval-ensemble-*crop.txt: their averaged predictions); pictures of $model in $F/"
+fi

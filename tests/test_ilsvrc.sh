@@ -66,6 +66,22 @@ run a 12 || { cat "$T/a.log"; fail "the rerun failed"; }
 [ "$(grep -c "done already" "$T/a.log")" = 7 ] || { cat "$T/a.log"; fail "the rerun did not skip all 7 steps"; }
 grep -q "resuming\|^ilsvrc2012: time:" "$T/a.log" && { cat "$T/a.log"; fail "the rerun did work again"; }
 
+# a second seed added to the finished run (Table 2's ensemble, in small): only the new model
+# is trained, then every model is evaluated alone and the two together
+OUT=$T/a STEPS=12 SEEDS="1 2" sh "$P" "$T/il" > "$T/s.log" 2>&1 || { cat "$T/s.log"; fail "SEEDS='1 2' failed"; }
+grep -q "done already (.*a/model.anw): skipped" "$T/s.log" || { cat "$T/s.log"; fail "seed 1 was trained again"; }
+for f in model-seed2.anw train-log-seed2.tsv eval-seed2-1crop.txt eval-seed2-10crop.txt eval-ensemble-1crop.txt \
+	eval-ensemble-10crop.txt; do
+	[ -s "$A/$f" ] || { cat "$T/s.log"; fail "SEEDS='1 2': $f is missing or empty"; }
+done
+grep -q "^ensemble: 2 models" "$A/eval-ensemble-10crop.txt" || fail "eval-ensemble-10crop.txt: $(cat "$A/eval-ensemble-10crop.txt")"
+grep -q "^model: .*a/model-seed2.anw" "$A/eval-ensemble-10crop.txt" || fail "the ensemble does not name model-seed2.anw"
+cmp -s "$A/model.anw" "$A/model-seed2.anw" && fail "seeds 1 and 2 trained the same model"
+expect_exit 2 env OUT=$T/a SEEDS="1 x" sh "$P" "$T/il"
+expect_err "SEEDS='1 x': expected positive whole numbers"
+expect_exit 2 env OUT=$T/a SEEDS="2 2" sh "$P" "$T/il"
+expect_err "a seed given twice"
+
 # killed during training: the rerun resumes from the checkpoint and finishes
 OUT=$T/k STEPS=100000 setsid sh "$P" "$T/il" > "$T/k.log" 2>&1 &
 pid=$!
