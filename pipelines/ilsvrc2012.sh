@@ -231,15 +231,20 @@ done
 model=$OUT/model$(sfx "$first").anw # the one the figures show
 
 step 6 "anet-eval: validation error, centre crop and 10 crops${seeds:+, each model and their ensemble}"
-# eval_to FILE MODEL...: anet-eval's report, moved into place whole
+# eval_to FILE CROPS MODEL...: anet-eval's report, moved into place whole; each model a -w of
+# its own in "$@" (OUT may hold spaces)
 eval_to() {
 	out=$1 crops=$2; shift 2
-	ws=""
-	for m; do ws="$ws -w $m"; done
-	# shellcheck disable=SC2086
-	anet-eval $ws --crops "$crops" --device "$DEVICE" "$OUT/val.lmdb" > "$out.tmp"
+	for m; do set -- "$@" -w "$m"; shift; done
+	anet-eval "$@" --crops "$crops" --device "$DEVICE" "$OUT/val.lmdb" > "$out.tmp"
 	mv "$out.tmp" "$out"
 	sed 's/^/   /' "$out" >&2
+}
+# ensemble CROPS: every seed's model at once
+ensemble() {
+	set -- "$OUT/eval-ensemble-$1crop.txt" "$1"
+	for seed in $SEEDS; do set -- "$@" "$OUT/model$(sfx "$seed").anw"; done
+	eval_to "$@"
 }
 # the eval marker names the seeds: a run given more evaluates again
 [ "$SEEDS" = 1 ] && mark=eval || mark=eval-seeds$(printf -- '-%s' $SEEDS)
@@ -250,10 +255,7 @@ if is_done "$mark"; then skip "$OUT/eval-*.txt"; else
 		done
 	done
 	if [ "$nseeds" -gt 1 ]; then
-		for crops in 1 10; do
-			# shellcheck disable=SC2086
-			eval_to "$OUT/eval-ensemble-${crops}crop.txt" "$crops" $models
-		done
+		for crops in 1 10; do ensemble "$crops"; done
 	fi
 	done_mark "$mark"
 fi

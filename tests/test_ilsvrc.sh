@@ -77,6 +77,9 @@ done
 grep -q "^ensemble: 2 models" "$A/eval-ensemble-10crop.txt" || fail "eval-ensemble-10crop.txt: $(cat "$A/eval-ensemble-10crop.txt")"
 grep -q "^model: .*a/model-seed2.anw" "$A/eval-ensemble-10crop.txt" || fail "the ensemble does not name model-seed2.anw"
 cmp -s "$A/model.anw" "$A/model-seed2.anw" && fail "seeds 1 and 2 trained the same model"
+# an OUT with a space in it, seeds apart by a tab: each model is one -w to anet-eval
+OUT="$T/o u" STEPS=4 SEEDS="2	3" sh "$P" "$T/il" > "$T/u.log" 2>&1 || { cat "$T/u.log"; fail "OUT with a space failed"; }
+grep -q "^ensemble: 2 models" "$T/o u/eval-ensemble-1crop.txt" || fail "OUT with a space: no ensemble"
 expect_exit 2 env OUT=$T/a SEEDS="1 x" sh "$P" "$T/il"
 expect_err "SEEDS='1 x': expected positive whole numbers"
 expect_exit 2 env OUT=$T/a SEEDS="2 2" sh "$P" "$T/il"
