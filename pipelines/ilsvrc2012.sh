@@ -34,11 +34,12 @@
 # GROUND_TRUTH, NET (alexnet or a spec file), EPOCHS (90), STEPS (stop at this global step
 # instead), BATCH (128), LR (0.01), PLATEAU (2: epochs without improvement before a drop),
 # SIZE (256), QUALITY (90), SEEDS (1; "1 2 3 4 5" trains five models, model.anw and
-# model-seedN.anw, and evaluates them alone and averaged; adding seeds to a finished run
-# trains only the new ones), THREADS (all cores), DEVICE (auto), GALLERY (training images
-# searched for the neighbours picture, 50000), NAMES (words: class names from the devkit's
-# words, "tench"; wnid: the WNIDs), CHECK_SPACE (1), ESTIMATE (1), ANET_BIN (the programs'
-# folder, else PATH), PYTHON (python3).
+# model-seedN.anw, and evaluates them alone, eval-seedN-*crop.txt, and averaged,
+# eval-ensemble-*crop.txt; the figures show the first seed's model; adding seeds to a
+# finished run trains only the new ones), THREADS (all cores), DEVICE (auto), GALLERY
+# (training images searched for the neighbours picture, 50000), NAMES (words: class names
+# from the devkit's words, "tench"; wnid: the WNIDs), CHECK_SPACE (1), ESTIMATE (1), ANET_BIN
+# (the programs' folder, else PATH), PYTHON (python3).
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -230,7 +231,8 @@ for seed in $SEEDS; do
 done
 model=$OUT/model$(sfx "$first").anw # the one the figures show
 
-step 6 "anet-eval: validation error, centre crop and 10 crops${seeds:+, each model and their ensemble}"
+ens=""; [ "$nseeds" = 1 ] || ens=", each model and their ensemble"
+step 6 "anet-eval: validation error, centre crop and 10 crops$ens"
 # eval_to FILE CROPS MODEL...: anet-eval's report, moved into place whole; each model a -w of
 # its own in "$@" (OUT may hold spaces)
 eval_to() {
@@ -262,7 +264,9 @@ fi
 
 step 7 "anet-viz: filters, neighbours, predictions, curves, records, mean, acts"
 F=$OUT/figures
-if is_done figures; then skip "$F"; else
+# the marker names the model drawn: a run whose first seed is another draws its own
+fmark=figures$(sfx "$first")
+if is_done "$fmark"; then skip "$F"; else
 	anet-viz filters -w "$model" -o "$F/filters.png"
 	anet-viz neighbours -w "$model" --query "$OUT/val.lmdb" --gallery "$OUT/train.lmdb" --random 1 \
 		--gallery-limit "$GALLERY" --device "$DEVICE" -j "$THREADS" -o "$F/neighbours.png"
@@ -271,10 +275,10 @@ if is_done figures; then skip "$F"; else
 	anet-viz records "$OUT/val.lmdb" -n 32 --random 3 -o "$F/records.png"
 	anet-viz mean "$OUT/train.stats" -o "$F/mean.png"
 	anet-viz acts -w "$model" --db "$OUT/val.lmdb" --key 0 --device "$DEVICE" -o "$F/acts.png"
-	done_mark figures
+	done_mark "$fmark"
 fi
 if [ "$nseeds" = 1 ]; then
-	say "finished: $model; $OUT/eval-1crop.txt, $OUT/eval-10crop.txt; pictures in $F/"
+	say "finished: $model; $OUT/eval$(sfx "$first")-1crop.txt, $OUT/eval$(sfx "$first")-10crop.txt; pictures in $F/"
 else
 	say "finished:$models; $OUT/eval-*crop.txt (each model's, and eval-ensemble-*crop.txt: their averaged predictions); pictures of $model in $F/"
 fi

@@ -77,6 +77,12 @@ done
 grep -q "^ensemble: 2 models" "$A/eval-ensemble-10crop.txt" || fail "eval-ensemble-10crop.txt: $(cat "$A/eval-ensemble-10crop.txt")"
 grep -q "^model: .*a/model-seed2.anw" "$A/eval-ensemble-10crop.txt" || fail "the ensemble does not name model-seed2.anw"
 cmp -s "$A/model.anw" "$A/model-seed2.anw" && fail "seeds 1 and 2 trained the same model"
+# seed 2 alone on that run: its evaluation is named, and the figures are drawn of its model
+# (those of model.anw are not passed off as its)
+OUT=$T/a STEPS=12 SEEDS=2 sh "$P" "$T/il" > "$T/s2.log" 2>&1 || { cat "$T/s2.log"; fail "SEEDS=2 failed"; }
+grep -q "finished: .*a/model-seed2.anw; .*a/eval-seed2-1crop.txt, .*a/eval-seed2-10crop.txt; pictures in" "$T/s2.log" ||
+	{ cat "$T/s2.log"; fail "SEEDS=2: the final message names other files"; }
+[ -e "$A/.done/figures-seed2" ] || { cat "$T/s2.log"; fail "SEEDS=2: the figures of model.anw were kept as seed 2's"; }
 # an OUT with a space in it, seeds apart by a tab: each model is one -w to anet-eval
 OUT="$T/o u" STEPS=4 SEEDS="2	3" sh "$P" "$T/il" > "$T/u.log" 2>&1 || { cat "$T/u.log"; fail "OUT with a space failed"; }
 grep -q "^ensemble: 2 models" "$T/o u/eval-ensemble-1crop.txt" || fail "OUT with a space: no ensemble"
