@@ -85,12 +85,20 @@ done_mark() { : > "$OUT/.done/$1"; }
 is_done() { [ -e "$OUT/.done/$1" ]; }
 skip() { say "   done already ($1): skipped"; }
 
+# SEEDS checked now, not when training reaches them, and kept one space apart: each a positive
+# whole number without leading zeros (anet-train's --seed is at most 2^63 - 1; 18 digits here)
+bad_seeds() { echo "ilsvrc2012: SEEDS='$SEEDS': $1" >&2; exit 2; }
+list=""
+set -f # a * in SEEDS is no file name
 for seed in $SEEDS; do
-	case $seed in '' | *[!0-9]* | 0*) echo "ilsvrc2012: SEEDS='$SEEDS': expected positive whole numbers" >&2; exit 2 ;; esac
+	case $seed in *[!0-9]* | 0*) bad_seeds "expected positive whole numbers" ;; esac
+	[ ${#seed} -le 18 ] || bad_seeds "$seed: more than 18 digits"
+	case " $list " in *" $seed "*) bad_seeds "a seed given twice" ;; esac
+	list="${list:+$list }$seed"
 done
-[ "$(echo $SEEDS | tr ' ' '\n' | sort -u | wc -l)" = "$(echo $SEEDS | wc -w)" ] ||
-	{ echo "ilsvrc2012: SEEDS='$SEEDS': a seed given twice" >&2; exit 2; }
-SEEDS=$(echo $SEEDS) # one space between them
+set +f
+[ -n "$list" ] || bad_seeds "no seed"
+SEEDS=$list
 first=${SEEDS%% *}
 todo=0 # models still to train
 for p in imgprep mkdb pcacolor anet-train anet-eval anet-viz; do

@@ -90,6 +90,13 @@ expect_exit 2 env OUT=$T/a SEEDS="1 x" sh "$P" "$T/il"
 expect_err "SEEDS='1 x': expected positive whole numbers"
 expect_exit 2 env OUT=$T/a SEEDS="2 2" sh "$P" "$T/il"
 expect_err "a seed given twice"
+expect_exit 2 env OUT=$T/a SEEDS=" 	" sh "$P" "$T/il"
+expect_err "SEEDS=' 	': no seed"
+expect_exit 2 env OUT=$T/a SEEDS=9223372036854775808000 sh "$P" "$T/il"
+expect_err "more than 18 digits"
+mkdir "$T/glob" && : > "$T/glob/3" # a * in SEEDS is no file name
+expect_exit 2 sh -c 'cd "$1/glob" && OUT=$1/a SEEDS="*" sh "$2" "$1/il"' sh "$T" "$P"
+expect_err "SEEDS='\*': expected positive whole numbers"
 
 # killed during training: the rerun resumes from the checkpoint and finishes
 OUT=$T/k STEPS=100000 setsid sh "$P" "$T/il" > "$T/k.log" 2>&1 &
