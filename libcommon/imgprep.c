@@ -466,17 +466,15 @@ int imgprep_main(const ImgprepArgs *a)
 	Summary sum = { 0 };
 	int rc = run(a, &src, out, out_name, &sum);
 	source_close(&src);
-	print_summary(&sum, rc != 0);
-	int status = rc ? EXIT_RUNTIME : verdict(a, &sum);
 	if (rc && !a->output)
 		clearerr(stdout); /* a write error there was reported: the check at exit (util.h) need not repeat it */
+	/* committed before the summary, which may call the records written only once they are */
 	if (a->output) {
-		if (rc == 0 && sum.written > 0) {
-			if (atomic_commit(&af))
-				status = EXIT_RUNTIME;
-		} else {
+		if (rc == 0 && sum.written > 0)
+			rc = atomic_commit(&af);
+		else
 			atomic_abort(&af);
-		}
 	}
-	return status;
+	print_summary(&sum, rc != 0);
+	return rc ? EXIT_RUNTIME : verdict(a, &sum);
 }

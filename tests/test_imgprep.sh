@@ -8,6 +8,15 @@ expect_exit 1 imgprep -s 24 "$DATA/photo-dog.jpg" >/dev/full
 expect_err "standard output: write error: No space left on device"
 expect_err "1 prepared before the failure above, 0 skipped"
 grep -q "written" "$T/err" && fail "records lost to /dev/full called written: $(cat "$T/err")"
+# nor records whose file could not be renamed into place (an immutable -o, as root on ext4)
+: > "$T/immutable.rec"
+if chattr +i "$T/immutable.rec" 2>/dev/null; then
+	set +e; imgprep -s 24 -o "$T/immutable.rec" "$DATA/photo-dog.jpg" 2>"$T/err"; rc=$?; set -e
+	chattr -i "$T/immutable.rec"
+	[ $rc = 1 ] || fail "an -o that cannot be replaced: exit $rc"
+	expect_err "immutable.rec: Operation not permitted"
+	expect_err "1 prepared before the failure above, 0 skipped"
+fi
 
 # usage errors exit 2 and point at --help
 for args in "" "-s 0 $DATA/photo-dog.jpg" "-c 2 $DATA/photo-dog.jpg" "--encode png $DATA/photo-dog.jpg" \
