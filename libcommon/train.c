@@ -181,9 +181,10 @@ static int check_settings(Trainer *t)
 	}
 	if (parse_schedule(t) != 0)
 		return -1;
-	/* -o /dev/null: the files named after it would be /dev/null.ckpt and /dev/null.best.anw */
+	/* -o /dev/null: the files named after it would be /dev/null.ckpt and /dev/null.best.anw
+	 * (--loader-only writes none) */
 	struct stat st;
-	int no_file = stat(o->output, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
+	int no_file = !o->loader_only && stat(o->output, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
 	if (no_file && o->val && *o->val) {
 		warn_msg("-o %s is no regular file, and the best model of --val is named after it: give -o FILE", o->output);
 		return -1;

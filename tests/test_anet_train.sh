@@ -178,6 +178,8 @@ expect_exit 1 train --steps 4 -o /dev/null --checkpoint "$T/null.ckpt" --val "$T
 expect_err "the best model of --val is named after it"
 train --steps 4 -o /dev/null --checkpoint "$T/null.ckpt" "$T/train.lmdb" 2>"$T/err" || { cat "$T/err"; fail "-o /dev/null failed"; }
 [ -s "$T/null.ckpt" ] || fail "-o /dev/null --checkpoint FILE wrote no checkpoint"
+anet-train --loader-only --steps 2 -o /dev/null --val "$T/train.lmdb" "$T/train.lmdb" >/dev/null 2>"$T/err" ||
+	{ cat "$T/err"; fail "--loader-only, which writes nothing, refused -o /dev/null"; }
 mkdir "$T/small"
 if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=4k tmpfs "$T/small" 2>/dev/null; then
 	set +e
