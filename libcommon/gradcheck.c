@@ -212,7 +212,7 @@ static void compare_tensors(RefNet *r, const float *grads, double tol, const Gra
 /* How many ReLU inputs and pooling windows the backend's float pass put on the other side of
  * a kink than double precision does (differ: the unperturbed pass's counts per layer). A
  * handful in a million is rounding near the kink; more than 2, and more than 1 in per (1000
- * in FP32), of either is a backend that decides differently. TF32's 10-bit mantissa moves a
+ * in FP32, 100 with TF32), of either is a backend that decides differently. TF32's 10-bit mantissa moves a
  * value by about 1e-3 of its size, which puts about that share of a layer's inputs within
  * reach of zero: 1 in 100 leaves it the same margin. */
 static int report_kinks(const RefNet *r, const int64_t *differ_at, int per, FILE *out)

@@ -17,9 +17,9 @@
  * The first shows a backend that computes something other than the specification says; the
  * second, a reference (the definition both are tested against) whose backward pass is not its
  * forward pass's derivative. Also failures: output probabilities that differ by more than the
- * tolerance, and more than 2, and more than 1 in 1000, ReLU inputs or pooling windows on
- * another side of their kink than double precision puts them (rounding accounts for a handful
- * in a million).
+ * tolerance, and more than 2, and more than 1 in 1000 (1 in 100 with TF32), ReLU inputs or
+ * pooling windows on another side of their kink than double precision puts them (rounding
+ * accounts for a handful in a million).
  */
 #ifndef ANET_GRADCHECK_H
 #define ANET_GRADCHECK_H
