@@ -268,7 +268,7 @@ if [ -x $B/bin/anet-train ] && [ -x $B/bin/imgprep ]; then
 			-j "$jobs" --report-every $every --checkpoint-every 0 --log "$OUT/e2e.tsv" -q -o "$db/m.anw" \
 			"$db/db.lmdb"
 		note "anet-train --device $dev, JPEG db" "$(status): $(awk -F'\t' 'NR == 2 { t0 = $10; s0 = $1 } NR > 2 {
-			t = $10; s = $1; w += $9; n++ } END { if (n) printf "%.0f img/s, data wait %.1f%%", b * (s - s0) / (t - t0), 100 * w / n }' \
+			t = $10; s = $1; w += $9; n++ } END { if (n && t > t0) printf "%.0f img/s, data wait %.1f%%", b * (s - s0) / (t - t0), 100 * w / n }' \
 			b=$batch "$OUT/e2e.tsv" 2>/dev/null)"
 		# the same in 4 parts of 32 (--accum): the summed gradients (axpby) on the device; and the
 		# layers' health measured on the device at every report (--health)
