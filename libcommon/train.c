@@ -797,6 +797,11 @@ static int check_outputs(const Trainer *t)
 	}
 	if (atomic_probe(o->output) != 0 || atomic_probe(t->ckpt_path) != 0 || (t->val && atomic_probe(t->best_path) != 0))
 		return -1;
+	/* a killed run's half-written checkpoint is as large as a whole one: say where it lies */
+	note_stale_temporaries(o->output);
+	note_stale_temporaries(t->ckpt_path);
+	if (t->val)
+		note_stale_temporaries(t->best_path);
 	return 0;
 }
 

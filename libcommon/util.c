@@ -1,8 +1,10 @@
 /* util.c: messages, checked allocation, checked I/O and atomic file writes (see util.h). */
 #include "libcommon/util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -250,6 +252,40 @@ int atomic_probe(const char *path)
 		return -1;
 	atomic_abort(&af);
 	return 0;
+}
+
+int note_stale_temporaries(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = slash ? xasprintf("%.*s", (int)(slash == path ? 1 : slash - path), path) : xstrdup(".");
+	char *prefix = xasprintf("%s.tmp.", slash ? slash + 1 : path);
+	size_t plen = strlen(prefix);
+	DIR *d = opendir(dir);
+	int found = 0;
+	for (struct dirent *e; d && (e = readdir(d));) {
+		const char *num = e->d_name + plen;
+		if (strncmp(e->d_name, prefix, plen) != 0 || !*num || strspn(num, "0123456789") != strlen(num) ||
+		    strlen(num) > 9)
+			continue;
+		long pid = strtol(num, NULL, 10);
+		if (pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		char *full = xasprintf("%s%s%s", dir, strcmp(dir, "/") == 0 ? "" : "/", e->d_name);
+		struct stat st;
+		char size[32];
+		if (stat(full, &st) == 0 && S_ISREG(st.st_mode)) {
+			warn_msg("%s: left by a writer that was stopped (process %ld no longer runs): %s that can be "
+				 "removed",
+				 full, pid, format_bytes(size, sizeof size, (double)st.st_size));
+			found++;
+		}
+		free(full);
+	}
+	if (d)
+		closedir(d);
+	free(prefix);
+	free(dir);
+	return found;
 }
 
 int fsync_parent(const char *path)

@@ -85,6 +85,12 @@ int atomic_probe(const char *path);
  * the program's inputs would replace it. */
 int same_file(const char *a, const char *b);
 
+/* Names on stderr, with their sizes, the temporaries of path (path.tmp.PID, atomic_open's)
+ * whose process no longer runs here: what a killed writer left. They are not removed, since a
+ * process of that number on another machine sharing the folder may still be writing. Returns
+ * how many. */
+int note_stale_temporaries(const char *path);
+
 /* fsync the folder holding path, so that a rename into it survives a crash. */
 int fsync_parent(const char *path);
 

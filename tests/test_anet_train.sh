@@ -171,6 +171,14 @@ expect_err "\-\-health .*m.anw is the file of --init-from"
 expect_exit 1 train --steps 4 -o "$T/no/such/x.anw" "$T/train.lmdb"
 expect_err "no/such/x.anw.tmp.[0-9]*: No such file or directory"
 grep -q "training" "$T/err" && fail "a model that cannot be written was found only after training"
+# what a killed run left (NAME.tmp.PID of a process that is gone) is named with its size, and kept
+sh -c 'exit 0' &
+dead=$!
+wait $dead
+head -c 3000 /dev/zero >"$T/left.ckpt.tmp.$dead"
+train --steps 2 -o "$T/left.anw" "$T/train.lmdb" 2>"$T/err" || { cat "$T/err"; fail "training beside a stale temporary failed"; }
+expect_err "left.ckpt.tmp.$dead: left by a writer that was stopped (process $dead no longer runs): 2.9 KiB that can be removed"
+[ -f "$T/left.ckpt.tmp.$dead" ] || fail "the stale temporary was removed"
 # -o /dev/null: nothing named after it (/dev/null.ckpt) unless the checkpoint has a name of its own
 expect_exit 1 train --steps 4 -o /dev/null "$T/train.lmdb"
 expect_err "\-o /dev/null is no regular file, and the checkpoint is named after it: give --checkpoint FILE"
