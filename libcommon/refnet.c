@@ -76,10 +76,17 @@ static int piece(const ConvPieces *cp, int g, int c, ConvShape *s)
 	return g * cp->one.K + c * CHUNK;
 }
 
+/* Whether a pass of this convolution over n images is worth the threads: a small one costs more
+ * in the parallel region than it saves, far more where other processes share the cores. */
+static int worth_threads(const ConvPieces *cp, int n)
+{
+	return (double)n * cp->groups * cp->one.K * (double)cp->wk * (double)cp->yk >= (double)(1 << 20);
+}
+
 static void conv_forward(const ConvPieces *cp, int n, const double *x, const double *w, const double *b, double *y)
 {
 	int per_image = cp->groups * cp->chunks;
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if (worth_threads(cp, n))
 	for (int t = 0; t < n * per_image; t++) {
 		int m = t / per_image, g = t % per_image / cp->chunks;
 		ConvShape s;
@@ -92,7 +99,7 @@ static void conv_forward(const ConvPieces *cp, int n, const double *x, const dou
 /* dx, image by image and group by group (each sums over all of its group's outputs). */
 static void conv_backward_data(const ConvPieces *cp, int n, const double *dy, const double *w, double *dx)
 {
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if (worth_threads(cp, n))
 	for (int t = 0; t < n * cp->groups; t++) {
 		int m = t / cp->groups, g = t % cp->groups;
 		size_t k0 = (size_t)g * (size_t)cp->one.K;
@@ -103,7 +110,7 @@ static void conv_backward_data(const ConvPieces *cp, int n, const double *dy, co
 /* dw and db piece by piece, each summed over the images in their order whatever the threads. */
 static void conv_backward_filter(const ConvPieces *cp, int n, const double *x, const double *dy, double *dw, double *db)
 {
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if (worth_threads(cp, n))
 	for (int t = 0; t < cp->groups * cp->chunks; t++) {
 		int g = t / cp->chunks;
 		ConvShape s;

@@ -4,11 +4,14 @@
 #include <math.h>
 
 /* Each output element is summed by one thread, in the same order whatever the thread count, so
- * the results do not depend on it (fc6 of AlexNet is 38M products an image: worth the cores). */
+ * the results do not depend on it (fc6 of AlexNet is 38M products an image: worth the cores).
+ * A small layer stays on one thread: a parallel region costs more than it saves there, far
+ * more where other processes share the cores (a small net's finite differences run thousands). */
+#define PARALLEL(n, in, out) ((int64_t)(n) * (in) * (out) >= (1 << 20))
 
 void ref_fc_forward(int N, int In, int Out, const double *x, const double *w, const double *b, double *y, int relu)
 {
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (PARALLEL(N, In, Out))
 	for (int n = 0; n < N; n++)
 		for (int o = 0; o < Out; o++) {
 			double v = b ? b[o] : 0;
@@ -24,7 +27,7 @@ void ref_fc_backward_data(int N, int In, int Out, const double *dy, const double
 {
 	enum { SPAN = 512 }; /* the columns i a thread owns: each thread's part of dx stays in cache */
 	int spans = (In + SPAN - 1) / SPAN;
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (PARALLEL(N, In, Out))
 	for (int n = 0; n < N; n++)
 		for (int s = 0; s < spans; s++) {
 			int i0 = s * SPAN, i1 = i0 + SPAN < In ? i0 + SPAN : In;
@@ -42,7 +45,7 @@ void ref_fc_backward_data(int N, int In, int Out, const double *dy, const double
 
 void ref_fc_backward_weights(int N, int In, int Out, const double *x, const double *dy, double *dw, double *db)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (PARALLEL(N, In, Out))
 	for (int o = 0; o < Out; o++) {
 		for (int i = 0; i < In; i++) {
 			double v = 0;
