@@ -246,7 +246,8 @@ step 6 "anet-eval: validation error, centre crop and 10 crops$ens"
 eval_to() {
 	out=$1 crops=$2; shift 2
 	for m; do set -- "$@" -w "$m"; shift; done
-	anet-eval "$@" --crops "$crops" --device "$DEVICE" "$OUT/val.lmdb" > "$out.tmp"
+	anet-eval "$@" --crops "$crops" --device "$DEVICE" "$OUT/val.lmdb" > "$out.tmp" ||
+		{ rm -f "$out.tmp"; die "anet-eval failed; $out not written"; }
 	mv "$out.tmp" "$out"
 	sed 's/^/   /' "$out" >&2
 }

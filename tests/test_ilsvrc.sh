@@ -122,4 +122,16 @@ first=$(awk -F '\t' 'NR == 2 { print $1 }' "$T/k/train-log.tsv")
 	fail "the resumed run started training again (two rows of step $first)"
 [ "$(awk -F '\t' 'NR > 1 { s = $1 } END { print s }' "$T/k/train-log.tsv")" = $((last + 12)) ] ||
 	fail "the resumed run did not train on to step $((last + 12))"
+
+# an evaluation that fails stops the run and leaves no half-written report
+rm "$T/k/.done/eval" "$T/k/eval-1crop.txt"
+head -c 2000 "$T/k/model.anw" > "$T/k/cut" && mv "$T/k/cut" "$T/k/model.anw"
+set +e
+OUT=$T/k STEPS=$((last + 12)) sh "$P" "$T/il" > "$T/k.log" 2>&1
+rc=$?
+set -e
+[ $rc = 1 ] || { cat "$T/k.log"; fail "a failed evaluation: exit $rc, expected 1"; }
+grep -q "anet-eval failed; .*k/eval-1crop.txt not written" "$T/k.log" || { cat "$T/k.log"; fail "no word of the failed evaluation"; }
+[ -e "$T/k/eval-1crop.txt.tmp" ] && fail "a failed evaluation left eval-1crop.txt.tmp"
+[ -e "$T/k/eval-1crop.txt" ] && fail "a failed evaluation wrote eval-1crop.txt"
 echo ok
