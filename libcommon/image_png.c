@@ -64,25 +64,23 @@ static int set_transforms(png_structp png, png_infop info)
  * profile type exif" text; where neither has the tag, in the last XMP text chunk. */
 static int orientation(png_structp png, png_infop info)
 {
-	int o = 0;
 	png_textp text = NULL;
 	int ntext = 0;
 	png_get_text(png, info, &text, &ntext);
+	const char *raw = NULL, *xmp = NULL; /* the last of each, as PIL keeps */
+	for (int i = 0; i < ntext; i++)
+		if (!text[i].text)
+			continue;
+		else if (strcmp(text[i].key, "Raw profile type exif") == 0)
+			raw = text[i].text;
+		else if (strcmp(text[i].key, "XML:com.adobe.xmp") == 0)
+			xmp = text[i].text;
 	png_uint_32 exif_len = 0;
 	png_bytep exif = NULL;
 #ifdef PNG_eXIf_SUPPORTED
 	png_get_eXIf_1(png, info, &exif_len, &exif);
 #endif
-	if (exif)
-		o = exif_orientation(exif, exif_len);
-	else
-		for (int i = 0; i < ntext; i++)
-			if (strcmp(text[i].key, "Raw profile type exif") == 0 && text[i].text)
-				o = raw_profile_orientation(text[i].text);
-	const char *xmp = NULL;
-	for (int i = 0; i < ntext; i++)
-		if (strcmp(text[i].key, "XML:com.adobe.xmp") == 0 && text[i].text)
-			xmp = text[i].text;
+	int o = exif ? exif_orientation(exif, exif_len) : raw ? raw_profile_orientation(raw) : 0;
 	if (!o && xmp)
 		o = xmp_orientation((const uint8_t *)xmp, strlen(xmp));
 	return o > 0 ? o : 0;

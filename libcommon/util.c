@@ -254,10 +254,17 @@ int atomic_probe(const char *path)
 	return 0;
 }
 
+/* The folder holding path: "." for a bare name, "/" for one at the root. */
+static char *parent_dir(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return slash ? xasprintf("%.*s", (int)(slash == path ? 1 : slash - path), path) : xstrdup(".");
+}
+
 int note_stale_temporaries(const char *path)
 {
 	const char *slash = strrchr(path, '/');
-	char *dir = slash ? xasprintf("%.*s", (int)(slash == path ? 1 : slash - path), path) : xstrdup(".");
+	char *dir = parent_dir(path);
 	char *prefix = xasprintf("%s.tmp.", slash ? slash + 1 : path);
 	size_t plen = strlen(prefix);
 	DIR *d = opendir(dir);
@@ -290,11 +297,8 @@ int note_stale_temporaries(const char *path)
 
 int fsync_parent(const char *path)
 {
-	char *dir = xstrdup(path);
-	char *slash = strrchr(dir, '/');
-	if (slash)
-		*(slash == dir ? slash + 1 : slash) = '\0';
-	int fd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY);
+	char *dir = parent_dir(path);
+	int fd = open(dir, O_RDONLY | O_DIRECTORY);
 	int rc = 0;
 	if (fd < 0 || fsync(fd) != 0)
 		rc = -1;
