@@ -181,16 +181,19 @@ static int check_settings(Trainer *t)
 	}
 	if (parse_schedule(t) != 0)
 		return -1;
-	/* -o /dev/null: the files named after it would be /dev/null.ckpt and /dev/null.best.anw
-	 * (--loader-only writes none) */
-	struct stat st;
-	int no_file = !o->loader_only && stat(o->output, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
+	/* -o /dev/null or /dev/stdout: the files named after it would be /dev/null.ckpt and
+	 * /dev/null.best.anw (--loader-only writes none) */
+	int no_file = !o->loader_only && written_in_place(o->output);
 	if (no_file && o->val && *o->val) {
-		warn_msg("-o %s is no regular file, and the best model of --val is named after it: give -o FILE", o->output);
+		warn_msg("-o %s is written in place (a device, or a name in /dev or /proc), and the best model of --val "
+			 "is named after it: give -o FILE",
+			 o->output);
 		return -1;
 	}
 	if (no_file && (!o->checkpoint || !*o->checkpoint)) {
-		warn_msg("-o %s is no regular file, and the checkpoint is named after it: give --checkpoint FILE", o->output);
+		warn_msg("-o %s is written in place (a device, or a name in /dev or /proc), and the checkpoint is named "
+			 "after it: give --checkpoint FILE",
+			 o->output);
 		return -1;
 	}
 	if (!o->checkpoint || !*o->checkpoint)

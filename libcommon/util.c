@@ -242,23 +242,36 @@ int same_file(const char *a, const char *b)
 	return a && b && stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
-int atomic_probe(const char *path)
-{
-	struct stat st;
-	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
-		return 0; /* a device or FIFO, written in place: opening a FIFO now would wait for a reader */
-	AtomicFile af;
-	if (atomic_open(&af, path) != 0)
-		return -1;
-	atomic_abort(&af);
-	return 0;
-}
-
 /* The folder holding path: "." for a bare name, "/" for one at the root. */
 static char *parent_dir(const char *path)
 {
 	const char *slash = strrchr(path, '/');
 	return slash ? xasprintf("%.*s", (int)(slash == path ? 1 : slash - path), path) : xstrdup(".");
+}
+
+int written_in_place(const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+		return !S_ISDIR(st.st_mode);
+	char *dir = parent_dir(path);
+	char *real = realpath(dir, NULL);
+	free(dir);
+	int special = real && (strcmp(real, "/dev") == 0 || strncmp(real, "/dev/", 5) == 0 ||
+			       strcmp(real, "/proc") == 0 || strncmp(real, "/proc/", 6) == 0);
+	free(real);
+	return special;
+}
+
+int atomic_probe(const char *path)
+{
+	if (written_in_place(path))
+		return 0; /* opening a FIFO now would wait for a reader */
+	AtomicFile af;
+	if (atomic_open(&af, path) != 0)
+		return -1;
+	atomic_abort(&af);
+	return 0;
 }
 
 int note_stale_temporaries(const char *path)
@@ -310,16 +323,16 @@ int fsync_parent(const char *path)
 
 int atomic_open(AtomicFile *af, const char *path)
 {
+	struct stat st;
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		warn_msg("%s: is a directory", path);
+		af->f = NULL;
+		af->path = af->tmp = NULL;
+		return -1;
+	}
 	/* A device or FIFO (-o /dev/null, -o /dev/stdout) is written in place: renaming a
 	 * temporary over it would replace the device with a regular file. */
-	struct stat st;
-	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-		if (S_ISDIR(st.st_mode)) {
-			warn_msg("%s: is a directory", path);
-			af->f = NULL;
-			af->path = af->tmp = NULL;
-			return -1;
-		}
+	if (written_in_place(path)) {
 		af->path = xstrdup(path);
 		af->tmp = NULL;
 		af->f = fopen(path, "wb");

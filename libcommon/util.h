@@ -72,6 +72,10 @@ typedef struct {
 } AtomicFile;
 
 int atomic_open(AtomicFile *af, const char *path);
+/* 1 when atomic_open writes path in place: an existing device, FIFO or socket, or any name in
+ * /dev or /proc (-o /dev/stdout with stdout redirected to a file is a regular file through its
+ * link, yet a temporary beside it would land in /dev and the rename would replace the link). */
+int written_in_place(const char *path);
 /* The name being written, for messages: the temporary, or the path written in place. */
 static inline const char *atomic_name(const AtomicFile *af) { return af->tmp ? af->tmp : af->path; }
 int atomic_commit(AtomicFile *af);

@@ -203,6 +203,33 @@ START_TEST(atomic_file_commit_and_abort)
 }
 END_TEST
 
+START_TEST(written_in_place_names)
+{
+	char *dir = make_temp_dir("inplace");
+	char *path = xasprintf("%s/out", dir);
+	ck_assert_int_eq(written_in_place(path), 0); /* not there yet */
+	ck_assert_int_eq(written_in_place("bare-name"), 0);
+	ck_assert_int_eq(written_in_place(dir), 0); /* a folder is refused, not written */
+	ck_assert_int_eq(written_in_place("/dev/null"), 1);
+	ck_assert_int_eq(written_in_place("/dev/no-such-name"), 1); /* never a temporary in /dev */
+	ck_assert_int_eq(written_in_place("/proc/self/fd/1"), 1);
+	char *fifo = xasprintf("%s/fifo", dir);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	ck_assert_int_eq(written_in_place(fifo), 1);
+	/* a regular file reached through /dev/fd is written in place, not renamed over */
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	char *via = xasprintf("/dev/fd/%d", fileno(f));
+	ck_assert_int_eq(written_in_place(via), 1);
+	fclose(f);
+	free(via);
+	free(fifo);
+	free(path);
+	remove_tree(dir);
+	free(dir);
+}
+END_TEST
+
 /* Philox4x32-10 known-answer vectors from Random123's kat_vectors. */
 START_TEST(philox_known_answers)
 {
@@ -255,6 +282,7 @@ static Suite *suite(void)
 	suite_add_tcase(s, t);
 	t = tcase_create("files");
 	tcase_add_test(t, atomic_file_commit_and_abort);
+	tcase_add_test(t, written_in_place_names);
 	suite_add_tcase(s, t);
 	t = tcase_create("rng");
 	tcase_add_test(t, philox_known_answers);

@@ -181,7 +181,16 @@ expect_err "left.ckpt.tmp.$dead: left by a writer that was stopped (process $dea
 [ -f "$T/left.ckpt.tmp.$dead" ] || fail "the stale temporary was removed"
 # -o /dev/null: nothing named after it (/dev/null.ckpt) unless the checkpoint has a name of its own
 expect_exit 1 train --steps 4 -o /dev/null "$T/train.lmdb"
-expect_err "\-o /dev/null is no regular file, and the checkpoint is named after it: give --checkpoint FILE"
+expect_err "\-o /dev/null is written in place (a device, or a name in /dev or /proc), and the checkpoint is named after it: give --checkpoint FILE"
+# -o /dev/stdout into a regular file is that file through a link: written in place, never a
+# temporary in /dev renamed over the link
+expect_exit 1 train --steps 4 -o /dev/stdout "$T/train.lmdb" >"$T/stdout.anw"
+expect_err "\-o /dev/stdout is written in place"
+train --steps 2 -o /dev/stdout --checkpoint "$T/stdout.ckpt" "$T/train.lmdb" >"$T/stdout.anw" 2>"$T/err" ||
+	{ cat "$T/err"; fail "-o /dev/stdout into a file failed"; }
+[ -L /dev/stdout ] || fail "/dev/stdout is no longer a link"
+ls /dev | grep -q "stdout.tmp" && fail "a temporary was left in /dev"
+anet-eval -w "$T/stdout.anw" "$T/train.lmdb" >/dev/null 2>"$T/err" || { cat "$T/err"; fail "the model written to /dev/stdout does not load"; }
 expect_exit 1 train --steps 4 -o /dev/null --checkpoint "$T/null.ckpt" --val "$T/train.lmdb" "$T/train.lmdb"
 expect_err "the best model of --val is named after it"
 train --steps 4 -o /dev/null --checkpoint "$T/null.ckpt" "$T/train.lmdb" 2>"$T/err" || { cat "$T/err"; fail "-o /dev/null failed"; }
