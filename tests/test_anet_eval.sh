@@ -89,6 +89,13 @@ anet-eval -w "$T/m.anw" --device cpu -k 3 "$DATA/gray.jpg" "$DATA/photo-dog.jpg"
 grep -q "^images: prepared as imgprep -s 32 -c 1 does" "$T/img" || fail "no preparation line for images"
 grep -q "^$DATA/gray.jpg\$" "$T/img" || fail "no line for gray.jpg"
 [ "$(grep -c '^  *[0-9.]*%  [0-9]  ' "$T/img")" = 6 ] || fail "expected 3 classes for each of 2 images: $(cat "$T/img")"
+# a name with a newline, a tab or a backslash takes one line, in C escapes
+odd=$(printf '%s/two\nlines\tand\\.jpg' "$T")
+cp "$DATA/gray.jpg" "$odd"
+anet-eval -w "$T/m.anw" --device cpu -k 2 "$odd" >"$T/img" 2>/dev/null || fail "anet-eval on an odd name failed"
+grep -qF "$T/two\nlines\tand\\\\.jpg" "$T/img" || fail "the odd name is not escaped: $(cat "$T/img")"
+[ "$(grep -c '^  *[0-9.]*%  [0-9]  ' "$T/img")" = 2 ] || fail "expected 2 classes for the odd name: $(cat "$T/img")"
+grep -q "^lines" "$T/img" && fail "the newline of a name started a line"
 expect_exit 1 anet-eval -w "$T/m.anw" --device cpu "$DATA/bad-truncated.jpg"
 expect_err "bad-truncated.jpg"
 # --orientation exif: the header says so, and a JPEG with the tag gives other probabilities
