@@ -382,8 +382,14 @@ int eval_check_db(const Model *m, Db *db)
 
 static int tsv_commit(AtomicFile *af, const char *path)
 {
-	if (ferror(af->f)) {
-		warn_msg("%s: write error", path);
+	/* The fprintf that failed set errno long ago; a flush meets the error again and says why
+	 * (the buffer is kept after a failed write). */
+	int flushed = fflush(af->f) == 0;
+	if (!flushed || ferror(af->f)) {
+		if (!flushed)
+			warn_errno("%s: write error", path);
+		else
+			warn_msg("%s: write error", path);
 		atomic_abort(af);
 		return -1;
 	}
