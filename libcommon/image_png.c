@@ -60,9 +60,40 @@ static int set_transforms(png_structp png, png_infop info)
 	return png_get_channels(png, info);
 }
 
-/* The orientation tag as PIL's getexif finds it: in the eXIf chunk, else in ImageMagick's "Raw
- * profile type exif" text; where neither has the tag, in the last XMP text chunk. */
-static int orientation(png_structp png, png_infop info)
+/* The EXIF block that PIL's PngImagePlugin keeps as info["exif"]: of the eXIf chunks and the
+ * tEXt chunks with the keyword "exif" (the block itself, not hex: python-pillow/Pillow#4828),
+ * the last before IEND, as PIL sets the key anew at each. Read from the file's bytes, not
+ * libpng's: libpng keeps the first eXIf, drops one that starts "Exif\0\0" ("incorrect byte-order
+ * specifier", a warning) and ends a tEXt at its first NUL. A zTXt or iTXt "exif" is text to PIL,
+ * which its getexif then fails on (TypeError); passed over here. CRCs are not checked (PIL does
+ * not, after the image data). In *n the length; in *text whether a tEXt gave it, from which PIL
+ * drops up to two "Exif\0\0" (from an eXIf one, as it adds one); NULL if none. */
+static const uint8_t *exif_block(const uint8_t *b, size_t len, size_t *n, int *text)
+{
+	const uint8_t *found = NULL;
+	for (size_t off = 8; off <= len && len - off >= 12;) { /* length, type, data, CRC */
+		size_t clen = png_get_uint_32(b + off);
+		const uint8_t *type = b + off + 4, *data = b + off + 8;
+		if (clen > len - off - 12 || memcmp(type, "IEND", 4) == 0)
+			break;
+		if (memcmp(type, "eXIf", 4) == 0) {
+			found = data;
+			*n = clen;
+			*text = 0;
+		} else if (memcmp(type, "tEXt", 4) == 0 && clen >= 4 && memcmp(data, "exif", 4) == 0 &&
+			   (clen == 4 || data[4] == 0)) { /* no NUL: the keyword alone, an empty block */
+			found = data + (clen > 4 ? 5 : 4);
+			*n = clen > 4 ? clen - 5 : 0;
+			*text = 1;
+		}
+		off += 12 + clen;
+	}
+	return found;
+}
+
+/* The orientation tag as PIL's getexif finds it: in the EXIF block above, else in ImageMagick's
+ * "Raw profile type exif" text; where neither has the tag, in the last XMP text chunk. */
+static int orientation(const PngSource *s, png_structp png, png_infop info)
 {
 	png_textp text = NULL;
 	int ntext = 0;
@@ -75,12 +106,15 @@ static int orientation(png_structp png, png_infop info)
 			raw = text[i].text;
 		else if (strcmp(text[i].key, "XML:com.adobe.xmp") == 0)
 			xmp = text[i].text;
-	png_uint_32 exif_len = 0;
-	png_bytep exif = NULL;
-#ifdef PNG_eXIf_SUPPORTED
-	png_get_eXIf_1(png, info, &exif_len, &exif);
-#endif
-	int o = exif ? exif_orientation(exif, exif_len) : raw ? raw_profile_orientation(raw) : 0;
+	size_t n = 0;
+	int from_text = 0;
+	const uint8_t *exif = exif_block(s->p, s->len, &n, &from_text);
+	if (exif && from_text && n >= 6 && memcmp(exif, "Exif\0\0", 6) == 0) {
+		exif += 6; /* exif_orientation drops the second */
+		n -= 6;
+	}
+	/* any block, even one that cannot be read, hides the raw profile, as in PIL */
+	int o = exif ? exif_orientation(exif, n) : raw ? raw_profile_orientation(raw) : 0;
 	if (!o && xmp)
 		o = xmp_orientation((const uint8_t *)xmp, strlen(xmp));
 	return o > 0 ? o : 0;
@@ -107,7 +141,7 @@ static int decode(ImageCodec *c, PngSource *s, png_structp png, png_infop info, 
 		s->rows[y] = dst + (size_t)y * w * ch;
 	png_read_image(png, s->rows);
 	png_read_end(png, info); /* an eXIf chunk, or text, may follow the image data */
-	n->orientation = orientation(png, info);
+	n->orientation = orientation(s, png, info);
 	img->width = (int)w;
 	img->height = (int)h;
 	img->channels = ch;
