@@ -23,7 +23,7 @@ rm -rf tree ref
 mkdir -p tree/apple tree/banana tree/cherry ref
 
 "$py" - "$darknet" "$mate" "$tmp" <<'EOF'
-import sys, numpy as np
+import sys, zlib, numpy as np
 from PIL import Image, PngImagePlugin
 darknet, mate, tmp = sys.argv[1:4]
 
@@ -130,6 +130,33 @@ exif1 = Image.Exif()
 exif1[0x0112] = 1
 Image.fromarray(q).save('exif-1-xmp-6.jpg', quality=100, subsampling=0, exif=exif1.tobytes())
 with_xmp('exif-1-xmp-6.jpg', xmp('><tiff:Orientation>6</tiff:Orientation>'))
+# where PIL finds the EXIF block but libpng's API does not (imgprep reads these chunks from the
+# file's bytes): an eXIf chunk that starts "Exif\0\0" (libpng drops it, "incorrect byte-order
+# specifier"); the block itself in a tEXt chunk "exif" (python-pillow/Pillow#4820); and an eXIf
+# chunk with orientation 1 before the image data, a tEXt "exif" with 6 after it: PIL keeps the
+# last. Spliced from exif-6.png's chunks, so that no encoder's output changes them
+def png_chunks(path):
+    b, o, out = open(path, 'rb').read(), 8, {}
+    while o < len(b):
+        n = int.from_bytes(b[o:o + 4], 'big')
+        out[b[o + 4:o + 8]] = b[o + 8:o + 8 + n]
+        o += 12 + n
+    return out
+def write_png(path, chunks):
+    with open(path, 'wb') as f:
+        f.write(b'\x89PNG\r\n\x1a\n')
+        for t, d in chunks:
+            f.write(len(d).to_bytes(4, 'big') + t + d + zlib.crc32(t + d).to_bytes(4, 'big'))
+c = png_chunks('exif-6.png')  # IHDR, eXIf, IDAT, IEND
+tag6 = bytes.fromhex('0112 0003 00000001 0006')  # Orientation, SHORT, 1 value: 6
+assert c[b'eXIf'].count(tag6) == 1
+exif1_block = c[b'eXIf'].replace(tag6, tag6[:-1] + b'\1')
+write_png('exif-prefix-6.png', [(b'IHDR', c[b'IHDR']), (b'eXIf', b'Exif\0\0' + c[b'eXIf']), (b'IDAT', c[b'IDAT']),
+                                (b'IEND', b'')])
+write_png('textexif-6.png', [(b'IHDR', c[b'IHDR']), (b'tEXt', b'exif\0' + c[b'eXIf']), (b'IDAT', c[b'IDAT']),
+                             (b'IEND', b'')])
+write_png('exif-1-textexif-6.png', [(b'IHDR', c[b'IHDR']), (b'eXIf', exif1_block), (b'IDAT', c[b'IDAT']),
+                                    (b'tEXt', b'exif\0' + c[b'eXIf']), (b'IEND', b'')])
 
 # the tree of class folders (labels apple 0, banana 1, cherry 2); a hidden file to skip
 for cls, srcs in [('apple', ['Aqua', 'Blinds', 'Dune']), ('banana', ['Garden', 'RainDrops']),
