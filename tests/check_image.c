@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "libcommon/idx.h"
 #include "libcommon/image.h"
@@ -612,6 +613,155 @@ START_TEST(jpeg_orientation_sources)
 }
 END_TEST
 
+/* One chunk of a PNG made by png_with: its type and payload, and whether it follows the image
+ * data. */
+typedef struct {
+	const char *type;
+	const uint8_t *p;
+	size_t n;
+	int after;
+} PngChunk;
+
+static uint8_t *put_chunk(uint8_t *o, const char *type, const uint8_t *p, size_t n)
+{
+	for (int i = 0; i < 4; i++)
+		o[i] = (uint8_t)(n >> (24 - 8 * i));
+	memcpy(o + 4, type, 4);
+	if (n)
+		memcpy(o + 8, p, n);
+	uLong crc = crc32(0, o + 4, (uInt)(4 + n));
+	for (int i = 0; i < 4; i++)
+		o[8 + n + i] = (uint8_t)(crc >> (24 - 8 * i));
+	return o + 12 + n;
+}
+
+/* A 2x1 gray PNG with these chunks before or after its image data; CRCs right, as libpng drops
+ * an ancillary chunk whose CRC is wrong. */
+static uint8_t *png_with(const PngChunk *ch, int k, size_t *len)
+{
+	static const uint8_t ihdr[13] = { 0, 0, 0, 2, 0, 0, 0, 1, 8, 0, 0, 0, 0 }, row[3] = { 0, 10, 200 };
+	uint8_t idat[64];
+	uLongf idn = sizeof idat;
+	ck_assert_int_eq(compress(idat, &idn, row, sizeof row), Z_OK);
+	size_t total = 8 + 25 + 12 + idn + 12;
+	for (int i = 0; i < k; i++)
+		total += 12 + ch[i].n;
+	uint8_t *b = xmalloc(total), *o = b;
+	memcpy(o, "\x89PNG\r\n\x1a\n", 8);
+	o = put_chunk(o + 8, "IHDR", ihdr, sizeof ihdr);
+	for (int after = 0; after < 2; after++) {
+		for (int i = 0; i < k; i++)
+			if (ch[i].after == after)
+				o = put_chunk(o, ch[i].type, ch[i].p, ch[i].n);
+		if (!after)
+			o = put_chunk(o, "IDAT", idat, idn);
+	}
+	o = put_chunk(o, "IEND", NULL, 0);
+	*len = (size_t)(o - b);
+	ck_assert_uint_eq(*len, total);
+	return b;
+}
+
+/* Which orientation a PNG's chunks give, as PIL's getexif has it (each case checked against
+ * Pillow 13 when this was written): info["exif"] is the last eXIf or tEXt "exif" (the block
+ * itself, one or two "Exif\0\0" in front dropped), before or after the image data; only
+ * without one ImageMagick's hex profile; XMP only where neither holds the tag. */
+START_TEST(png_orientation_sources)
+{
+	uint8_t t8[64], t3[64], t6[64];
+	size_t n8 = tiff_block(t8, 0, 8, 3, 1, 8), n3 = tiff_block(t3, 1, 8, 3, 1, 3), n6 = tiff_block(t6, 0, 8, 3, 1, 6);
+	uint8_t e8p[6 + 64], x3[5 + 64], x3p[5 + 12 + 64], i3[9 + 64];
+	memcpy(e8p, "Exif\0\0", 6);
+	memcpy(e8p + 6, t8, n8);
+	memcpy(x3, "exif", 5);
+	memcpy(x3 + 5, t3, n3);
+	memcpy(x3p, "exif\0Exif\0\0Exif\0\0", 17);
+	memcpy(x3p + 17, t3, n3);
+	memcpy(i3, "exif\0\0\0\0\0", 9); /* iTXt: uncompressed, no language, no translation */
+	memcpy(i3 + 9, t3, n3);
+	char raw6[256], *p = raw6 + sprintf(raw6, "Raw profile type exif%c\nexif\n%8zu\n", 0, n6);
+	for (size_t i = 0; i < n6; i++)
+		p += sprintf(p, "%02x", t6[i]);
+	strcpy(p, "\n");
+	static const char xmp5[] = "XML:com.adobe.xmp\0" XMP("tiff:Orientation=\"5\"");
+	enum { E8, E8P, E3, T3, T3P, RAW6, XMP5, E0, TK, TU, I3, NSRC };
+	const PngChunk src[NSRC] = {
+		[E8] = { "eXIf", t8, n8, 0 },
+		[E8P] = { "eXIf", e8p, 6 + n8, 0 },      /* "Exif\0\0" in front: libpng drops it */
+		[E3] = { "eXIf", t3, n3, 0 },
+		[T3] = { "tEXt", x3, 5 + n3, 0 },        /* the block itself, not hex */
+		[T3P] = { "tEXt", x3p, 17 + n3, 0 },      /* two "Exif\0\0" in front */
+		[RAW6] = { "tEXt", (const uint8_t *)raw6, (size_t)(p + 1 - raw6), 0 },
+		[XMP5] = { "tEXt", (const uint8_t *)xmp5, sizeof xmp5 - 1, 0 },
+		[E0] = { "eXIf", t8, 0, 0 },             /* empty */
+		[TK] = { "tEXt", x3, 4, 0 },             /* the keyword alone: an empty block */
+		[TU] = { "tEXt", (const uint8_t *)"EXIF\0MM", 7, 0 }, /* not PIL's key */
+		[I3] = { "iTXt", i3, 9 + n3, 0 },        /* text to PIL, whose getexif fails on it */
+	};
+	static const struct {
+		int k, which[3], after[3], want;
+	} cases[] = {
+		{ 1, { E8 }, { 0 }, 8 },
+		{ 1, { E8 }, { 1 }, 8 },
+		{ 1, { E8P }, { 0 }, 8 },
+		{ 1, { T3 }, { 0 }, 3 },
+		{ 1, { T3P }, { 1 }, 3 },
+		{ 2, { E8, E3 }, { 0, 0 }, 3 },     /* the last of two eXIf (libpng keeps the first) */
+		{ 2, { E8, T3 }, { 0, 0 }, 3 },     /* the last of eXIf and tEXt "exif" */
+		{ 2, { T3, E8 }, { 0, 0 }, 8 },
+		{ 2, { E8, T3 }, { 1, 0 }, 8 },     /* the last in the file, the image data between */
+		{ 2, { T3, E8P }, { 0, 1 }, 8 },
+		{ 1, { RAW6 }, { 0 }, 6 },
+		{ 2, { T3, RAW6 }, { 0, 0 }, 3 },   /* a block first, the profile never */
+		{ 2, { RAW6, E8 }, { 0, 1 }, 8 },
+		{ 2, { E0, RAW6 }, { 0, 0 }, 0 },   /* even an empty block hides the profile ... */
+		{ 2, { TK, RAW6 }, { 0, 0 }, 0 },
+		{ 3, { E0, RAW6, XMP5 }, { 0, 0, 0 }, 5 }, /* ... but not XMP */
+		{ 2, { T3, XMP5 }, { 0, 0 }, 3 },
+		{ 2, { TU, RAW6 }, { 0, 0 }, 6 },
+		{ 2, { I3, RAW6 }, { 0, 0 }, 6 },   /* PIL fails (TypeError); passed over here */
+		{ 2, { E8, I3 }, { 0, 1 }, 8 },
+	};
+	ImageCodec *c = codec_new();
+	PrepOptions o = options(0, 1);
+	char why[256];
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		PngChunk ch[3];
+		for (int j = 0; j < cases[i].k; j++) {
+			ch[j] = src[cases[i].which[j]];
+			ch[j].after = cases[i].after[j];
+		}
+		size_t len;
+		uint8_t *b = png_with(ch, cases[i].k, &len);
+		PrepNotes notes;
+		Image im;
+		ck_assert_msg(image_prepare_buffer(c, b, len, "a.png", &o, &im, &notes, why, sizeof why) == 0, "case %zu: %s",
+			      i, why);
+		ck_assert_msg(notes.orientation == cases[i].want, "case %zu: orientation %d, expected %d", i,
+			      notes.orientation, cases[i].want);
+		image_free(&im);
+		/* every cut of the file is refused (libpng reads to IEND's CRC before the chunks are
+		 * looked through), none read past its end: each in a buffer of its own length */
+		for (size_t cut = 0; cut < len; cut++) {
+			uint8_t *part = xmalloc(cut + !cut);
+			memcpy(part, b, cut);
+			ck_assert_int_eq(image_prepare_buffer(c, part, cut, "a.png", &o, &im, &notes, why, sizeof why), -1);
+			free(part);
+		}
+		free(b);
+	}
+	/* the fixtures test_imgprep.sh turns upright */
+	const char *names[] = { "exif-prefix-6.png", "textexif-6.png", "exif-1-textexif-6.png" };
+	for (size_t i = 0; i < ARRAY_LEN(names); i++) {
+		PrepNotes notes;
+		Image im = prepare(c, names[i], &o, &notes);
+		ck_assert_msg(notes.orientation == 6, "%s: orientation %d", names[i], notes.orientation);
+		image_free(&im);
+	}
+	codec_free(c);
+}
+END_TEST
+
 START_TEST(progressive_jpeg)
 {
 	ImageCodec *c = codec_new();
@@ -1107,6 +1257,7 @@ static Suite *suite(void)
 	tcase_add_test(t, xmp_orientation_tag);
 	tcase_add_test(t, raw_profile_orientation_tag);
 	tcase_add_test(t, jpeg_orientation_sources);
+	tcase_add_test(t, png_orientation_sources);
 	tcase_add_test(t, exif_jpeg_turned_on_request);
 	suite_add_tcase(s, t);
 	t = tcase_create("bad");
