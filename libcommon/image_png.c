@@ -60,6 +60,32 @@ static int set_transforms(png_structp png, png_infop info)
 	return png_get_channels(png, info);
 }
 
+/* The chunk at off of the file's bytes (length, type, data, CRC): its type, its data in *data
+ * and their length in *n; NULL where the bytes end before the chunk does. */
+static const uint8_t *chunk_at(const uint8_t *b, size_t len, size_t off, const uint8_t **data, size_t *n)
+{
+	if (off > len || len - off < 12)
+		return NULL;
+	*n = png_get_uint_32(b + off);
+	if (*n > len - off - 12)
+		return NULL;
+	*data = b + off + 8;
+	return b + off + 4;
+}
+
+/* Whether every chunk up to IEND lies inside the file's bytes. libpng would refuse the file
+ * anyway, but only once it has allocated what a text chunk claims: 1.6 merely warns "chunk data
+ * is too large", so a few hundred bytes could have it ask for 2 GiB. */
+static int chunks_fit(const uint8_t *b, size_t len)
+{
+	const uint8_t *type, *data;
+	size_t n;
+	for (size_t off = 8; (type = chunk_at(b, len, off, &data, &n)); off += 12 + n)
+		if (memcmp(type, "IEND", 4) == 0)
+			return 1;
+	return 0;
+}
+
 /* The EXIF block that PIL's PngImagePlugin keeps as info["exif"]: of the eXIf chunks and the
  * tEXt chunks with the keyword "exif" (the block itself, not hex: python-pillow/Pillow#4828),
  * the last before IEND, as PIL sets the key anew at each. Read from the file's bytes, not
@@ -70,12 +96,9 @@ static int set_transforms(png_structp png, png_infop info)
  * drops up to two "Exif\0\0" (from an eXIf one, as it adds one); NULL if none. */
 static const uint8_t *exif_block(const uint8_t *b, size_t len, size_t *n, int *text)
 {
-	const uint8_t *found = NULL;
-	for (size_t off = 8; off <= len && len - off >= 12;) { /* length, type, data, CRC */
-		size_t clen = png_get_uint_32(b + off);
-		const uint8_t *type = b + off + 4, *data = b + off + 8;
-		if (clen > len - off - 12 || memcmp(type, "IEND", 4) == 0)
-			break;
+	const uint8_t *found = NULL, *type, *data;
+	size_t clen;
+	for (size_t off = 8; (type = chunk_at(b, len, off, &data, &clen)) && memcmp(type, "IEND", 4) != 0; off += 12 + clen)
 		if (memcmp(type, "eXIf", 4) == 0) {
 			found = data;
 			*n = clen;
@@ -86,8 +109,6 @@ static const uint8_t *exif_block(const uint8_t *b, size_t len, size_t *n, int *t
 			*n = clen > 4 ? clen - 5 : 0;
 			*text = 1;
 		}
-		off += 12 + clen;
-	}
 	return found;
 }
 
@@ -152,6 +173,8 @@ static int decode(ImageCodec *c, PngSource *s, png_structp png, png_infop info, 
 int png_decode(ImageCodec *c, const uint8_t *buf, size_t len, const PrepOptions *o, Image *img, PrepNotes *n,
 	       char *why, size_t whylen)
 {
+	if (!chunks_fit(buf, len))
+		return image_fail(why, whylen, "corrupt PNG: a chunk runs past the end of the file (truncated)");
 	PngSource s = { .p = buf, .len = len };
 	png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &s, on_error, on_warning);
 	png_infop info = png ? png_create_info_struct(png) : NULL;

@@ -814,6 +814,30 @@ START_TEST(bad_files_refused)
 }
 END_TEST
 
+/* A text chunk claiming 1.7 GB in a file of a few hundred bytes (found by fuzz_image): refused
+ * before libpng allocates what it claims (libpng 1.6 only warns that it is too large, and
+ * refuses the file only when the bytes run out, "file ends early") */
+START_TEST(png_chunk_past_the_end)
+{
+	static const uint8_t text[] = "Raw profile type exif\0\0xxxxxxxx";
+	const PngChunk ch = { "zTXt", text, sizeof text - 1, 0 };
+	size_t len;
+	uint8_t *b = png_with(&ch, 1, &len);
+	ImageCodec *c = codec_new();
+	PrepOptions o = options(0, 3);
+	PrepNotes n;
+	Image im;
+	char why[256];
+	ck_assert_int_eq(image_prepare_buffer(c, b, len, "a.png", &o, &im, &n, why, sizeof why), 0);
+	image_free(&im);
+	memcpy(b + 33, "\x69\x69\x69\x69", 4); /* the length of the chunk after IHDR */
+	ck_assert_int_eq(image_prepare_buffer(c, b, len, "a.png", &o, &im, &n, why, sizeof why), -1);
+	ck_assert_msg(strstr(why, "a chunk runs past the end of the file (truncated)") != NULL, "%s", why);
+	free(b);
+	codec_free(c);
+}
+END_TEST
+
 /* Every prefix of a JPEG and a PNG: each is refused or decoded, none crashes or leaks. */
 START_TEST(every_truncation)
 {
@@ -1264,6 +1288,7 @@ static Suite *suite(void)
 	tcase_set_timeout(t, 60);
 	tcase_add_test(t, bad_files_refused);
 	tcase_add_test(t, every_truncation);
+	tcase_add_test(t, png_chunk_past_the_end);
 	tcase_add_test(t, libjpeg_warnings);
 	suite_add_tcase(s, t);
 	t = tcase_create("records");
