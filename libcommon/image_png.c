@@ -87,7 +87,7 @@ static int chunks_fit(const uint8_t *b, size_t len)
 }
 
 /* The EXIF block that PIL's PngImagePlugin keeps as info["exif"]: of the eXIf chunks and the
- * tEXt chunks with the keyword "exif" (the block itself, not hex: python-pillow/Pillow#4828),
+ * tEXt chunks with the keyword "exif" (the block itself, not hex: chunk_tEXt keeps its bytes),
  * the last before IEND, as PIL sets the key anew at each. Read from the file's bytes, not
  * libpng's: libpng keeps the first eXIf, drops one that starts "Exif\0\0" ("incorrect byte-order
  * specifier", a warning) and ends a tEXt at its first NUL. A zTXt or iTXt "exif" is text to PIL,

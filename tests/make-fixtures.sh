@@ -132,9 +132,10 @@ Image.fromarray(q).save('exif-1-xmp-6.jpg', quality=100, subsampling=0, exif=exi
 with_xmp('exif-1-xmp-6.jpg', xmp('><tiff:Orientation>6</tiff:Orientation>'))
 # where PIL finds the EXIF block but libpng's API does not (imgprep reads these chunks from the
 # file's bytes): an eXIf chunk that starts "Exif\0\0" (libpng drops it, "incorrect byte-order
-# specifier"); the block itself in a tEXt chunk "exif" (python-pillow/Pillow#4820); and an eXIf
-# chunk with orientation 1 before the image data, a tEXt "exif" with 6 after it: PIL keeps the
-# last. Spliced from exif-6.png's chunks, so that no encoder's output changes them
+# specifier"); the block itself in a tEXt chunk "exif" (PngImagePlugin's chunk_tEXt keeps its
+# bytes); and an eXIf chunk with orientation 1 before the image data, a tEXt "exif" with 6
+# after it: PIL keeps the last. Spliced from exif-6.png's chunks, so that no encoder's output
+# changes them
 def png_chunks(path):
     b, o, out = open(path, 'rb').read(), 8, {}
     while o < len(b):
