@@ -405,8 +405,10 @@ int eval_write_per_class(const char *path, const Model *m, const EvalResult *r)
 	for (uint32_t k = 0; k < r->classes; k++) {
 		char name[256];
 		double n = (double)r->count[k];
-		fprintf(af.f, "%u\t%s\t%" PRIu64 "\t%.6f\t%.6f\n", k, model_class_name(m, (int)k, name, sizeof name),
-			r->count[k], n ? (double)r->wrong1[k] / n : 0.0, n ? (double)r->wrong5[k] / n : 0.0);
+		fprintf(af.f, "%u\t", k);
+		fput_escaped(model_class_name(m, (int)k, name, sizeof name), af.f);
+		fprintf(af.f, "\t%" PRIu64 "\t%.6f\t%.6f\n", r->count[k], n ? (double)r->wrong1[k] / n : 0.0,
+			n ? (double)r->wrong5[k] / n : 0.0);
 	}
 	return tsv_commit(&af, path);
 }
@@ -418,11 +420,13 @@ int eval_write_confusion(const char *path, const Model *m, const EvalResult *r)
 	if (atomic_open(&af, path) != 0)
 		return -1;
 	fprintf(af.f, "true\\predicted");
-	for (uint32_t k = 0; k < r->classes; k++)
-		fprintf(af.f, "\t%s", model_class_name(m, (int)k, name, sizeof name));
+	for (uint32_t k = 0; k < r->classes; k++) {
+		fputc('\t', af.f);
+		fput_escaped(model_class_name(m, (int)k, name, sizeof name), af.f);
+	}
 	fputc('\n', af.f);
 	for (uint32_t y = 0; y < r->classes; y++) {
-		fprintf(af.f, "%s", model_class_name(m, (int)y, name, sizeof name));
+		fput_escaped(model_class_name(m, (int)y, name, sizeof name), af.f);
 		for (uint32_t k = 0; k < r->classes; k++)
 			fprintf(af.f, "\t%" PRIu64, r->confusion[(size_t)y * r->classes + k]);
 		fputc('\n', af.f);

@@ -236,6 +236,21 @@ int64_t file_size(FILE *f)
 	return (int64_t)st.st_size;
 }
 
+void fput_escaped(const char *s, FILE *f)
+{
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++)
+		if (*c == '\\')
+			fputs("\\\\", f);
+		else if (*c == '\n')
+			fputs("\\n", f);
+		else if (*c == '\t')
+			fputs("\\t", f);
+		else if (*c < 0x20 || *c == 0x7f)
+			fprintf(f, "\\x%02x", *c);
+		else
+			putc(*c, f);
+}
+
 int same_file(const char *a, const char *b)
 {
 	struct stat sa, sb;

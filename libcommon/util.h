@@ -85,6 +85,11 @@ void atomic_abort(AtomicFile *af);
  * creating and removing the temporary: for a writer whose first write comes hours later. */
 int atomic_probe(const char *path);
 
+/* Writes s to f on one line's worth of bytes: a backslash doubled, a newline and tab as \n and
+ * \t, any other control character as \xHH; so that a name from a file system or a classes
+ * file can neither start a line nor add a column of a table. */
+void fput_escaped(const char *s, FILE *f);
+
 /* 1 when a and b name one existing file (through links), else 0: an output that is one of
  * the program's inputs would replace it. */
 int same_file(const char *a, const char *b);

@@ -494,6 +494,37 @@ START_TEST(rank_counts_ties_against_the_label)
 }
 END_TEST
 
+/* A class name with a tab or a backslash keeps to its column of the tables (fput_escaped). */
+START_TEST(tables_escape_class_names)
+{
+	char *names[2] = { xstrdup("tench\tTinca tinca"), xstrdup("a\\b") };
+	Model m = { .classes = { .count = 2, .names = names }, .num_classes = 2 };
+	uint64_t count[2] = { 3, 1 }, wrong1[2] = { 1, 0 }, wrong5[2] = { 0, 0 }, confusion[4] = { 2, 1, 0, 1 };
+	EvalResult r = { .classes = 2, .count = count, .wrong1 = wrong1, .wrong5 = wrong5, .confusion = confusion };
+	char *dir = make_temp_dir("tables");
+	char *pc = xasprintf("%s/pc.tsv", dir), *cm = xasprintf("%s/cm.tsv", dir);
+	ck_assert_int_eq(eval_write_per_class(pc, &m, &r), 0);
+	ck_assert_int_eq(eval_write_confusion(cm, &m, &r), 0);
+	size_t len;
+	char *got = read_file(pc, &len, 1000);
+	ck_assert_str_eq(got, "class\tname\tcount\ttop1\ttop5\n"
+			      "0\ttench\\tTinca tinca\t3\t0.333333\t0.000000\n"
+			      "1\ta\\\\b\t1\t0.000000\t0.000000\n");
+	free(got);
+	got = read_file(cm, &len, 1000);
+	ck_assert_str_eq(got, "true\\predicted\ttench\\tTinca tinca\ta\\\\b\n"
+			      "tench\\tTinca tinca\t2\t1\n"
+			      "a\\\\b\t0\t1\n");
+	free(got);
+	free(pc);
+	free(cm);
+	remove_tree(dir);
+	free(dir);
+	free(names[0]);
+	free(names[1]);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("eval");
@@ -506,6 +537,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(t, crops_average_their_softmaxes, 0, 2);
 	tcase_add_test(t, ensemble_averages_its_models);
 	tcase_add_test(t, rank_counts_ties_against_the_label);
+	tcase_add_test(t, tables_escape_class_names);
 	suite_add_tcase(s, t);
 	return s;
 }

@@ -270,24 +270,6 @@ out:
 /* ---------------------------------------------------------------------------------------- */
 /* images */
 
-/* A name on one line of its own: a backslash and the control characters (a newline in a
- * file name would start a line that reads as a prediction) as C escapes. */
-static void print_name(const char *name)
-{
-	for (const unsigned char *c = (const unsigned char *)name; *c; c++)
-		if (*c == '\\')
-			fputs("\\\\", stdout);
-		else if (*c == '\n')
-			fputs("\\n", stdout);
-		else if (*c == '\t')
-			fputs("\\t", stdout);
-		else if (*c < 0x20 || *c == 0x7f)
-			printf("\\x%02x", *c);
-		else
-			putchar(*c);
-	putchar('\n');
-}
-
 static void print_predictions(const Options *o, const Model *m, const char *path, const float *p)
 {
 	int K = (int)m->num_classes, top = o->top < K ? o->top : K;
@@ -301,7 +283,8 @@ static void print_predictions(const Options *o, const Model *m, const char *path
 				order[i] = order[j];
 				order[j] = t;
 			}
-	print_name(path);
+	fput_escaped(path, stdout); /* a newline in a name would start a line that reads as a prediction */
+	putchar('\n');
 	for (int i = 0; i < top; i++) {
 		char name[256];
 		printf("  %7.3f%%  %d  %s\n", 100.0 * p[order[i]], order[i], model_class_name(m, order[i], name, sizeof name));
