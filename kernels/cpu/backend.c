@@ -117,6 +117,11 @@ static int cpu_open(Ctx *ctx, int device)
 		return CTX_FAIL(ctx, "thread count %d is negative", ctx->threads);
 	}
 	st->threads = ctx->threads > 0 ? ctx->threads : omp_get_num_procs();
+	/* OMP_THREAD_LIMIT caps every region: the ops run on the threads they get, but OpenBLAS's
+	 * threaded GEMM splits a product for the count it was given and each part spins until the
+	 * others have packed theirs, which on fewer threads never happens (a hang) */
+	if (st->threads > omp_get_thread_limit())
+		st->threads = omp_get_thread_limit();
 	if (st->threads < 1)
 		st->threads = 1;
 	const char *fixed = openblas_fix_core();
