@@ -3,6 +3,7 @@
 #   make                      build everything into build/ (programs in build/bin/)
 #   make check                the whole test suite (Check suites, then shell tests)
 #   make check SANITIZE=1     the same under ASan + UBSan, built in build-san/
+#   make check SANITIZE=thread   the same under TSan, built in build-tsan/ (OpenMP on one thread)
 #   make demo                 the Fashion-MNIST pipeline, pipelines/fashion-mnist.sh
 #   make bench                the benchmarks under bench/ (slow; not tests)
 #   make tests benches        build the Check suites and benchmark programs, run nothing
@@ -27,6 +28,17 @@ B ?= build-san
 # ASan and the CUDA runtime do not share an address space well; the sanitizer build is CPU-only
 CUDA := 0
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+else ifeq ($(SANITIZE),thread)
+B ?= build-tsan
+# CPU-only like build-san: TSan is after the CPU threads; the CUDA runtime's are not instrumented
+CUDA := 0
+SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
+# libgomp is not built with TSan: it cannot see the barriers that order an OpenMP region's
+# threads, so their shared arrays look like races. Every region runs on one thread: the
+# kernels' num_threads() clauses override OMP_NUM_THREADS, so OMP_THREAD_LIMIT caps them, and
+# the CPU backend's thread count with them, which OpenBLAS (its OpenMP build: libgomp's
+# threads) takes. The project's own pthreads (loader, imgprep -j, pcacolor) stay parallel.
+CHECK_ENV := OMP_NUM_THREADS=1 OMP_THREAD_LIMIT=1
 else
 B ?= build
 SANFLAGS :=
@@ -182,7 +194,7 @@ $(B)/bench/%: $(B)/obj/bench/%.o $(LIBS)
 # goals
 
 check: all $(TBINS)
-	@sh tests/run.sh $(B) $(TBINS)
+	@$(CHECK_ENV) sh tests/run.sh $(B) $(TBINS)
 
 # the suites this configuration has (without cairo or jansson, theirs are left out), unrun:
 # tests/gpu.sh builds these, so a missing optional library never breaks the device build
@@ -216,7 +228,7 @@ clean:
 	rm -rf $(B)
 
 distclean:
-	rm -rf build build-san
+	rm -rf build build-san build-tsan
 
 .SECONDARY:
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

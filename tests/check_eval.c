@@ -290,12 +290,13 @@ typedef struct {
 	const char *path;
 } LoadJob;
 
-/* In a child with its address space capped (not under ASan, whose shadow needs terabytes):
- * an allocation the file does not justify ends the child instead of succeeding lazily. */
+/* In a child with its address space capped (not under ASan or TSan, whose shadow needs
+ * terabytes: TSan's own allocator dies "out of memory" under the cap): an allocation the
+ * file does not justify ends the child instead of succeeding lazily. */
 static void load_capped(void *arg)
 {
 	const LoadJob *j = arg;
-#ifndef __SANITIZE_ADDRESS__
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
 	struct rlimit cap = { 8ull << 30, 8ull << 30 };
 	setrlimit(RLIMIT_AS, &cap);
 #endif
