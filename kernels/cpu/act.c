@@ -43,15 +43,6 @@ static int check_p(Ctx *ctx, float p)
 	return 0;
 }
 
-/* not under TSan: gcc instruments the clones' ifunc resolvers, which run while the program
- * is relocated, before TSan's runtime has started (a segfault before main) */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__) && \
-    !defined(__SANITIZE_THREAD__)
-#define SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define SIMD_CLONES
-#endif
-
 enum { BATCH = 16 }; /* counters run through Philox together */
 
 /* u[l] = rng_uniform(seed, stream, i0 + l) for l < BATCH: rng.h's rounds, done for BATCH

@@ -30,15 +30,6 @@
 #include <omp.h>
 #include <string.h>
 
-/* not under TSan: gcc instruments the clones' ifunc resolvers, which run while the program
- * is relocated, before TSan's runtime has started (a segfault before main) */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__) && \
-    !defined(__SANITIZE_THREAD__)
-#define SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define SIMD_CLONES
-#endif
-
 /* Columns per GEMM worth gathering images for: below this OpenBLAS's micro-kernels spend
  * too long packing per flop (measured on conv3-5's 169-column planes). */
 enum { CONV_TARGET_COLS = 1024 };

@@ -27,6 +27,17 @@ typedef struct {
 	char desc[256];
 } CpuState;
 
+/* The hot loops are compiled for AVX-512, AVX2 and plain x86-64, the variant chosen when the
+ * program loads. Not under ASan or TSan: gcc instruments the clones' ifunc resolvers, which run
+ * while the program is relocated, before the sanitizer's runtime has started (under TSan a
+ * segfault before main). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__) && \
+    !defined(__SANITIZE_THREAD__)
+#define SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define SIMD_CLONES
+#endif
+
 static inline CpuState *cpu_state(Ctx *ctx) { return (CpuState *)ctx->impl; }
 static inline int cpu_threads(Ctx *ctx) { return cpu_state(ctx)->threads; }
 

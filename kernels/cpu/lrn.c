@@ -26,15 +26,6 @@
 
 enum { BLOCK = 512 }; /* pixels per item: 5 window rows of 2 KB stay in L1 */
 
-/* not under TSan: gcc instruments the clones' ifunc resolvers, which run while the program
- * is relocated, before TSan's runtime has started (a segfault before main) */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__) && \
-    !defined(__SANITIZE_THREAD__)
-#define SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define SIMD_CLONES
-#endif
-
 /* s^(-1/2) for s > 0, within 2 ulp: the bit-level first guess (3.5% off) squares its error
  * with each Newton step: 3.5e-2 -> 1.8e-3 -> 4.6e-6 -> below float precision. */
 static inline float rsqrt_newton(float s)

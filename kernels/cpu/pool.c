@@ -22,15 +22,6 @@ static int check_shape(Ctx *ctx, const PoolShape *s)
 	return 0;
 }
 
-/* not under TSan: gcc instruments the clones' ifunc resolvers, which run while the program
- * is relocated, before TSan's runtime has started (a segfault before main) */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__) && \
-    !defined(__SANITIZE_THREAD__)
-#define SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define SIMD_CLONES
-#endif
-
 /* One plane. Each output row is done for all its columns at once: the window's taps are
  * visited in row-major order and each tap updates the running maxima of the whole row (kept
  * in y and arg themselves), a compare and two selects that vectorise, where a branch per

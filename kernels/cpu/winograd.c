@@ -43,15 +43,6 @@
 #include <omp.h>
 #include <string.h>
 
-/* not under TSan: gcc instruments the clones' ifunc resolvers, which run while the program
- * is relocated, before TSan's runtime has started (a segfault before main) */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__) && \
-    !defined(__SANITIZE_THREAD__)
-#define SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define SIMD_CLONES
-#endif
-
 enum {
 	ALPHA = 7,          /* transform size for both kernels */
 	XI = ALPHA * ALPHA, /* entries of a transformed tile: one product each */
