@@ -83,6 +83,12 @@ loss() { sed -n 's/^loss: //p' "$1"; }
 expect_exit 2 anet-eval -w "$T/m.anw" -w "$T/m2.anw" --features "$T/e.anf" "$T/train.lmdb"
 expect_err "\-\-features and --layer take one model"
 
+# OMP_THREAD_LIMIT under --threads: OpenBLAS's GEMM, split for 2 threads and given 1, used to spin
+# for ever
+OMP_THREAD_LIMIT=1 timeout 120 anet-eval -w "$T/m.anw" --device cpu --threads 2 "$T/train.lmdb" >"$T/limited" 2>&1 ||
+	fail "anet-eval under OMP_THREAD_LIMIT=1 --threads 2 failed or hung: $(cat "$T/limited")"
+grep -q "^top-1 error: " "$T/limited" || fail "no result under OMP_THREAD_LIMIT=1: $(cat "$T/limited")"
+
 # images: prepared as imgprep does, the top classes with names and probabilities
 anet-eval -w "$T/m.anw" --device cpu -k 3 "$DATA/gray.jpg" "$DATA/photo-dog.jpg" >"$T/img" 2>/dev/null ||
 	fail "anet-eval on images failed"
