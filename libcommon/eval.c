@@ -380,22 +380,6 @@ int eval_check_db(const Model *m, Db *db)
 	return 0;
 }
 
-static int tsv_commit(AtomicFile *af, const char *path)
-{
-	/* The fprintf that failed set errno long ago; a flush meets the error again and says why
-	 * (the buffer is kept after a failed write). */
-	int flushed = fflush(af->f) == 0;
-	if (!flushed || ferror(af->f)) {
-		if (!flushed)
-			warn_errno("%s: write error", path);
-		else
-			warn_msg("%s: write error", path);
-		atomic_abort(af);
-		return -1;
-	}
-	return atomic_commit(af);
-}
-
 int eval_write_per_class(const char *path, const Model *m, const EvalResult *r)
 {
 	AtomicFile af;
@@ -410,7 +394,7 @@ int eval_write_per_class(const char *path, const Model *m, const EvalResult *r)
 		fprintf(af.f, "\t%" PRIu64 "\t%.6f\t%.6f\n", r->count[k], n ? (double)r->wrong1[k] / n : 0.0,
 			n ? (double)r->wrong5[k] / n : 0.0);
 	}
-	return tsv_commit(&af, path);
+	return atomic_commit(&af);
 }
 
 int eval_write_confusion(const char *path, const Model *m, const EvalResult *r)
@@ -431,7 +415,7 @@ int eval_write_confusion(const char *path, const Model *m, const EvalResult *r)
 			fprintf(af.f, "\t%" PRIu64, r->confusion[(size_t)y * r->classes + k]);
 		fputc('\n', af.f);
 	}
-	return tsv_commit(&af, path);
+	return atomic_commit(&af);
 }
 
 /* ---------------------------------------------------------------------------------------- */

@@ -372,14 +372,24 @@ int atomic_open(AtomicFile *af, const char *path)
 	return 0;
 }
 
+/* -1 after naming the error if a write to f failed, now or earlier. A write that failed long
+ * before left no errno; the flush meets the error again (stdio keeps the buffer) and says why. */
+static int write_failed(FILE *f, const char *name)
+{
+	if (fflush(f) != 0)
+		warn_errno("%s: write error", name);
+	else if (ferror(f))
+		warn_msg("%s: write error", name);
+	else
+		return 0;
+	return -1;
+}
+
 int atomic_commit(AtomicFile *af)
 {
 	int rc = 0;
 	if (!af->tmp) { /* written in place (a device or FIFO) */
-		if (fflush(af->f) != 0 || ferror(af->f)) {
-			warn_errno("%s: write error", af->path);
-			rc = -1;
-		}
+		rc = write_failed(af->f, af->path);
 		if (fclose(af->f) != 0 && rc == 0) {
 			warn_errno("%s: close", af->path);
 			rc = -1;
@@ -389,7 +399,9 @@ int atomic_commit(AtomicFile *af)
 		af->path = NULL;
 		return rc;
 	}
-	if (fflush(af->f) != 0 || ferror(af->f) || fsync(fileno(af->f)) != 0) {
+	if (write_failed(af->f, af->tmp) != 0)
+		rc = -1;
+	else if (fsync(fileno(af->f)) != 0) {
 		warn_errno("%s: write error", af->tmp);
 		rc = -1;
 	}
