@@ -70,6 +70,7 @@ void warn_msg(const char *fmt, ...)
 	va_end(ap);
 }
 
+static void vwarn_errno(int err, const char *fmt, va_list ap) ANET_PRINTF(2, 0);
 static void vwarn_errno(int err, const char *fmt, va_list ap)
 {
 	char buf[2048];

@@ -35,7 +35,7 @@ _Noreturn void die(const char *fmt, ...) ANET_PRINTF(1, 2);
 _Noreturn void die_errno(const char *fmt, ...) ANET_PRINTF(1, 2);
 void warn_msg(const char *fmt, ...) ANET_PRINTF(1, 2);
 void warn_errno(const char *fmt, ...) ANET_PRINTF(1, 2);
-void vwarn_msg(const char *fmt, va_list ap);
+void vwarn_msg(const char *fmt, va_list ap) ANET_PRINTF(1, 0);
 
 /* Allocation that cannot fail: on exhaustion, say how much was asked for and exit. The
  * counted forms check n * size for overflow. */

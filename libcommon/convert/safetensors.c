@@ -30,6 +30,7 @@ int st_text_ok(const char *text)
 }
 
 /* "PATH: message", for the reader's and the writer's refusals. */
+static void vsay(const char *path, const char *fmt, va_list ap) ANET_PRINTF(2, 0);
 static void vsay(const char *path, const char *fmt, va_list ap)
 {
 	char msg[512];
