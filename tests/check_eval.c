@@ -290,13 +290,25 @@ typedef struct {
 	const char *path;
 } LoadJob;
 
+/* gcc names its sanitizers with __SANITIZE_*__ macros; clang only answers __has_feature */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define UNDER_ASAN_OR_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define UNDER_ASAN_OR_TSAN 1
+#endif
+#endif
+#ifndef UNDER_ASAN_OR_TSAN
+#define UNDER_ASAN_OR_TSAN 0
+#endif
+
 /* In a child with its address space capped (not under ASan or TSan, whose shadow needs
  * terabytes: TSan's own allocator dies "out of memory" under the cap): an allocation the
  * file does not justify ends the child instead of succeeding lazily. */
 static void load_capped(void *arg)
 {
 	const LoadJob *j = arg;
-#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+#if !UNDER_ASAN_OR_TSAN
 	struct rlimit cap = { 8ull << 30, 8ull << 30 };
 	setrlimit(RLIMIT_AS, &cap);
 #endif

@@ -11,6 +11,7 @@ build=$1; shift
 # tests check results, not times: Check's 4 s default fails a suite on a busy machine
 export CK_DEFAULT_TIMEOUT=${CK_DEFAULT_TIMEOUT:-60}
 top=$(pwd)
+case $build in /*) ;; *) build=$top/$build ;; esac # B= may name a folder anywhere
 pass=0; fail=0; skip=0; failed=""
 only=${ANET_TESTS_ONLY:-}
 
@@ -33,7 +34,7 @@ for t in tests/test_*.sh; do
 	name=$(basename "$t" .sh)
 	scratch=$(mktemp -d "${TMPDIR:-/tmp}/anet-$name.XXXXXX")
 	start=$(date +%s)
-	ANET_BIN=$top/$build/bin ANET_BUILD=$top/$build ANET_TESTS=$top/tests TMPDIR=$scratch \
+	ANET_BIN=$build/bin ANET_BUILD=$build ANET_TESTS=$top/tests TMPDIR=$scratch \
 		sh "$t" >"$scratch.log" 2>&1
 	rc=$?
 	case $rc in
