@@ -17,6 +17,9 @@
 typedef struct {
 	const uint8_t *p;
 	size_t len, off;
+	size_t stop;    /* where PIL stops reading chunks (pil_stop) */
+	int stop_ntext; /* how many text chunks libpng had read by then; -1 until it gets there */
+	png_infop info;
 	char msg[96];
 	png_bytep *rows;
 } PngSource;
@@ -26,6 +29,9 @@ static void read_mem(png_structp png, png_bytep out, size_t n)
 	PngSource *s = png_get_io_ptr(png);
 	if (n > s->len - s->off)
 		png_error(png, "file ends early (truncated)");
+	/* libpng reads a chunk's header only once it has stored the text of the chunks before */
+	if (s->off == s->stop && s->stop_ntext < 0)
+		s->stop_ntext = png_get_text(png, s->info, NULL, NULL);
 	memcpy(out, s->p + s->off, n);
 	s->off += n;
 }
@@ -86,14 +92,41 @@ static int chunks_fit(const uint8_t *b, size_t len)
 	return 0;
 }
 
+/* Where PIL stops reading chunks before exif_transpose looks at info: at IEND, or in an animated
+ * PNG at the first fcTL after the image data, which starts the next frame (load_end). Animated as
+ * _open finds it: an acTL before the first IDAT numbers the frames (chunk_acTL: a second one
+ * unsets the count, as does a count of 0 or over 2^31), and one more when the IDAT has no fcTL
+ * before it (the default image, no frame); more than one frame is animated. The offset of the
+ * chunk PIL stops at. */
+static size_t pil_stop(const uint8_t *b, size_t len)
+{
+	const uint8_t *type, *data;
+	size_t off, n;
+	uint32_t frames = 0; /* 0: no count, as PIL's None */
+	int framed = 0, animated = -1; /* -1 until the first IDAT */
+	for (off = 8; (type = chunk_at(b, len, off, &data, &n)) && memcmp(type, "IEND", 4) != 0; off += 12 + n) {
+		int fctl = memcmp(type, "fcTL", 4) == 0;
+		if (fctl && animated > 0)
+			break;
+		framed |= fctl;
+		if (animated < 0 && memcmp(type, "acTL", 4) == 0 && n >= 8) {
+			uint32_t f = png_get_uint_32(data);
+			frames = frames ? 0 : f <= 0x80000000u ? f : 0;
+		} else if (animated < 0 && memcmp(type, "IDAT", 4) == 0)
+			animated = frames && frames + !framed > 1;
+	}
+	return off;
+}
+
 /* The EXIF block that PIL's PngImagePlugin keeps as info["exif"]: of the eXIf chunks and the
  * tEXt chunks with the keyword "exif" (the block itself, not hex: chunk_tEXt keeps its bytes),
- * the last before IEND, as PIL sets the key anew at each. Read from the file's bytes, not
- * libpng's: libpng keeps the first eXIf, drops one that starts "Exif\0\0" ("incorrect byte-order
- * specifier", a warning) and ends a tEXt at its first NUL. A zTXt or iTXt "exif" is text to PIL,
- * which its getexif then fails on (TypeError); passed over here. CRCs are not checked (PIL does
- * not, after the image data). In *n the length; in *text whether a tEXt gave it, from which PIL
- * drops up to two "Exif\0\0" (from an eXIf one, as it adds one); NULL if none. */
+ * the last in the len bytes given (those before pil_stop), as PIL sets the key anew at each.
+ * Read from the file's bytes, not libpng's: libpng keeps the first eXIf, drops one that starts
+ * "Exif\0\0" ("incorrect byte-order specifier", a warning) and ends a tEXt at its first NUL. A
+ * zTXt or iTXt "exif" is text to PIL, which its getexif then fails on (TypeError); passed over
+ * here. CRCs are not checked (PIL does not, after the image data). In *n the length; in *text
+ * whether a tEXt gave it, from which PIL drops up to two "Exif\0\0" (from an eXIf one, as it
+ * adds one); NULL if none. */
 static const uint8_t *exif_block(const uint8_t *b, size_t len, size_t *n, int *text)
 {
 	const uint8_t *found = NULL, *type, *data;
@@ -113,12 +146,15 @@ static const uint8_t *exif_block(const uint8_t *b, size_t len, size_t *n, int *t
 }
 
 /* The orientation tag as PIL's getexif finds it: in the EXIF block above, else in ImageMagick's
- * "Raw profile type exif" text; where neither has the tag, in the last XMP text chunk. */
+ * "Raw profile type exif" text; where neither has the tag, in the last XMP text chunk. Only
+ * chunks before pil_stop count. */
 static int orientation(const PngSource *s, png_structp png, png_infop info)
 {
 	png_textp text = NULL;
 	int ntext = 0;
 	png_get_text(png, info, &text, &ntext);
+	if (s->stop_ntext >= 0) /* as it always is once png_read_end has passed the stop */
+		ntext = s->stop_ntext;
 	const char *raw = NULL, *xmp = NULL; /* the last of each, as PIL keeps */
 	for (int i = 0; i < ntext; i++)
 		if (!text[i].text)
@@ -129,7 +165,7 @@ static int orientation(const PngSource *s, png_structp png, png_infop info)
 			xmp = text[i].text;
 	size_t n = 0;
 	int from_text = 0;
-	const uint8_t *exif = exif_block(s->p, s->len, &n, &from_text);
+	const uint8_t *exif = exif_block(s->p, s->stop, &n, &from_text);
 	if (exif && from_text && n >= 6 && memcmp(exif, "Exif\0\0", 6) == 0) {
 		exif += 6; /* exif_orientation drops the second */
 		n -= 6;
@@ -175,9 +211,10 @@ int png_decode(ImageCodec *c, const uint8_t *buf, size_t len, const PrepOptions 
 {
 	if (!chunks_fit(buf, len))
 		return image_fail(why, whylen, "corrupt PNG: a chunk runs past the end of the file (truncated)");
-	PngSource s = { .p = buf, .len = len };
+	PngSource s = { .p = buf, .len = len, .stop = pil_stop(buf, len), .stop_ntext = -1 };
 	png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &s, on_error, on_warning);
 	png_infop info = png ? png_create_info_struct(png) : NULL;
+	s.info = info;
 	if (!info) {
 		png_destroy_read_struct(&png, NULL, NULL);
 		return image_fail(why, whylen, "libpng: cannot create a decoder");

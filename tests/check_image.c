@@ -662,6 +662,30 @@ static uint8_t *png_with(const PngChunk *ch, int k, size_t *len)
 	return b;
 }
 
+/* Case i of a table: the PNG png_with makes of these chunks notes this orientation, and every
+ * cut of it is refused (libpng reads to IEND's CRC before the chunks are looked through), none
+ * read past its end: each in a buffer of its own length. */
+static void expect_png_orientation(ImageCodec *c, const PngChunk *ch, int k, int want, size_t i)
+{
+	PrepOptions o = options(0, 1);
+	PrepNotes notes;
+	Image im;
+	char why[256];
+	size_t len;
+	uint8_t *b = png_with(ch, k, &len);
+	ck_assert_msg(image_prepare_buffer(c, b, len, "a.png", &o, &im, &notes, why, sizeof why) == 0, "case %zu: %s", i,
+		      why);
+	ck_assert_msg(notes.orientation == want, "case %zu: orientation %d, expected %d", i, notes.orientation, want);
+	image_free(&im);
+	for (size_t cut = 0; cut < len; cut++) {
+		uint8_t *part = xmalloc(cut + !cut);
+		memcpy(part, b, cut);
+		ck_assert_int_eq(image_prepare_buffer(c, part, cut, "a.png", &o, &im, &notes, why, sizeof why), -1);
+		free(part);
+	}
+	free(b);
+}
+
 /* Which orientation a PNG's chunks give, as PIL's getexif has it (each case checked against
  * Pillow 13 when this was written): info["exif"] is the last eXIf or tEXt "exif" (the block
  * itself, one or two "Exif\0\0" in front dropped), before or after the image data; only
@@ -723,33 +747,15 @@ START_TEST(png_orientation_sources)
 		{ 2, { E8, I3 }, { 0, 1 }, 8 },
 	};
 	ImageCodec *c = codec_new();
-	PrepOptions o = options(0, 1);
-	char why[256];
 	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
 		PngChunk ch[3];
 		for (int j = 0; j < cases[i].k; j++) {
 			ch[j] = src[cases[i].which[j]];
 			ch[j].after = cases[i].after[j];
 		}
-		size_t len;
-		uint8_t *b = png_with(ch, cases[i].k, &len);
-		PrepNotes notes;
-		Image im;
-		ck_assert_msg(image_prepare_buffer(c, b, len, "a.png", &o, &im, &notes, why, sizeof why) == 0, "case %zu: %s",
-			      i, why);
-		ck_assert_msg(notes.orientation == cases[i].want, "case %zu: orientation %d, expected %d", i,
-			      notes.orientation, cases[i].want);
-		image_free(&im);
-		/* every cut of the file is refused (libpng reads to IEND's CRC before the chunks are
-		 * looked through), none read past its end: each in a buffer of its own length */
-		for (size_t cut = 0; cut < len; cut++) {
-			uint8_t *part = xmalloc(cut + !cut);
-			memcpy(part, b, cut);
-			ck_assert_int_eq(image_prepare_buffer(c, part, cut, "a.png", &o, &im, &notes, why, sizeof why), -1);
-			free(part);
-		}
-		free(b);
+		expect_png_orientation(c, ch, cases[i].k, cases[i].want, i);
 	}
+	PrepOptions o = options(0, 1);
 	/* the fixtures test_imgprep.sh turns upright */
 	const char *names[] = { "exif-prefix-6.png", "textexif-6.png", "exif-1-textexif-6.png" };
 	for (size_t i = 0; i < ARRAY_LEN(names); i++) {
@@ -757,6 +763,100 @@ START_TEST(png_orientation_sources)
 		Image im = prepare(c, names[i], &o, &notes);
 		ck_assert_msg(notes.orientation == 6, "%s: orientation %d", names[i], notes.orientation);
 		image_free(&im);
+	}
+	codec_free(c);
+}
+END_TEST
+
+/* The same in an animated PNG (APNG), where PIL's load() reads on after the image data only up
+ * to the fcTL that starts the next frame: an EXIF block, ImageMagick's profile or XMP past it is
+ * not seen (anet read them all, to IEND, before). Each case checked against Pillow 13's
+ * exif_transpose. Not animated to PIL, and read to IEND: one frame (the IDAT in an fcTL), two
+ * acTL chunks, a count of 0 or over 2^31, an acTL after the image data. */
+START_TEST(apng_orientation_stops_at_next_frame)
+{
+	static const uint8_t row[3] = { 0, 10, 200 };
+	uint8_t actl[4][8] = { { 0, 0, 0, 2 }, { 0, 0, 0, 1 }, { 0 }, { 0x80, 0, 0, 1 } }, fctl[3][26], fdat[3][64];
+	size_t fdn[3];
+	static const uint8_t fcseq[3] = { 0, 1, 3 }, fdseq[3] = { 1, 2, 4 }; /* FC0, FC1, FC3; FD1, FD2, FD4 */
+	for (int q = 0; q < 3; q++) {
+		/* 2x1 at (0, 0), shown 1/10 s, no disposal, no blending */
+		static const uint8_t frame[22] = { 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 10, 0, 0 };
+		memcpy(fctl[q], (uint8_t[4]){ 0, 0, 0, fcseq[q] }, 4);
+		memcpy(fctl[q] + 4, frame, sizeof frame);
+		memcpy(fdat[q], (uint8_t[4]){ 0, 0, 0, fdseq[q] }, 4);
+		uLongf zn = sizeof fdat[q] - 4;
+		ck_assert_int_eq(compress(fdat[q] + 4, &zn, row, sizeof row), Z_OK);
+		fdn[q] = 4 + zn;
+	}
+	uint8_t t8[64], t3[64], t6[64], x3[5 + 64];
+	size_t n8 = tiff_block(t8, 0, 8, 3, 1, 8), n3 = tiff_block(t3, 1, 8, 3, 1, 3), n6 = tiff_block(t6, 0, 8, 3, 1, 6);
+	memcpy(x3, "exif", 5);
+	memcpy(x3 + 5, t3, n3);
+	char raw6[256], *p = raw6 + sprintf(raw6, "Raw profile type exif%c\nexif\n%8zu\n", 0, n6);
+	for (size_t i = 0; i < n6; i++)
+		p += sprintf(p, "%02x", t6[i]);
+	strcpy(p, "\n");
+	static const char xmp5[] = "XML:com.adobe.xmp\0" XMP("tiff:Orientation=\"5\""),
+			  xmp7[] = "XML:com.adobe.xmp\0\0\0\0\0" XMP("tiff:Orientation=\"7\""); /* iTXt */
+	enum { AC2, AC1, AC0, ACBIG, FC0, FC1, FC3, FD1, FD2, FD4, E8, E3, T3, RAW6, XMP5, XMP7, NSRC };
+	const PngChunk src[NSRC] = {
+		[AC2] = { "acTL", actl[0], 8, 0 },
+		[AC1] = { "acTL", actl[1], 8, 0 },
+		[AC0] = { "acTL", actl[2], 8, 0 },
+		[ACBIG] = { "acTL", actl[3], 8, 0 },
+		[FC0] = { "fcTL", fctl[0], 26, 0 },
+		[FC1] = { "fcTL", fctl[1], 26, 0 },
+		[FC3] = { "fcTL", fctl[2], 26, 0 },
+		[FD1] = { "fdAT", fdat[0], fdn[0], 0 },
+		[FD2] = { "fdAT", fdat[1], fdn[1], 0 },
+		[FD4] = { "fdAT", fdat[2], fdn[2], 0 },
+		[E8] = { "eXIf", t8, n8, 0 },
+		[E3] = { "eXIf", t3, n3, 0 },
+		[T3] = { "tEXt", x3, 5 + n3, 0 },
+		[RAW6] = { "tEXt", (const uint8_t *)raw6, (size_t)(p + 1 - raw6), 0 },
+		[XMP5] = { "tEXt", (const uint8_t *)xmp5, sizeof xmp5 - 1, 0 },
+		[XMP7] = { "iTXt", (const uint8_t *)xmp7, sizeof xmp7 - 1, 0 },
+	};
+	/* the chunks in file order, each before (0) or after (1) the IDAT */
+	static const struct {
+		int k, which[8], after[8], want;
+	} cases[] = {
+		/* two frames, the IDAT the first: acTL, fcTL, IDAT, fcTL, fdAT */
+		{ 5, { E8, AC2, FC0, FC1, FD2 }, { 0, 0, 0, 1, 1 }, 8 },
+		{ 5, { AC2, FC0, E8, FC1, FD2 }, { 0, 0, 1, 1, 1 }, 8 },      /* before the next fcTL */
+		{ 5, { AC2, FC0, FC1, E8, FD2 }, { 0, 0, 1, 1, 1 }, 0 },      /* after it: not read */
+		{ 5, { AC2, FC0, FC1, FD2, E8 }, { 0, 0, 1, 1, 1 }, 0 },
+		{ 6, { AC2, FC0, E8, FC1, FD2, E3 }, { 0, 0, 0, 1, 1, 1 }, 8 }, /* not the last in the file */
+		{ 6, { AC2, FC0, T3, FC1, FD2, E8 }, { 0, 0, 1, 1, 1, 1 }, 3 },
+		{ 5, { AC2, FC0, FC1, FD2, RAW6 }, { 0, 0, 1, 1, 1 }, 0 },
+		{ 6, { AC2, FC0, RAW6, FC1, E3, FD2 }, { 0, 0, 0, 1, 1, 1 }, 6 },
+		{ 5, { AC2, FC0, FC1, FD2, XMP5 }, { 0, 0, 1, 1, 1 }, 0 },
+		{ 6, { AC2, FC0, XMP5, FC1, FD2, XMP7 }, { 0, 0, 1, 1, 1, 1 }, 5 },
+		{ 6, { XMP7, AC2, FC0, FC1, FD2, XMP5 }, { 0, 0, 0, 1, 1, 1 }, 7 },
+		/* the IDAT the default image, no frame: acTL 1, IDAT, fcTL, fdAT is two frames */
+		{ 5, { AC1, E8, FC0, FD1, E3 }, { 0, 1, 1, 1, 1 }, 8 },
+		{ 5, { AC1, E8, FC0, E3, FD1 }, { 0, 0, 1, 1, 1 }, 8 },
+		/* not animated: read on to IEND */
+		{ 3, { AC1, FC0, E3 }, { 0, 0, 1 }, 3 },                       /* one frame */
+		{ 6, { E8, AC1, FC0, FC1, FD2, E3 }, { 0, 0, 0, 1, 1, 1 }, 3 }, /* one frame said, two there */
+		{ 7, { E8, AC2, AC2, FC0, FC1, FD2, E3 }, { 0, 0, 0, 0, 1, 1, 1 }, 3 },
+		{ 6, { E8, AC0, FC0, FC1, FD2, E3 }, { 0, 0, 0, 1, 1, 1 }, 3 },
+		{ 6, { E8, ACBIG, FC0, FC1, FD2, E3 }, { 0, 0, 0, 1, 1, 1 }, 3 },
+		{ 6, { E8, FC0, AC2, FC1, FD2, E3 }, { 0, 0, 1, 1, 1, 1 }, 3 },  /* the acTL after the IDAT */
+		/* a third acTL counts again (each unsets or sets the count) */
+		{ 8, { E8, AC2, AC2, AC2, FC0, FC1, FD2, E3 }, { 0, 0, 0, 0, 0, 1, 1, 1 }, 8 },
+		/* three frames: the third's chunks are past the stop too */
+		{ 8, { E8, AC2, FC0, FC1, FD2, FC3, FD4, E3 }, { 0, 0, 0, 1, 1, 1, 1, 1 }, 8 },
+	};
+	ImageCodec *c = codec_new();
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		PngChunk ch[8];
+		for (int j = 0; j < cases[i].k; j++) {
+			ch[j] = src[cases[i].which[j]];
+			ch[j].after = cases[i].after[j];
+		}
+		expect_png_orientation(c, ch, cases[i].k, cases[i].want, i);
 	}
 	codec_free(c);
 }
@@ -1282,6 +1382,7 @@ static Suite *suite(void)
 	tcase_add_test(t, raw_profile_orientation_tag);
 	tcase_add_test(t, jpeg_orientation_sources);
 	tcase_add_test(t, png_orientation_sources);
+	tcase_add_test(t, apng_orientation_stops_at_next_frame);
 	tcase_add_test(t, exif_jpeg_turned_on_request);
 	suite_add_tcase(s, t);
 	t = tcase_create("bad");
