@@ -145,6 +145,24 @@ static const uint8_t *exif_block(const uint8_t *b, size_t len, size_t *n, int *t
 	return found;
 }
 
+/* Whether s is UTF-8 to Python's strict decoder: no overlong form, surrogate or code point past
+ * U+10FFFF. NULL (a field a tEXt has not) passes. */
+static int utf8(const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; p && *p;) {
+		unsigned c = *p++;
+		int more = c < 0x80 ? 0 : c < 0xC2 ? -1 : c < 0xE0 ? 1 : c < 0xF0 ? 2 : c < 0xF5 ? 3 : -1;
+		if (more < 0)
+			return 0;
+		/* the second byte's range is narrower after E0, ED, F0 and F4; the NUL at the end fails */
+		unsigned lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80, hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
+		for (int i = 0; i < more; i++, p++, lo = 0x80, hi = 0xBF)
+			if (*p < lo || *p > hi)
+				return 0;
+	}
+	return 1;
+}
+
 /* The orientation tag as PIL's getexif finds it: in the EXIF block above, else in ImageMagick's
  * "Raw profile type exif" text; where neither has the tag, in the last XMP text chunk. Only
  * chunks before pil_stop count. */
@@ -155,14 +173,26 @@ static int orientation(const PngSource *s, png_structp png, png_infop info)
 	png_get_text(png, info, &text, &ntext);
 	if (s->stop_ntext >= 0) /* as it always is once png_read_end has passed the stop */
 		ntext = s->stop_ntext;
-	const char *raw = NULL, *xmp = NULL; /* the last of each, as PIL keeps */
-	for (int i = 0; i < ntext; i++)
-		if (!text[i].text)
+	/* the last of each, as PIL keeps. chunk_iTXt keeps an iTXt under its keyword only where
+	 * its language, translated keyword and text are UTF-8; the bytes of an XMP one it keeps
+	 * as info["xmp"] all the same, which getexif reads where "XML:com.adobe.xmp" is absent
+	 * or empty. */
+	const char *raw = NULL, *xmp = NULL, *xmp_bytes = NULL;
+	for (int i = 0; i < ntext; i++) {
+		const png_text *t = &text[i];
+		int itxt = t->compression >= PNG_ITXT_COMPRESSION_NONE;
+		int kept = !itxt || (utf8(t->lang) && utf8(t->lang_key) && utf8(t->text));
+		if (!t->text)
 			continue;
-		else if (strcmp(text[i].key, "Raw profile type exif") == 0)
-			raw = text[i].text;
-		else if (strcmp(text[i].key, "XML:com.adobe.xmp") == 0)
-			xmp = text[i].text;
+		else if (strcmp(t->key, "Raw profile type exif") == 0 && kept)
+			raw = t->text;
+		else if (strcmp(t->key, "XML:com.adobe.xmp") == 0) {
+			xmp = kept ? t->text : xmp;
+			xmp_bytes = itxt ? t->text : xmp_bytes;
+		}
+	}
+	if (!xmp || !*xmp)
+		xmp = xmp_bytes;
 	size_t n = 0;
 	int from_text = 0;
 	const uint8_t *exif = exif_block(s->p, s->stop, &n, &from_text);

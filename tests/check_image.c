@@ -768,6 +768,99 @@ START_TEST(png_orientation_sources)
 }
 END_TEST
 
+/* An iTXt chunk's payload in o's 512 bytes: keyword, compression flag and method, language,
+ * translated keyword and text (deflated where z); returns its length. */
+static size_t itxt(uint8_t *o, const char *key, const char *lang, const char *tkey, const char *text, int z)
+{
+	size_t n = (size_t)sprintf((char *)o, "%s%c%c%c%s%c%s%c", key, 0, z, 0, lang, 0, tkey, 0);
+	uLongf tn = 512 - n;
+	if (z)
+		ck_assert_int_eq(compress(o + n, &tn, (const uint8_t *)text, strlen(text)), Z_OK);
+	else {
+		tn = strlen(text);
+		memcpy(o + n, text, tn);
+	}
+	return n + tn;
+}
+
+/* iTXt text that is not UTF-8, as PIL's chunk_iTXt has it (each case checked against Pillow
+ * 13's exif_transpose): the chunk is not kept under its keyword when its language, translated
+ * keyword or text fails to decode, so an XMP or raw profile before it counts; but an XMP one's
+ * bytes are kept as info["xmp"], which getexif reads where no "XML:com.adobe.xmp" text is, or
+ * an empty one. Strict UTF-8: no overlong form, surrogate or code point past U+10FFFF. */
+START_TEST(png_itxt_not_utf8)
+{
+#define XMP7 XMP("tiff:Orientation=\"7\"")
+	static const char xmp5[] = "XML:com.adobe.xmp\0" XMP("tiff:Orientation=\"5\""), xmp0[] = "XML:com.adobe.xmp";
+	static const struct { const char *lang, *tkey, *text; int z; } it[] = {
+		{ "", "", "\xff" XMP7, 0 },
+		{ "\xc3", "", XMP7, 0 },               /* a language cut in a sequence */
+		{ "", "\xe9", XMP7, 0 },               /* a translated keyword in Latin-1 */
+		{ "", "", XMP7 "\xed\xa0\x80", 0 },    /* a surrogate */
+		{ "", "", XMP7 "\xf4\x90\x80\x80", 0 }, /* past U+10FFFF */
+		{ "", "", XMP7 "\xe2\x82", 0 },        /* cut at the end */
+		{ "", "", "\xc0\xaf" XMP7, 1 },        /* overlong, deflated */
+		{ "", "", "\xf0\x9f\x98\x80" XMP7, 0 }, /* UTF-8: kept */
+		{ "", "", XMP("tiff:Orientation=\"5\""), 0 },
+		{ "", "", "", 0 },
+	};
+	enum { BAD, LANG, TKEY, SURR, BIG, CUT, OVERZ, GOOD, I5, IEMPTY, XMP5, XMP0, RAW6, RAW3, RAW3LANG, NSRC };
+	uint8_t p[NSRC][512];
+	PngChunk src[NSRC];
+	for (int i = BAD; i <= IEMPTY; i++)
+		src[i] = (PngChunk){ "iTXt", p[i], itxt(p[i], "XML:com.adobe.xmp", it[i].lang, it[i].tkey, it[i].text, it[i].z), 0 };
+	src[XMP5] = (PngChunk){ "tEXt", (const uint8_t *)xmp5, sizeof xmp5 - 1, 0 };
+	src[XMP0] = (PngChunk){ "tEXt", (const uint8_t *)xmp0, sizeof xmp0 - 1, 0 }; /* an empty XMP */
+	uint8_t t[64];
+	char raw[3][256];
+	for (int i = 0; i < 3; i++) {
+		size_t n = tiff_block(t, 0, 8, 3, 1, i ? 3 : 6);
+		char *h = raw[i] + sprintf(raw[i], "\nexif\n%8zu\n", n);
+		for (size_t j = 0; j < n; j++)
+			h += sprintf(h, "%02x", t[j]);
+		strcpy(h, "\n");
+	}
+	src[RAW6] = (PngChunk){ "tEXt", p[RAW6], (size_t)sprintf((char *)p[RAW6], "Raw profile type exif%c%s", 0, raw[0]), 0 };
+	src[RAW3] = (PngChunk){ "iTXt", p[RAW3], itxt(p[RAW3], "Raw profile type exif", "", "", raw[1], 0), 0 };
+	src[RAW3LANG] = (PngChunk){ "iTXt", p[RAW3LANG], itxt(p[RAW3LANG], "Raw profile type exif", "\xff", "", raw[2], 0), 0 };
+	static const struct {
+		int k, which[2], after[2], want;
+	} cases[] = {
+		{ 1, { BAD }, { 0 }, 7 },           /* info["xmp"] */
+		{ 1, { BAD }, { 1 }, 7 },
+		{ 2, { XMP5, BAD }, { 0, 0 }, 5 },  /* "XML:com.adobe.xmp" first (anet took the last before) */
+		{ 2, { XMP5, BAD }, { 0, 1 }, 5 },
+		{ 2, { BAD, XMP5 }, { 0, 0 }, 5 },
+		{ 2, { I5, BAD }, { 0, 0 }, 5 },
+		{ 2, { BAD, I5 }, { 0, 0 }, 5 },
+		{ 2, { BAD, XMP0 }, { 0, 0 }, 7 },  /* an empty text: info["xmp"] */
+		{ 2, { BAD, IEMPTY }, { 0, 0 }, 0 }, /* the last iTXt's bytes, empty */
+		{ 2, { XMP5, LANG }, { 0, 0 }, 5 },
+		{ 2, { XMP5, TKEY }, { 0, 0 }, 5 },
+		{ 2, { XMP5, SURR }, { 0, 0 }, 5 },
+		{ 2, { XMP5, BIG }, { 0, 0 }, 5 },
+		{ 2, { XMP5, CUT }, { 0, 0 }, 5 },
+		{ 2, { XMP5, OVERZ }, { 0, 1 }, 5 },
+		{ 2, { XMP5, GOOD }, { 0, 0 }, 7 },
+		{ 1, { RAW3 }, { 0 }, 3 },          /* a raw profile in an iTXt that decodes ... */
+		{ 1, { RAW3LANG }, { 0 }, 0 },      /* ... and one that does not: dropped, no "xmp" kept */
+		{ 2, { RAW6, RAW3LANG }, { 0, 0 }, 6 },
+		{ 2, { RAW3LANG, XMP5 }, { 0, 1 }, 5 },
+	};
+	ImageCodec *c = codec_new();
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		PngChunk ch[2];
+		for (int j = 0; j < cases[i].k; j++) {
+			ch[j] = src[cases[i].which[j]];
+			ch[j].after = cases[i].after[j];
+		}
+		expect_png_orientation(c, ch, cases[i].k, cases[i].want, i);
+	}
+	codec_free(c);
+#undef XMP7
+}
+END_TEST
+
 /* The same in an animated PNG (APNG), where PIL's load() reads on after the image data only up
  * to the fcTL that starts the next frame: an EXIF block, ImageMagick's profile or XMP past it is
  * not seen (anet read them all, to IEND, before). Each case checked against Pillow 13's
@@ -1382,6 +1475,7 @@ static Suite *suite(void)
 	tcase_add_test(t, raw_profile_orientation_tag);
 	tcase_add_test(t, jpeg_orientation_sources);
 	tcase_add_test(t, png_orientation_sources);
+	tcase_add_test(t, png_itxt_not_utf8);
 	tcase_add_test(t, apng_orientation_stops_at_next_frame);
 	tcase_add_test(t, exif_jpeg_turned_on_request);
 	suite_add_tcase(s, t);
