@@ -40,7 +40,9 @@ SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
 # kernels' num_threads() clauses override OMP_NUM_THREADS, so OMP_THREAD_LIMIT caps them, and
 # the CPU backend's thread count with them, which OpenBLAS (its OpenMP build: libgomp's
 # threads) takes. The project's own pthreads (loader, imgprep -j, pcacolor) stay parallel.
-CHECK_ENV := OMP_NUM_THREADS=1 OMP_THREAD_LIMIT=1
+# Under clang, libomp loads its TSan helper (libarcher), which crashes in its exit handler in
+# clang 14: OMP_TOOL=disabled keeps it out (libgomp ignores it).
+CHECK_ENV := OMP_NUM_THREADS=1 OMP_THREAD_LIMIT=1 OMP_TOOL=disabled
 else
 B ?= build
 SANFLAGS :=
