@@ -237,7 +237,7 @@ clean:
 	rm -rf $(B)
 
 distclean:
-	rm -rf build build-san build-tsan
+	rm -rf build build-san build-tsan build-clang
 
 .SECONDARY:
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
