@@ -662,28 +662,44 @@ static uint8_t *png_with(const PngChunk *ch, int k, size_t *len)
 	return b;
 }
 
-/* Case i of a table: the PNG png_with makes of these chunks notes this orientation, and every
- * cut of it is refused (libpng reads to IEND's CRC before the chunks are looked through), none
- * read past its end: each in a buffer of its own length. */
-static void expect_png_orientation(ImageCodec *c, const PngChunk *ch, int k, int want, size_t i)
+/* A PNG of some of src's chunks, in file order, each before (after 0) or after (1) the image
+ * data, and the orientation PIL gives it. */
+typedef struct {
+	int k, which[8], after[8], want;
+} PngLayout;
+
+/* Each layout's PNG (png_with) notes its orientation, and every cut of it is refused (libpng
+ * reads to IEND's CRC before the chunks are looked through), none read past its end: each in a
+ * buffer of its own length. */
+static void expect_png_layouts(const PngChunk *src, const PngLayout *cases, size_t ncases)
 {
+	ImageCodec *c = codec_new();
 	PrepOptions o = options(0, 1);
 	PrepNotes notes;
 	Image im;
 	char why[256];
-	size_t len;
-	uint8_t *b = png_with(ch, k, &len);
-	ck_assert_msg(image_prepare_buffer(c, b, len, "a.png", &o, &im, &notes, why, sizeof why) == 0, "case %zu: %s", i,
-		      why);
-	ck_assert_msg(notes.orientation == want, "case %zu: orientation %d, expected %d", i, notes.orientation, want);
-	image_free(&im);
-	for (size_t cut = 0; cut < len; cut++) {
-		uint8_t *part = xmalloc(cut + !cut);
-		memcpy(part, b, cut);
-		ck_assert_int_eq(image_prepare_buffer(c, part, cut, "a.png", &o, &im, &notes, why, sizeof why), -1);
-		free(part);
+	for (size_t i = 0; i < ncases; i++) {
+		PngChunk ch[ARRAY_LEN(cases[i].which)];
+		for (int j = 0; j < cases[i].k; j++) {
+			ch[j] = src[cases[i].which[j]];
+			ch[j].after = cases[i].after[j];
+		}
+		size_t len;
+		uint8_t *b = png_with(ch, cases[i].k, &len);
+		ck_assert_msg(image_prepare_buffer(c, b, len, "a.png", &o, &im, &notes, why, sizeof why) == 0, "case %zu: %s",
+			      i, why);
+		ck_assert_msg(notes.orientation == cases[i].want, "case %zu: orientation %d, expected %d", i,
+			      notes.orientation, cases[i].want);
+		image_free(&im);
+		for (size_t cut = 0; cut < len; cut++) {
+			uint8_t *part = xmalloc(cut + !cut);
+			memcpy(part, b, cut);
+			ck_assert_int_eq(image_prepare_buffer(c, part, cut, "a.png", &o, &im, &notes, why, sizeof why), -1);
+			free(part);
+		}
+		free(b);
 	}
-	free(b);
+	codec_free(c);
 }
 
 /* Which orientation a PNG's chunks give, as PIL's getexif has it (each case checked against
@@ -722,9 +738,7 @@ START_TEST(png_orientation_sources)
 		[TU] = { "tEXt", (const uint8_t *)"EXIF\0MM", 7, 0 }, /* not PIL's key */
 		[I3] = { "iTXt", i3, 9 + n3, 0 },        /* text to PIL, whose getexif fails on it */
 	};
-	static const struct {
-		int k, which[3], after[3], want;
-	} cases[] = {
+	static const PngLayout cases[] = {
 		{ 1, { E8 }, { 0 }, 8 },
 		{ 1, { E8 }, { 1 }, 8 },
 		{ 1, { E8P }, { 0 }, 8 },
@@ -746,15 +760,8 @@ START_TEST(png_orientation_sources)
 		{ 2, { I3, RAW6 }, { 0, 0 }, 6 },   /* PIL fails (TypeError); passed over here */
 		{ 2, { E8, I3 }, { 0, 1 }, 8 },
 	};
+	expect_png_layouts(src, cases, ARRAY_LEN(cases));
 	ImageCodec *c = codec_new();
-	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
-		PngChunk ch[3];
-		for (int j = 0; j < cases[i].k; j++) {
-			ch[j] = src[cases[i].which[j]];
-			ch[j].after = cases[i].after[j];
-		}
-		expect_png_orientation(c, ch, cases[i].k, cases[i].want, i);
-	}
 	PrepOptions o = options(0, 1);
 	/* the fixtures test_imgprep.sh turns upright */
 	const char *names[] = { "exif-prefix-6.png", "textexif-6.png", "exif-1-textexif-6.png" };
@@ -823,9 +830,7 @@ START_TEST(png_itxt_not_utf8)
 	src[RAW6] = (PngChunk){ "tEXt", p[RAW6], (size_t)sprintf((char *)p[RAW6], "Raw profile type exif%c%s", 0, raw[0]), 0 };
 	src[RAW3] = (PngChunk){ "iTXt", p[RAW3], itxt(p[RAW3], "Raw profile type exif", "", "", raw[1], 0), 0 };
 	src[RAW3LANG] = (PngChunk){ "iTXt", p[RAW3LANG], itxt(p[RAW3LANG], "Raw profile type exif", "\xff", "", raw[2], 0), 0 };
-	static const struct {
-		int k, which[2], after[2], want;
-	} cases[] = {
+	static const PngLayout cases[] = {
 		{ 1, { BAD }, { 0 }, 7 },           /* info["xmp"] */
 		{ 1, { BAD }, { 1 }, 7 },
 		{ 2, { XMP5, BAD }, { 0, 0 }, 5 },  /* "XML:com.adobe.xmp" first (anet took the last before) */
@@ -847,16 +852,7 @@ START_TEST(png_itxt_not_utf8)
 		{ 2, { RAW6, RAW3LANG }, { 0, 0 }, 6 },
 		{ 2, { RAW3LANG, XMP5 }, { 0, 1 }, 5 },
 	};
-	ImageCodec *c = codec_new();
-	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
-		PngChunk ch[2];
-		for (int j = 0; j < cases[i].k; j++) {
-			ch[j] = src[cases[i].which[j]];
-			ch[j].after = cases[i].after[j];
-		}
-		expect_png_orientation(c, ch, cases[i].k, cases[i].want, i);
-	}
-	codec_free(c);
+	expect_png_layouts(src, cases, ARRAY_LEN(cases));
 #undef XMP7
 }
 END_TEST
@@ -912,9 +908,7 @@ START_TEST(apng_orientation_stops_at_next_frame)
 		[XMP7] = { "iTXt", (const uint8_t *)xmp7, sizeof xmp7 - 1, 0 },
 	};
 	/* the chunks in file order, each before (0) or after (1) the IDAT */
-	static const struct {
-		int k, which[8], after[8], want;
-	} cases[] = {
+	static const PngLayout cases[] = {
 		/* two frames, the IDAT the first: acTL, fcTL, IDAT, fcTL, fdAT */
 		{ 5, { E8, AC2, FC0, FC1, FD2 }, { 0, 0, 0, 1, 1 }, 8 },
 		{ 5, { AC2, FC0, E8, FC1, FD2 }, { 0, 0, 1, 1, 1 }, 8 },      /* before the next fcTL */
@@ -942,16 +936,7 @@ START_TEST(apng_orientation_stops_at_next_frame)
 		/* three frames: the third's chunks are past the stop too */
 		{ 8, { E8, AC2, FC0, FC1, FD2, FC3, FD4, E3 }, { 0, 0, 0, 1, 1, 1, 1, 1 }, 8 },
 	};
-	ImageCodec *c = codec_new();
-	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
-		PngChunk ch[8];
-		for (int j = 0; j < cases[i].k; j++) {
-			ch[j] = src[cases[i].which[j]];
-			ch[j].after = cases[i].after[j];
-		}
-		expect_png_orientation(c, ch, cases[i].k, cases[i].want, i);
-	}
-	codec_free(c);
+	expect_png_layouts(src, cases, ARRAY_LEN(cases));
 }
 END_TEST
 
