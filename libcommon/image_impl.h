@@ -68,9 +68,9 @@ int exif_orientation(const uint8_t *tiff, size_t n);
 int xmp_orientation(const uint8_t *x, size_t n);
 
 /* The same from the EXIF block that ImageMagick keeps in a PNG text chunk "Raw profile type
- * exif" (a NUL-terminated text: three header lines, then hex), read where the PNG has no other
- * EXIF block (an eXIf chunk, or a tEXt chunk "exif" holding the block itself). */
-int raw_profile_orientation(const char *text);
+ * exif" (text, len bytes: three header lines, then hex), read where the PNG has no other EXIF
+ * block (an eXIf chunk, or a tEXt chunk "exif" holding the block itself). */
+int raw_profile_orientation(const uint8_t *text, size_t len);
 
 /* Turns im upright by EXIF orientation 2..8 (mirrors and quarter turns); the pixels move to
  * the codec's orient scratch. */

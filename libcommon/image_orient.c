@@ -140,25 +140,25 @@ static int hexval(int c)
 	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
-int raw_profile_orientation(const char *text)
+int raw_profile_orientation(const uint8_t *text, size_t len)
 {
 	/* "\nexif\n<length>\n" and then the block in hex, in lines; PIL joins the lines from the
 	 * fourth on and reads them as hex, an "Exif\0\0" in front or not */
-	const char *h = text;
+	const uint8_t *h = text, *end = text + len;
 	for (int i = 0; i < 3 && h; i++)
-		if ((h = strchr(h, '\n')))
+		if ((h = memchr(h, '\n', (size_t)(end - h))))
 			h++;
 	if (!h)
 		return 0;
-	size_t cap = strlen(h) / 2, n = 0;
+	size_t cap = (size_t)(end - h) / 2, n = 0;
 	uint8_t *b = malloc(cap ? cap : 1);
 	if (!b)
 		return 0;
 	int hi = -1, bad = 0;
-	for (const char *p = h; *p && !bad; p++) {
-		if (isspace((unsigned char)*p)) /* bytes.fromhex skips whitespace */
+	for (const uint8_t *p = h; p < end && !bad; p++) {
+		if (isspace(*p)) /* bytes.fromhex skips whitespace; a NUL is no hex, as there */
 			continue;
-		int v = hexval((unsigned char)*p);
+		int v = hexval(*p);
 		if (v < 0)
 			bad = 1;
 		else if (hi < 0)

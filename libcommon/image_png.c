@@ -6,10 +6,12 @@
  * Gamma and colour profiles are ignored. libpng's errors longjmp back here (never exit);
  * its warnings (a damaged ancillary chunk, an odd sRGB profile) are ignored.
  */
+#define ZLIB_CONST /* z_stream's next_in a const pointer, as the file's bytes are */
 #include <png.h>
 #include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "libcommon/image_impl.h"
 #include "libcommon/util.h"
@@ -17,9 +19,6 @@
 typedef struct {
 	const uint8_t *p;
 	size_t len, off;
-	size_t stop;    /* where PIL stops reading chunks (pil_stop) */
-	int stop_ntext; /* how many text chunks libpng had read by then; -1 until it gets there */
-	png_infop info;
 	char msg[96];
 	png_bytep *rows;
 } PngSource;
@@ -29,9 +28,6 @@ static void read_mem(png_structp png, png_bytep out, size_t n)
 	PngSource *s = png_get_io_ptr(png);
 	if (n > s->len - s->off)
 		png_error(png, "file ends early (truncated)");
-	/* libpng reads a chunk's header only once it has stored the text of the chunks before */
-	if (s->off == s->stop && s->stop_ntext < 0)
-		s->stop_ntext = png_get_text(png, s->info, NULL, NULL);
 	memcpy(out, s->p + s->off, n);
 	s->off += n;
 }
@@ -118,43 +114,16 @@ static size_t pil_stop(const uint8_t *b, size_t len)
 	return off;
 }
 
-/* The EXIF block that PIL's PngImagePlugin keeps as info["exif"]: of the eXIf chunks and the
- * tEXt chunks with the keyword "exif" (the block itself, not hex: chunk_tEXt keeps its bytes),
- * the last in the len bytes given (those before pil_stop), as PIL sets the key anew at each.
- * Read from the file's bytes, not libpng's: libpng keeps the first eXIf, drops one that starts
- * "Exif\0\0" ("incorrect byte-order specifier", a warning) and ends a tEXt at its first NUL. A
- * zTXt or iTXt "exif" is text to PIL, which its getexif then fails on (TypeError); passed over
- * here. CRCs are not checked (PIL does not, after the image data). In *n the length; in *text
- * whether a tEXt gave it, from which PIL drops up to two "Exif\0\0" (from an eXIf one, as it
- * adds one); NULL if none. */
-static const uint8_t *exif_block(const uint8_t *b, size_t len, size_t *n, int *text)
+/* Whether s (n bytes) is UTF-8 to Python's strict decoder: no overlong form, surrogate or code
+ * point past U+10FFFF; a NUL is a character like any other. */
+static int utf8(const uint8_t *s, size_t n)
 {
-	const uint8_t *found = NULL, *type, *data;
-	size_t clen;
-	for (size_t off = 8; (type = chunk_at(b, len, off, &data, &clen)) && memcmp(type, "IEND", 4) != 0; off += 12 + clen)
-		if (memcmp(type, "eXIf", 4) == 0) {
-			found = data;
-			*n = clen;
-			*text = 0;
-		} else if (memcmp(type, "tEXt", 4) == 0 && clen >= 4 && memcmp(data, "exif", 4) == 0 &&
-			   (clen == 4 || data[4] == 0)) { /* no NUL: the keyword alone, an empty block */
-			found = data + (clen > 4 ? 5 : 4);
-			*n = clen > 4 ? clen - 5 : 0;
-			*text = 1;
-		}
-	return found;
-}
-
-/* Whether s is UTF-8 to Python's strict decoder: no overlong form, surrogate or code point past
- * U+10FFFF. NULL (a field a tEXt has not) passes. */
-static int utf8(const char *s)
-{
-	for (const unsigned char *p = (const unsigned char *)s; p && *p;) {
+	for (const uint8_t *p = s, *end = s + n; p < end;) {
 		unsigned c = *p++;
 		int more = c < 0x80 ? 0 : c < 0xC2 ? -1 : c < 0xE0 ? 1 : c < 0xF0 ? 2 : c < 0xF5 ? 3 : -1;
-		if (more < 0)
+		if (more < 0 || end - p < more)
 			return 0;
-		/* the second byte's range is narrower after E0, ED, F0 and F4; the NUL at the end fails */
+		/* the second byte's range is narrower after E0, ED, F0 and F4 */
 		unsigned lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80, hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
 		for (int i = 0; i < more; i++, p++, lo = 0x80, hi = 0xBF)
 			if (*p < lo || *p > hi)
@@ -163,47 +132,117 @@ static int utf8(const char *s)
 	return 1;
 }
 
-/* The orientation tag as PIL's getexif finds it: in the EXIF block above, else in ImageMagick's
- * "Raw profile type exif" text; where neither has the tag, in the last XMP text chunk. Only
- * chunks before pil_stop count. */
-static int orientation(const PngSource *s, png_structp png, png_infop info)
+enum { MAX_TEXT = 1 << 20 }; /* PIL's MAX_TEXT_CHUNK (ImageFile.SAFEBLOCK) */
+
+/* A text chunk's text in the file's bytes, deflated where z; none where p is NULL. */
+typedef struct {
+	const uint8_t *p;
+	size_t n;
+	int z;
+} Text;
+
+/* t's bytes as PIL has them, n in *n: t's own, or inflated into *buf (MAX_TEXT bytes, made here)
+ * as _safe_zlib_decompress does: at most MAX_TEXT, and a stream cut short gives what it holds.
+ * NULL for none, and where zlib refuses the data (PIL's zlib.error; a preset dictionary too) or
+ * it inflates past MAX_TEXT (a ValueError that stops PIL, save with LOAD_TRUNCATED_IMAGES, which
+ * takes it as the other). */
+static const uint8_t *text_bytes(Text t, uint8_t **buf, size_t *n)
 {
-	png_textp text = NULL;
-	int ntext = 0;
-	png_get_text(png, info, &text, &ntext);
-	if (s->stop_ntext >= 0) /* as it always is once png_read_end has passed the stop */
-		ntext = s->stop_ntext;
-	/* the last of each, as PIL keeps. chunk_iTXt keeps an iTXt under its keyword only where
-	 * its language, translated keyword and text are UTF-8; the bytes of an XMP one it keeps
-	 * as info["xmp"] all the same, which getexif reads where "XML:com.adobe.xmp" is absent
-	 * or empty. */
-	const char *raw = NULL, *xmp = NULL, *xmp_bytes = NULL;
-	for (int i = 0; i < ntext; i++) {
-		const png_text *t = &text[i];
-		int itxt = t->compression >= PNG_ITXT_COMPRESSION_NONE;
-		int kept = !itxt || (utf8(t->lang) && utf8(t->lang_key) && utf8(t->text));
-		if (!t->text)
+	*n = t.n;
+	if (!t.p || !t.z)
+		return t.p;
+	if (!*buf)
+		*buf = xmalloc(MAX_TEXT);
+	z_stream z = { .next_in = t.p, .avail_in = (uInt)t.n, .next_out = *buf, .avail_out = MAX_TEXT };
+	if (inflateInit(&z) != Z_OK)
+		return NULL;
+	int rc = inflate(&z, Z_SYNC_FLUSH);
+	*n = MAX_TEXT - z.avail_out;
+	inflateEnd(&z);
+	return rc == Z_STREAM_END || ((rc == Z_OK || rc == Z_BUF_ERROR) && z.avail_in == 0) ? *buf : NULL;
+}
+
+static int is_key(const uint8_t *k, size_t n, const char *key)
+{
+	return n == strlen(key) && memcmp(k, key, n) == 0;
+}
+
+/* The orientation tag as PIL's getexif finds it in the chunks before pil_stop (the len bytes
+ * given): in the EXIF block, else in ImageMagick's "Raw profile type exif" text; where neither
+ * has the tag, in the XMP text. Each is the last that PngImagePlugin keeps in info (it sets a key
+ * anew at each chunk), and read from the file's bytes, not libpng's: libpng keeps the first
+ * eXIf, drops one that starts "Exif\0\0", and ends a text at its first NUL, where PIL reads on.
+ * CRCs are not checked (PIL does not, after the image data). */
+static int orientation(const uint8_t *b, size_t len)
+{
+	const uint8_t *type, *d, *exif = NULL;
+	size_t n, exif_n = 0;
+	Text raw = { 0 }, xmp = { 0 }, xmp_bytes = { 0 };
+	uint8_t *buf = NULL;
+	for (size_t off = 8; (type = chunk_at(b, len, off, &d, &n)) && memcmp(type, "IEND", 4) != 0; off += 12 + n) {
+		if (memcmp(type, "eXIf", 4) == 0) {
+			exif = d;
+			exif_n = n;
 			continue;
-		else if (strcmp(t->key, "Raw profile type exif") == 0 && kept)
-			raw = t->text;
-		else if (strcmp(t->key, "XML:com.adobe.xmp") == 0) {
-			xmp = kept ? t->text : xmp;
-			xmp_bytes = itxt ? t->text : xmp_bytes;
 		}
-	}
-	if (!xmp || !*xmp)
-		xmp = xmp_bytes;
-	size_t n = 0;
-	int from_text = 0;
-	const uint8_t *exif = exif_block(s->p, s->stop, &n, &from_text);
-	if (exif && from_text && n >= 6 && memcmp(exif, "Exif\0\0", 6) == 0) {
-		exif += 6; /* exif_orientation drops the second */
-		n -= 6;
+		int text = memcmp(type, "tEXt", 4) == 0, ztxt = memcmp(type, "zTXt", 4) == 0;
+		if (!text && !ztxt && memcmp(type, "iTXt", 4) != 0)
+			continue;
+		/* chunk_tEXt, chunk_zTXt, chunk_iTXt: the keyword up to the first NUL, or all of the
+		 * chunk; the text after it, NULs and all */
+		const uint8_t *end = d + n, *nul = memchr(d, 0, n);
+		size_t kn = nul ? (size_t)(nul - d) : n;
+		Text t = { nul ? nul + 1 : end, nul ? (size_t)(end - nul - 1) : 0, 0 };
+		if (text && is_key(d, kn, "exif")) {
+			/* the block itself, not hex: chunk_tEXt keeps its bytes, and PIL drops up to two
+			 * "Exif\0\0" from them (as it adds one to an eXIf's), exif_orientation the second.
+			 * A zTXt or iTXt "exif" is text to PIL, which getexif then fails on (TypeError);
+			 * passed over here */
+			size_t skip = t.n >= 6 && memcmp(t.p, "Exif\0\0", 6) == 0 ? 6 : 0;
+			exif = t.p + skip;
+			exif_n = t.n - skip;
+			continue;
+		}
+		int is_raw = is_key(d, kn, "Raw profile type exif"), is_xmp = is_key(d, kn, "XML:com.adobe.xmp");
+		if (!is_raw && !is_xmp)
+			continue;
+		if (ztxt) {
+			/* after the compression method (none at all: 0). Another method fails there
+			 * (SyntaxError), and a text that does not inflate is empty: here both are */
+			int m = t.n ? *t.p : 0;
+			t = (Text){ t.p + !!t.n, m ? 0 : t.n - !!t.n, 1 };
+		} else if (!text) {
+			/* compression flag and method, language, translated keyword and text; a chunk short
+			 * of these, compressed by a method other than 0 or whose text does not inflate is
+			 * dropped. Kept under its keyword only where the language, translated keyword and
+			 * text are UTF-8, but an XMP one's bytes all the same, as info["xmp"], which
+			 * getexif reads where no "XML:com.adobe.xmp" is, or an empty one */
+			const uint8_t *lang = t.p + 2, *tk, *v, *s;
+			size_t sn;
+			if (t.n < 2 || (t.p[0] && t.p[1]) || !(tk = memchr(lang, 0, (size_t)(end - lang))) ||
+			    !(v = memchr(tk + 1, 0, (size_t)(end - tk - 1))))
+				continue;
+			Text x = { v + 1, (size_t)(end - v - 1), t.p[0] != 0 };
+			if (!(s = text_bytes(x, &buf, &sn)))
+				continue;
+			xmp_bytes = is_xmp ? x : xmp_bytes;
+			if (!utf8(lang, (size_t)(tk - lang)) || !utf8(tk + 1, (size_t)(v - tk - 1)) || !utf8(s, sn))
+				continue;
+			t = x;
+		}
+		if (is_raw)
+			raw = t;
+		else
+			xmp = t;
 	}
 	/* any block, even one that cannot be read, hides the raw profile, as in PIL */
-	int o = exif ? exif_orientation(exif, n) : raw ? raw_profile_orientation(raw) : 0;
-	if (!o && xmp)
-		o = xmp_orientation((const uint8_t *)xmp, strlen(xmp));
+	const uint8_t *s;
+	int o = exif ? exif_orientation(exif, exif_n) : (s = text_bytes(raw, &buf, &n)) ? raw_profile_orientation(s, n) : 0;
+	if (!o && (!(s = text_bytes(xmp, &buf, &n)) || !n))
+		s = text_bytes(xmp_bytes, &buf, &n);
+	if (!o && s)
+		o = xmp_orientation(s, n);
+	free(buf);
 	return o > 0 ? o : 0;
 }
 
@@ -227,8 +266,8 @@ static int decode(ImageCodec *c, PngSource *s, png_structp png, png_infop info, 
 	for (png_uint_32 y = 0; y < h; y++)
 		s->rows[y] = dst + (size_t)y * w * ch;
 	png_read_image(png, s->rows);
-	png_read_end(png, info); /* an eXIf chunk, or text, may follow the image data */
-	n->orientation = orientation(s, png, info);
+	png_read_end(png, info); /* to IEND's CRC: a file cut short is refused */
+	n->orientation = orientation(s->p, pil_stop(s->p, s->len));
 	img->width = (int)w;
 	img->height = (int)h;
 	img->channels = ch;
@@ -241,10 +280,9 @@ int png_decode(ImageCodec *c, const uint8_t *buf, size_t len, const PrepOptions 
 {
 	if (!chunks_fit(buf, len))
 		return image_fail(why, whylen, "corrupt PNG: a chunk runs past the end of the file (truncated)");
-	PngSource s = { .p = buf, .len = len, .stop = pil_stop(buf, len), .stop_ntext = -1 };
+	PngSource s = { .p = buf, .len = len };
 	png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &s, on_error, on_warning);
 	png_infop info = png ? png_create_info_struct(png) : NULL;
-	s.info = info;
 	if (!info) {
 		png_destroy_read_struct(&png, NULL, NULL);
 		return image_fail(why, whylen, "libpng: cannot create a decoder");

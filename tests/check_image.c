@@ -444,6 +444,11 @@ START_TEST(xmp_orientation_tag)
 }
 END_TEST
 
+static int raw_text(const char *s)
+{
+	return raw_profile_orientation((const uint8_t *)s, strlen(s));
+}
+
 /* ImageMagick's text profile: three header lines, then the EXIF block in hex lines, with or
  * without "Exif\0\0" */
 START_TEST(raw_profile_orientation_tag)
@@ -457,16 +462,18 @@ START_TEST(raw_profile_orientation_tag)
 	for (size_t i = 0; i < n; i++)
 		p += sprintf(p, i % 36 == 0 ? "\n%02X" : "%02X", t[i]);
 	strcpy(p, "\n");
-	ck_assert_int_eq(raw_profile_orientation(text), 6);
+	ck_assert_int_eq(raw_text(text), 6);
+	/* the text is len bytes: a NUL in it is no hex, as to PIL's bytes.fromhex */
+	ck_assert_int_eq(raw_profile_orientation((const uint8_t *)text, strlen(text) + 1), 0);
 	char *hex = strchr(strchr(strchr(text, '\n') + 1, '\n') + 1, '\n') + 1;
 	ck_assert_int_eq(strncmp(hex, "457869660000", 12), 0);
 	memmove(hex, hex + 12, strlen(hex + 12) + 1); /* without "Exif\0\0" */
-	ck_assert_int_eq(raw_profile_orientation(text), 6);
+	ck_assert_int_eq(raw_text(text), 6);
 	hex[3] = 'g'; /* not hex: nothing, as PIL fails there */
-	ck_assert_int_eq(raw_profile_orientation(text), 0);
-	ck_assert_int_eq(raw_profile_orientation("\nexif\n"), 0);
-	ck_assert_int_eq(raw_profile_orientation(""), 0);
-	ck_assert_int_eq(raw_profile_orientation("\nexif\n 3\nabc"), 0); /* an odd digit count */
+	ck_assert_int_eq(raw_text(text), 0);
+	ck_assert_int_eq(raw_text("\nexif\n"), 0);
+	ck_assert_int_eq(raw_text(""), 0);
+	ck_assert_int_eq(raw_text("\nexif\n 3\nabc"), 0); /* an odd digit count */
 }
 END_TEST
 
@@ -853,6 +860,139 @@ START_TEST(png_itxt_not_utf8)
 		{ 2, { RAW3LANG, XMP5 }, { 0, 1 }, 5 },
 	};
 	expect_png_layouts(src, cases, ARRAY_LEN(cases));
+#undef XMP7
+}
+END_TEST
+
+/* A text chunk's payload in o (2048 bytes): head (hn bytes: the keyword and the rest of the
+ * header), then text (tn bytes), deflated where z, less cut bytes at the end; returns its length. */
+static size_t text_payload(uint8_t *o, const char *head, size_t hn, const char *text, size_t tn, int z, size_t cut)
+{
+	uLongf n = 2048 - hn;
+	memcpy(o, head, hn);
+	if (z)
+		ck_assert_int_eq(compress(o + hn, &n, (const uint8_t *)text, tn), Z_OK);
+	else {
+		ck_assert_uint_le(tn, n);
+		memcpy(o + hn, text, n = tn);
+	}
+	return hn + n - cut;
+}
+
+/* Text chunks read as PIL's chunk_tEXt, chunk_zTXt and chunk_iTXt take them apart (each case
+ * checked against Pillow 13's exif_transpose): the keyword ends at the first NUL, and the text
+ * is all the rest, NULs and all (libpng ended it at the first, and anet read it through libpng
+ * before); a zTXt, and an iTXt whose flag is not 0, inflated as _safe_zlib_decompress does. A
+ * zTXt whose text does not inflate (bad data, or more than MAX_TEXT_CHUNK, 1 MiB) is empty, an
+ * iTXt dropped; a stream without its end gives what it holds. Where PIL fails (a zTXt method
+ * other than 0, a text past 1 MiB), the chunk counts as one that does not inflate, as PIL's
+ * LOAD_TRUNCATED_IMAGES has it for the size. */
+START_TEST(png_text_nul_and_deflate)
+{
+#define XMP7 XMP("tiff:Orientation=\"7\"")
+#define S(s) s, sizeof s - 1
+	static const char xmp5[] = "XML:com.adobe.xmp\0" XMP("tiff:Orientation=\"5\""), x7[] = XMP7, x7n[] = "junk\0" XMP7,
+			  xff7n[] = "\xff\0" XMP7, bad[] = "\x78\x9c\xff\xff\xff\xff";
+	static const char tx[] = "XML:com.adobe.xmp\0", zx[] = "XML:com.adobe.xmp\0\0", ix[] = "XML:com.adobe.xmp\0\0\0\0\0",
+			  izx[] = "XML:com.adobe.xmp\0\1\0\0\0", zr[] = "Raw profile type exif\0\0";
+	uint8_t t[64];
+	size_t tn = tiff_block(t, 0, 8, 3, 1, 6);
+	char raw6[256], raw6n[256], raw6e[256], hex[160], *h = hex;
+	for (size_t i = 0; i < tn; i++)
+		h += sprintf(h, "%02x", t[i]);
+	size_t rn = (size_t)sprintf(raw6, "\nexif\n%8zu\n%s\n", tn, hex);
+	sprintf(raw6n, "\nex%cif\n%8zu\n%s\n", 0, tn, hex);        /* a NUL in a header line */
+	memcpy(raw6e, raw6, rn + 1);                                /* a NUL after the hex */
+	char *big = xmalloc((1 << 20) + 1);                         /* 1 MiB of XMP, and one byte more */
+	memset(big, ' ', (1 << 20) + 1);
+	memcpy(big, x7, sizeof x7 - 1);
+	enum { XMP5, RAW6, T7N, I7N, IZ7N, Z7N, IFF7N, RAW6N, RAWZ6N, RAW6E, Z7, IZ7, IF2, IM1, ZM1, IZM1, ZBAD, ZRBAD,
+	       IZBAD, Z7C, Z7J, Z1M, Z1M1, IZ1M1, TNK, ZNK, ZRNK, INK, ZE, IZE, NSRC };
+	static uint8_t p[NSRC][2048];
+	PngChunk src[NSRC];
+	size_t n[NSRC] = {
+		[T7N] = text_payload(p[T7N], S(tx), S(x7n), 0, 0),
+		[I7N] = text_payload(p[I7N], S(ix), S(x7n), 0, 0),
+		[IZ7N] = text_payload(p[IZ7N], S(izx), S(x7n), 1, 0),
+		[Z7N] = text_payload(p[Z7N], S(zx), S(x7n), 1, 0),
+		[IFF7N] = text_payload(p[IFF7N], S(ix), S(xff7n), 0, 0),     /* not UTF-8: its bytes */
+		[RAW6N] = text_payload(p[RAW6N], S("Raw profile type exif\0"), raw6n, rn, 0, 0),
+		[RAWZ6N] = text_payload(p[RAWZ6N], S(zr), raw6n, rn, 1, 0),
+		[RAW6E] = text_payload(p[RAW6E], S("Raw profile type exif\0"), raw6e, rn + 1, 0, 0),
+		[Z7] = text_payload(p[Z7], S(zx), S(x7), 1, 0),
+		[IZ7] = text_payload(p[IZ7], S(izx), S(x7), 1, 0),
+		[IF2] = text_payload(p[IF2], S("XML:com.adobe.xmp\0\2\0\0\0"), S(x7), 1, 0), /* any flag but 0 */
+		[IM1] = text_payload(p[IM1], S("XML:com.adobe.xmp\0\0\1\0\0"), S(x7), 0, 0), /* flag 0: not read */
+		[ZM1] = text_payload(p[ZM1], S("XML:com.adobe.xmp\0\1"), S(x7), 1, 0),
+		[IZM1] = text_payload(p[IZM1], S("XML:com.adobe.xmp\0\1\1\0\0"), S(x7), 1, 0),
+		[ZBAD] = text_payload(p[ZBAD], S(zx), S(bad), 0, 0),
+		[ZRBAD] = text_payload(p[ZRBAD], S(zr), S(bad), 0, 0),
+		[IZBAD] = text_payload(p[IZBAD], S(izx), S(bad), 0, 0),
+		[Z7C] = text_payload(p[Z7C], S(zx), S(x7), 1, 4),             /* no Adler-32 */
+		[Z7J] = text_payload(p[Z7J], S(zx), S(x7), 1, 0),
+		[Z1M] = text_payload(p[Z1M], S(zx), big, 1 << 20, 1, 0),
+		[Z1M1] = text_payload(p[Z1M1], S(zx), big, (1 << 20) + 1, 1, 0),
+		[IZ1M1] = text_payload(p[IZ1M1], S(izx), big, (1 << 20) + 1, 1, 0),
+		[TNK] = text_payload(p[TNK], S("XML:com.adobe.xmp"), "", 0, 0, 0), /* the keyword alone */
+		[ZNK] = text_payload(p[ZNK], S("XML:com.adobe.xmp"), "", 0, 0, 0),
+		[ZRNK] = text_payload(p[ZRNK], S("Raw profile type exif"), "", 0, 0, 0),
+		[INK] = text_payload(p[INK], S("XML:com.adobe.xmp"), "", 0, 0, 0),
+		[ZE] = text_payload(p[ZE], S(zx), "", 0, 0, 0),                /* no text at all */
+		[IZE] = text_payload(p[IZE], S(izx), "", 0, 0, 0),
+	};
+	memcpy(p[Z7J] + n[Z7J], "junk", 4); /* after the stream's end */
+	n[Z7J] += 4;
+	free(big);
+	static const char *const type[NSRC] = { [XMP5] = "tEXt", [RAW6] = "tEXt", [T7N] = "tEXt", [I7N] = "iTXt",
+		[IZ7N] = "iTXt", [Z7N] = "zTXt", [IFF7N] = "iTXt", [RAW6N] = "tEXt", [RAWZ6N] = "zTXt", [RAW6E] = "tEXt",
+		[Z7] = "zTXt", [IZ7] = "iTXt", [IF2] = "iTXt", [IM1] = "iTXt", [ZM1] = "zTXt", [IZM1] = "iTXt",
+		[ZBAD] = "zTXt", [ZRBAD] = "zTXt", [IZBAD] = "iTXt", [Z7C] = "zTXt", [Z7J] = "zTXt", [Z1M] = "zTXt",
+		[Z1M1] = "zTXt", [IZ1M1] = "iTXt", [TNK] = "tEXt", [ZNK] = "zTXt", [ZRNK] = "zTXt", [INK] = "iTXt",
+		[ZE] = "zTXt", [IZE] = "iTXt" };
+	for (int i = 0; i < NSRC; i++)
+		src[i] = (PngChunk){ type[i], p[i], n[i], 0 };
+	src[XMP5] = (PngChunk){ "tEXt", (const uint8_t *)xmp5, sizeof xmp5 - 1, 0 };
+	src[RAW6] = (PngChunk){ "tEXt", p[RAW6], text_payload(p[RAW6], S("Raw profile type exif\0"), raw6, rn, 0, 0), 0 };
+	static const PngLayout cases[] = {
+		/* a NUL in the text: PIL reads on (anet saw none of these before) */
+		{ 1, { T7N }, { 0 }, 7 },
+		{ 1, { T7N }, { 1 }, 7 },
+		{ 2, { XMP5, I7N }, { 0, 0 }, 7 },
+		{ 2, { XMP5, IZ7N }, { 0, 1 }, 7 },
+		{ 1, { Z7N }, { 0 }, 7 },
+		{ 1, { IFF7N }, { 0 }, 7 },
+		{ 2, { XMP5, IFF7N }, { 0, 0 }, 5 },
+		{ 1, { RAW6N }, { 0 }, 6 },
+		{ 1, { RAWZ6N }, { 1 }, 6 },
+		{ 2, { RAW6E, XMP5 }, { 0, 0 }, 5 },  /* PIL fails (ValueError: a NUL is no hex); 6 before */
+		/* deflated */
+		{ 1, { Z7 }, { 1 }, 7 },
+		{ 1, { IZ7 }, { 0 }, 7 },
+		{ 1, { IF2 }, { 0 }, 7 },             /* libpng dropped it */
+		{ 1, { IM1 }, { 0 }, 7 },
+		{ 2, { XMP5, ZM1 }, { 0, 0 }, 0 },    /* PIL fails (SyntaxError); libpng dropped it */
+		{ 2, { XMP5, IZM1 }, { 0, 0 }, 5 },
+		{ 2, { IFF7N, IZM1 }, { 0, 0 }, 7 },
+		{ 2, { XMP5, ZBAD }, { 0, 0 }, 0 },   /* libpng dropped those two */
+		{ 2, { RAW6, ZRBAD }, { 0, 0 }, 0 },
+		{ 2, { XMP5, IZBAD }, { 0, 0 }, 5 },
+		{ 2, { IFF7N, IZBAD }, { 0, 0 }, 7 },
+		{ 1, { Z7C }, { 0 }, 7 },             /* libpng dropped it */
+		{ 1, { Z7J }, { 0 }, 7 },
+		{ 1, { Z1M }, { 0 }, 7 },
+		{ 2, { XMP5, Z1M1 }, { 0, 0 }, 0 },   /* PIL fails (ValueError); libpng read up to 8 MB */
+		{ 2, { XMP5, IZ1M1 }, { 0, 1 }, 5 },
+		/* the keyword alone, or no text: empty (an iTXt dropped) */
+		{ 2, { IFF7N, TNK }, { 0, 0 }, 7 },
+		{ 2, { Z7, ZNK }, { 0, 0 }, 0 },      /* libpng dropped those two */
+		{ 2, { RAW6, ZRNK }, { 0, 0 }, 0 },
+		{ 2, { XMP5, INK }, { 0, 0 }, 5 },
+		{ 2, { IFF7N, ZE }, { 0, 0 }, 7 },
+		{ 2, { XMP5, IZE }, { 0, 0 }, 0 },    /* libpng dropped those two */
+		{ 2, { IFF7N, IZE }, { 0, 0 }, 0 },
+	};
+	expect_png_layouts(src, cases, ARRAY_LEN(cases));
+#undef S
 #undef XMP7
 }
 END_TEST
@@ -1461,6 +1601,7 @@ static Suite *suite(void)
 	tcase_add_test(t, jpeg_orientation_sources);
 	tcase_add_test(t, png_orientation_sources);
 	tcase_add_test(t, png_itxt_not_utf8);
+	tcase_add_test(t, png_text_nul_and_deflate);
 	tcase_add_test(t, apng_orientation_stops_at_next_frame);
 	tcase_add_test(t, exif_jpeg_turned_on_request);
 	suite_add_tcase(s, t);
