@@ -294,6 +294,10 @@ int png_decode(ImageCodec *c, const uint8_t *buf, size_t len, const PrepOptions 
 	else {
 		png_set_read_fn(png, &s, read_mem);
 		png_set_crc_action(png, PNG_CRC_DEFAULT, PNG_CRC_DEFAULT);
+		/* orientation() reads these from the file's bytes. libpng would keep up to 1000 text
+		 * chunks, each inflated up to 8 MB (PNG_USER_CHUNK_CACHE_MAX, _MALLOC_MAX): 2.3 GB for
+		 * a 2.3 MB file of 300 zTXt */
+		png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, (png_const_bytep) "tEXt\0zTXt\0iTXt\0eXIf", 4);
 		rc = decode(c, &s, png, info, o, img, n, why, whylen);
 	}
 	png_destroy_read_struct(&png, &info, NULL);
