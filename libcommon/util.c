@@ -437,6 +437,18 @@ void atomic_abort(AtomicFile *af)
 	af->path = af->tmp = NULL;
 }
 
+void catch_stop_signals(void (*handler)(int))
+{
+	struct sigaction sa, old;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = handler;
+	sigfillset(&sa.sa_mask);
+	int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	for (size_t i = 0; i < ARRAY_LEN(sigs); i++)
+		if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+			sigaction(sigs[i], &sa, NULL);
+}
+
 double now_seconds(void)
 {
 	struct timespec ts;

@@ -117,6 +117,12 @@ static inline uint32_t get_u32(const uint8_t *p)
 }
 static inline uint64_t get_u64(const uint8_t *p) { return get_u32(p) | (uint64_t)get_u32(p + 4) << 32; }
 
+/* Sends SIGINT, SIGTERM and SIGHUP to handler (all signals blocked while it runs), except those
+ * ignored when the program started: nohup(1) ignores SIGHUP, and a shell without job control
+ * SIGINT for a command run with &, so that the run outlives a hangup or a Ctrl-C meant for
+ * others; a handler would stop it after all. */
+void catch_stop_signals(void (*handler)(int));
+
 /* Seconds on a monotonic clock, for rates and ETAs. */
 double now_seconds(void);
 

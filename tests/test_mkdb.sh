@@ -159,10 +159,12 @@ expect_err "not part of an LMDB database; refusing"
 
 # --- interruption: mkdb waits on a FIFO holding half the stream, then gets a signal
 half=$(head -c $((size / 2)) "$T/all.rec" | wc -c)
+# A command run with & starts with SIGINT ignored, which mkdb then leaves alone (as under nohup,
+# below); env gives it back SIGINT's default, as an interactive shell's jobs have it.
 start_on_fifo() { # DB: mkdb reading a FIFO fed half the records; sets $pid
 	rm -f "$T/fifo"
 	mkfifo "$T/fifo"
-	mkdb "$1" < "$T/fifo" 2>"$T/err" &
+	env --default-signal=INT mkdb "$1" < "$T/fifo" 2>"$T/err" &
 	pid=$!
 	exec 3>"$T/fifo"
 	head -c "$half" "$T/all.rec" >&3
@@ -180,6 +182,24 @@ for sig in INT:130 TERM:143; do
 	expect_err "interrupted; the unfinished DB.tmp was removed"
 	no_db "$T/i.lmdb"
 done
+
+# a signal ignored when mkdb starts stays ignored: under nohup, a hangup does not stop the run
+rm -f "$T/fifo"
+mkfifo "$T/fifo"
+(trap '' HUP; exec mkdb "$T/h.lmdb" < "$T/fifo" 2>"$T/err") &
+pid=$!
+exec 3>"$T/fifo"
+head -c "$half" "$T/all.rec" >&3
+i=0
+while [ ! -e "$T/h.lmdb.tmp/data.mdb" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+kill -HUP "$pid"
+sleep 0.2
+kill -0 "$pid" 2>/dev/null || { exec 3>&-; cat "$T/err"; fail "SIGHUP stopped mkdb started with SIGHUP ignored (nohup)"; }
+tail -c +$((half + 1)) "$T/all.rec" >&3
+exec 3>&-
+set +e; wait "$pid"; rc=$?; set -e
+[ "$rc" = 0 ] || { cat "$T/err"; fail "mkdb under an ignored SIGHUP: exit $rc"; }
+[ "$(count_of "$T/h.lmdb")" = 12 ] || fail "mkdb under an ignored SIGHUP: the database is incomplete"
 
 # a killed run (SIGKILL) leaves DB.tmp but no DB; the next run replaces it
 start_on_fifo "$T/k.lmdb"

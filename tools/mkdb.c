@@ -1,6 +1,5 @@
 /* mkdb: a record stream on stdin into an LMDB database (shuffled, validated, built atomically). */
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,17 +46,6 @@ static void on_signal(int sig)
 		/* nothing more to do */
 	}
 	_exit(128 + sig);
-}
-
-static void catch_signals(void)
-{
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigfillset(&sa.sa_mask);
-	int sigs[] = { SIGINT, SIGTERM, SIGHUP };
-	for (size_t i = 0; i < ARRAY_LEN(sigs); i++)
-		sigaction(sigs[i], &sa, NULL);
 }
 
 static int show_info(const char *path)
@@ -110,7 +98,7 @@ int main(int argc, char **argv)
 		return show_info(argv[optind]);
 	if (isatty(STDIN_FILENO))
 		usage_error("standard input is a terminal; pipe records in: imgprep ... | mkdb %s", argv[optind]);
-	catch_signals();
+	catch_stop_signals(on_signal);
 	o.scratch = &scratch;
 	static char inbuf[1 << 20];
 	setvbuf(stdin, inbuf, _IOFBF, sizeof inbuf);
