@@ -337,6 +337,8 @@ int fsync_parent(const char *path)
 	return rc;
 }
 
+char *atomic_tmp_name(const char *path) { return xasprintf("%s.tmp.%ld", path, (long)getpid()); }
+
 int atomic_open(AtomicFile *af, const char *path)
 {
 	struct stat st;
@@ -361,7 +363,7 @@ int atomic_open(AtomicFile *af, const char *path)
 		return 0;
 	}
 	af->path = xstrdup(path);
-	af->tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
+	af->tmp = atomic_tmp_name(path);
 	af->f = fopen(af->tmp, "wb");
 	if (!af->f) {
 		warn_errno("%s", af->tmp);

@@ -72,6 +72,9 @@ typedef struct {
 } AtomicFile;
 
 int atomic_open(AtomicFile *af, const char *path);
+/* The temporary atomic_open(path) writes (unless written_in_place(path)): known in advance, so
+ * that a signal handler can remove it without reading an AtomicFile that may be changing. */
+char *atomic_tmp_name(const char *path);
 /* 1 when atomic_open writes path in place: an existing device, FIFO or socket, or any name in
  * /dev or /proc (-o /dev/stdout with stdout redirected to a file is a regular file through its
  * link, yet a temporary beside it would land in /dev and the rename would replace the link). */

@@ -87,6 +87,23 @@ expect_exit 1 imgprep "$DATA/bad-empty.jpg" "$DATA/bad-truncated.jpg" -o "$T/non
 expect_err "no images written"
 [ ! -e "$T/none" ] || fail "an empty run left its output file"
 
+# a signal leaves no -o behind, not even its temporary: imgprep waits on a FIFO image after the
+# first one (a command run with & starts with SIGINT ignored, which imgprep keeps; env gives
+# it back its default)
+mkfifo "$T/slow.jpg"
+for sig in TERM:143 HUP:129 INT:130; do
+	env --default-signal=INT imgprep -j 1 -s 24 -o "$T/cut.rec" "$DATA/photo-dog.jpg" "$T/slow.jpg" 2>"$T/err" &
+	pid=$!
+	i=0
+	while ! ls "$T"/cut.rec.tmp.* >/dev/null 2>&1 && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+	sleep 0.2
+	kill -"${sig%:*}" "$pid"
+	set +e; wait "$pid"; rc=$?; set -e
+	[ "$rc" = "${sig#*:}" ] || { cat "$T/err"; fail "SIG${sig%:*}: exit $rc, expected ${sig#*:}"; }
+	ls "$T"/cut.rec* >/dev/null 2>&1 && fail "SIG${sig%:*} left $(ls "$T"/cut.rec*)"
+	expect_err "interrupted; the unfinished .*cut.rec.tmp.[0-9]* was removed"
+done
+
 # --strict: a libjpeg warning skips the image
 expect_exit 0 imgprep -s 32 "$DATA/warn-extraneous.jpg" -o "$T/warn"
 expect_err "1 decoded despite libjpeg warnings"

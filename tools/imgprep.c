@@ -122,6 +122,30 @@ static void check_inputs(ImgprepArgs *a, int size_given, int channels_given, int
 			    a->format == OUT_RECORDS ? "records" : "binary images");
 }
 
+/* -o's temporary, removed on SIGINT, SIGTERM and SIGHUP (by unlink and write, which are
+ * signal-safe): a run over ILSVRC stopped near its end would leave gigabytes under a name nobody
+ * looks for. One already renamed into place is not there to remove. */
+static char *output_tmp;
+
+static void say(const char *s)
+{
+	if (write(STDERR_FILENO, s, strlen(s)) < 0) {
+		/* nothing more to do */
+	}
+}
+
+static void on_signal(int sig)
+{
+	if (unlink(output_tmp) == 0) {
+		say("imgprep: interrupted; the unfinished ");
+		say(output_tmp);
+		say(" was removed\n");
+	} else {
+		say("imgprep: interrupted\n");
+	}
+	_exit(128 + sig);
+}
+
 int main(int argc, char **argv)
 {
 	set_progname(argv[0]);
@@ -173,5 +197,9 @@ int main(int argc, char **argv)
 	if (a.prep.channels == 2)
 		usage_error("--channels: 2 is not 1 or 3");
 	check_inputs(&a, size_given, channels_given, encode_given, argv + optind, argc - optind);
+	if (a.output && !written_in_place(a.output)) {
+		output_tmp = atomic_tmp_name(a.output);
+		catch_stop_signals(on_signal);
+	}
 	return imgprep_main(&a);
 }
