@@ -38,6 +38,19 @@ static int is_regular_file(const char *path)
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+/* -o onto a file of the database would replace it with the statistics once they are written,
+ * an hour into the run (imgprep refuses an -o that is one of its inputs the same way). */
+static void refuse_db_file(const char *out, const char *db)
+{
+	static const char *files[] = { "data.mdb", "lock.mdb" };
+	for (size_t i = 0; i < ARRAY_LEN(files); i++) {
+		char *f = xasprintf("%s/%s", db, files[i]);
+		if (same_file(out, f))
+			usage_error("-o %s is the %s of the database %s", out, files[i], db);
+		free(f);
+	}
+}
+
 enum { PRINT_NONE, PRINT_TABLE, PRINT_VALUES };
 
 static void print_stats(const Stats *s, int print)
@@ -123,5 +136,7 @@ int main(int argc, char **argv)
 			usage_error("-o with a statistics file: there is nothing to compute");
 		return print_file(arg, print);
 	}
+	if (out)
+		refuse_db_file(out, arg);
 	return run(arg, out, print, threads, quiet);
 }
