@@ -1,6 +1,7 @@
 /* record.c: reading, writing and checking the record stream (see record.h). */
 #include "libcommon/record.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -174,14 +175,27 @@ static int frame_error(RecordReader *rd, uint64_t at, const char *why)
 	return FRAME_ERROR;
 }
 
-/* Reads exactly n bytes; returns n, or the number read before EOF/error (sets *err on error). */
+/* Reads exactly n bytes; returns n, or the number read before EOF/error (sets *err to the
+ * errno of an error). */
 static size_t read_some(RecordReader *rd, void *buf, size_t n, int *err)
 {
+	errno = 0;
 	size_t got = n ? fread(buf, 1, n, rd->f) : 0;
 	if (got < n && ferror(rd->f))
-		*err = 1;
+		*err = errno ? errno : EIO;
 	rd->offset += got;
 	return got;
+}
+
+/* A frame cut short: by the system's error err (a stream that is a folder, a failing disk),
+ * or, err 0, by the end of the stream. */
+static int short_frame(RecordReader *rd, uint64_t at, int err, const char *truncated)
+{
+	if (!err)
+		return frame_error(rd, at, truncated);
+	char why[160];
+	snprintf(why, sizeof why, "read error: %s", strerror(err));
+	return frame_error(rd, at, why);
 }
 
 static int read_classes(RecordReader *rd, const uint8_t *h, uint64_t at, ClassTable *t)
@@ -195,7 +209,7 @@ static int read_classes(RecordReader *rd, const uint8_t *h, uint64_t at, ClassTa
 	int err = 0;
 	if (read_some(rd, names, bytes, &err) != bytes) {
 		free(names);
-		return frame_error(rd, at, err ? "read error in class table" : "truncated class table");
+		return short_frame(rd, at, err, "truncated class table");
 	}
 	if (names[bytes - 1] != '\0') {
 		free(names);
@@ -232,17 +246,17 @@ int record_read(RecordReader *rd, RecordView *r, ClassTable *t)
 	if (got == 0 && !err)
 		return FRAME_END;
 	if (got < 4)
-		return frame_error(rd, at, err ? "read error" : "truncated frame header");
+		return short_frame(rd, at, err, "truncated frame header");
 	uint32_t magic = get_u32(h);
 	if (magic == CLASSES_MAGIC) {
 		if (read_some(rd, h + 4, CLASSES_HEADER_SIZE - 4, &err) != CLASSES_HEADER_SIZE - 4)
-			return frame_error(rd, at, err ? "read error" : "truncated class table header");
+			return short_frame(rd, at, err, "truncated class table header");
 		return read_classes(rd, h, at, t);
 	}
 	if (magic != RECORD_MAGIC)
 		return frame_error(rd, at, "not an anet record (bad magic; is the input a record stream?)");
 	if (read_some(rd, h + 4, RECORD_HEADER_SIZE - 4, &err) != RECORD_HEADER_SIZE - 4)
-		return frame_error(rd, at, err ? "read error" : "truncated record header");
+		return short_frame(rd, at, err, "truncated record header");
 	if (get_u16(h + 4) != RECORD_VERSION)
 		return frame_error(rd, at, "unsupported record version");
 	header_parse(h, r);
@@ -256,7 +270,7 @@ int record_read(RecordReader *rd, RecordView *r, ClassTable *t)
 		rd->buf = xmalloc(need);
 	}
 	if (read_some(rd, rd->buf, need, &err) != need)
-		return frame_error(rd, at, err ? "read error" : "truncated record (stream ended inside it)");
+		return short_frame(rd, at, err, "truncated record (stream ended inside it)");
 	r->name = (const char *)rd->buf;
 	r->payload = rd->buf + r->name_len;
 	rd->index++;

@@ -107,6 +107,11 @@ expect_err "stdin: no records (empty input)"
 expect_err "e.lmdb: not created"
 no_db "$T/e.lmdb"
 
+# a stream that cannot be read says why (here a folder on standard input)
+expect_exit 1 mkdb "$T/d.lmdb" < "$T/img"
+expect_err "stdin: record 0 (byte offset 0): read error: Is a directory"
+no_db "$T/d.lmdb"
+
 size=$(wc -c < "$T/all.rec")
 head -c $((size - 10)) "$T/all.rec" > "$T/trunc.rec"
 expect_exit 1 mkdb "$T/t.lmdb" < "$T/trunc.rec"
