@@ -12,14 +12,24 @@
 #define IDX_MAX_SIDE 65535
 #define IDX_MAX_IMAGE_BYTES (1u << 28)
 
-/* zlib's reason for the last failure on f, or the system's. */
-static const char *gz_reason(gzFile f)
+/* zlib's reason for the last failure on f (opened as path), or the system's. zlib puts the
+ * path in front of its message, and the caller names it already. */
+static const char *gz_reason(gzFile f, const char *path)
 {
+	static _Thread_local char buf[256];
 	int err = 0;
 	const char *msg = gzerror(f, &err);
 	if (err == Z_ERRNO)
 		return strerror(errno);
-	return err == Z_OK ? "unexpected end of file" : msg;
+	if (err == Z_OK)
+		return "unexpected end of file";
+	size_t n = strlen(path);
+	if (strncmp(msg, path, n) == 0 && strncmp(msg + n, ": ", 2) == 0)
+		msg += n + 2;
+	if (err != Z_DATA_ERROR)
+		return msg;
+	snprintf(buf, sizeof buf, "corrupt gzip data (%s)", msg);
+	return buf;
 }
 
 /* Exactly n bytes; -1 after a message if the file ends or fails first. */
@@ -29,7 +39,7 @@ static int gz_exact(gzFile f, void *buf, unsigned n, const char *path, const cha
 	if (got == (int)n)
 		return 0;
 	if (got < 0)
-		warn_msg("%s: reading %s: %s", path, what, gz_reason(f));
+		warn_msg("%s: reading %s: %s", path, what, gz_reason(f, path));
 	else
 		warn_msg("%s: truncated %s (got %d of %u bytes)", path, what, got, n);
 	return -1;
@@ -70,7 +80,7 @@ static int check_length(gzFile f, const char *path, uint64_t want, int *max)
 	for (;;) {
 		int got = gzread(f, buf, sizeof buf);
 		if (got < 0) {
-			warn_msg("%s: %s", path, gz_reason(f));
+			warn_msg("%s: %s", path, gz_reason(f, path));
 			return -1;
 		}
 		if (got == 0)
@@ -153,7 +163,7 @@ static int rewind_idx(gzFile f, const char *path, int ndim)
 {
 	uint8_t skip[20];
 	if (gzrewind(f) != 0) {
-		warn_msg("%s: cannot rewind: %s", path, gz_reason(f));
+		warn_msg("%s: cannot rewind: %s", path, gz_reason(f, path));
 		return -1;
 	}
 	return gz_exact(f, skip, 4 + 4 * (unsigned)ndim, path, "IDX header");

@@ -144,6 +144,12 @@ expect_exit 1 imgprep --idx "$DATA/fashion-64-images.idx" "$DATA/fashion-63-labe
 expect_err "holds 63 labels, but"
 expect_exit 1 imgprep --idx "$DATA/bad-truncated-images.idx" "$DATA/fashion-64-labels.idx" -o "$T/x"
 expect_err "bad-truncated-images.idx: the header promises"
+# damaged gzip data: said so, the file named once
+cp "$DATA/fashion-64-images.idx.gz" "$T/damaged.idx.gz"
+printf '\377\377\377\377' | dd of="$T/damaged.idx.gz" bs=1 seek=1000 conv=notrunc 2>/dev/null
+expect_exit 1 imgprep --idx "$T/damaged.idx.gz" "$DATA/fashion-64-labels.idx.gz" -o "$T/x"
+expect_err "damaged.idx.gz: .*corrupt gzip data ("
+grep -q "damaged.idx.gz: .*damaged.idx.gz" "$T/err" && fail "the damaged file named twice: $(cat "$T/err")"
 
 # EXIF orientation 6: ignored by default (the stored pixels, the summary says so); --orientation
 # exif turns it upright as PIL's exif_transpose does. corners: the colour of pixel (x, y) of a
