@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include "libcommon/util.h"
@@ -104,6 +105,14 @@ static int check_length(gzFile f, const char *path, uint64_t want, int *max)
 /* Opens path, reads its header and leaves the stream at the first data byte; NULL after a message. */
 static gzFile open_idx(const char *path, uint32_t dims[4], int *ndim)
 {
+	/* checked to the end, then rewound to convert: a pipe would be consumed by the check and
+	 * fail at the rewind, after reading everything */
+	struct stat st;
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		warn_msg("%s: not a regular file (IDX files are read twice, to check them and to convert them)",
+			 path);
+		return NULL;
+	}
 	gzFile f = gzopen(path, "rb");
 	if (!f) {
 		warn_errno("%s", path);

@@ -144,6 +144,9 @@ expect_exit 1 imgprep --idx "$DATA/fashion-64-images.idx" "$DATA/fashion-63-labe
 expect_err "holds 63 labels, but"
 expect_exit 1 imgprep --idx "$DATA/bad-truncated-images.idx" "$DATA/fashion-64-labels.idx" -o "$T/x"
 expect_err "bad-truncated-images.idx: the header promises"
+# a pipe, which the check would consume before the conversion, is refused at once
+cat "$DATA/fashion-64-images.idx.gz" | expect_exit 1 imgprep --idx /dev/stdin "$DATA/fashion-64-labels.idx.gz" -o "$T/x"
+expect_err "/dev/stdin: not a regular file (IDX files are read twice"
 # damaged gzip data: said so, the file named once
 cp "$DATA/fashion-64-images.idx.gz" "$T/damaged.idx.gz"
 printf '\377\377\377\377' | dd of="$T/damaged.idx.gz" bs=1 seek=1000 conv=notrunc 2>/dev/null
