@@ -218,7 +218,9 @@ int jpeg_decode(ImageCodec *c, const uint8_t *buf, size_t len, const PrepOptions
 		ch = 3;
 	}
 	uint8_t *dst = scratch_get(&c->pix, (size_t)sw * sh * ch);
-	int flags = o->strict ? TJFLAG_STOPONWARNING : 0;
+	/* each scan of a progressive file is a pass over every block: a few kilobytes of repeated
+	 * scans would hold a decode thread for minutes; real files have about ten */
+	int flags = TJFLAG_LIMITSCANS | (o->strict ? TJFLAG_STOPONWARNING : 0);
 	if (tjDecompress2(c->dec, buf, (unsigned long)len, dst, sw, 0, sh, pf, flags) != 0) {
 		int rc = judge_warning(c, o, n, why, whylen);
 		reset_decoder(c);

@@ -1200,6 +1200,47 @@ START_TEST(libjpeg_warnings)
 }
 END_TEST
 
+/* A progressive JPEG whose last scan comes 600 times: each scan is a pass over every block, so
+ * a 125 KB file of 1000 such scans of a 4000x4000 image took imgprep 20 s (libjpeg only warns
+ * of the repeats, and a valid progression can hold thousands of scans without a warning).
+ * Refused past libjpeg-turbo's limit of 500 (TJFLAG_LIMITSCANS), as --strict or not. */
+START_TEST(jpeg_scan_limit)
+{
+	char *p = data("progressive.jpg");
+	size_t len;
+	uint8_t *src = read_file(p, &len, 1 << 20);
+	ck_assert_ptr_nonnull(src);
+	ck_assert(len > 4 && src[len - 2] == 0xFF && src[len - 1] == 0xD9);
+	size_t last = 0; /* the last SOS: entropy-coded data never holds FF DA (an FF is followed by 00) */
+	for (size_t i = 0; i + 1 < len; i++)
+		if (src[i] == 0xFF && src[i + 1] == 0xDA)
+			last = i;
+	ck_assert(last > 0);
+	size_t scan = len - 2 - last, copies = 600, n = len - 2;
+	uint8_t *bomb = xmalloc(len + copies * scan);
+	memcpy(bomb, src, n);
+	for (size_t k = 0; k < copies; k++, n += scan)
+		memcpy(bomb + n, src + last, scan);
+	bomb[n++] = 0xFF;
+	bomb[n++] = 0xD9;
+	ImageCodec *c = codec_new();
+	PrepOptions o = options(64, 3);
+	PrepNotes notes;
+	Image im;
+	char why[256];
+	ck_assert_int_eq(image_prepare_buffer(c, bomb, n, "bomb.jpg", &o, &im, &notes, why, sizeof why), -1);
+	ck_assert_msg(strstr(why, "more than 500 scans") != NULL, "%s", why);
+	fprintf(stderr, "  %-28s refused: %s\n", "601 scans", why);
+	/* the codec still works */
+	ck_assert_int_eq(image_prepare_buffer(c, src, len, "progressive.jpg", &o, &im, &notes, why, sizeof why), 0);
+	image_free(&im);
+	codec_free(c);
+	free(bomb);
+	free(src);
+	free(p);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------------------------
  * records */
 
@@ -1611,6 +1652,7 @@ static Suite *suite(void)
 	tcase_add_test(t, every_truncation);
 	tcase_add_test(t, png_chunk_past_the_end);
 	tcase_add_test(t, libjpeg_warnings);
+	tcase_add_test(t, jpeg_scan_limit);
 	suite_add_tcase(s, t);
 	t = tcase_create("records");
 	tcase_set_timeout(t, 60);
