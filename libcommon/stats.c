@@ -426,6 +426,15 @@ char *stats_default_path(const char *db_path)
 	size_t n = strlen(p);
 	while (n > 1 && p[n - 1] == '/')
 		p[--n] = '\0';
+	/* "." (pcacolor run inside the database) would give "..stats", a hidden file in the
+	 * database's folder, which mkdb --force then refuses to replace: the folder's real name */
+	const char *base = strrchr(p, '/') ? strrchr(p, '/') + 1 : p;
+	char *real = strcmp(base, ".") == 0 || strcmp(base, "..") == 0 ? realpath(p, NULL) : NULL;
+	if (real) {
+		free(p);
+		p = real;
+		n = strlen(p);
+	}
 	static const char *ends[] = { ".lmdb", ".db" };
 	for (size_t i = 0; i < ARRAY_LEN(ends); i++) {
 		size_t e = strlen(ends[i]);

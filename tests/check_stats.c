@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "kernels/rng.h"
 #include "libcommon/db.h"
@@ -350,6 +351,23 @@ START_TEST(default_path)
 		ck_assert_str_eq(p, cases[i][1]);
 		free(p);
 	}
+	/* named from inside: beside the database's folder, under its own name */
+	char *db = xasprintf("%s/in.lmdb", dir), *sub = xasprintf("%s/sub", db), *real = realpath(dir, NULL);
+	ck_assert_int_eq(mkdir(db, 0777), 0);
+	ck_assert_int_eq(mkdir(sub, 0777), 0);
+	char *want = xasprintf("%s/in.stats", real), *dot = xasprintf("%s/.", db), *up = xasprintf("%s/..", sub);
+	const char *inside[] = { dot, up };
+	for (size_t i = 0; i < ARRAY_LEN(inside); i++) {
+		char *p = stats_default_path(inside[i]);
+		ck_assert_str_eq(p, want);
+		free(p);
+	}
+	free(want);
+	free(dot);
+	free(up);
+	free(real);
+	free(sub);
+	free(db);
 }
 END_TEST
 
