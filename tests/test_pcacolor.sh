@@ -133,8 +133,15 @@ cp -r "$T/gray.lmdb" "$T/own.lmdb"
 expect_exit 2 pcacolor -o "$T/own.lmdb/data.mdb" "$T/own.lmdb/"
 expect_err "\-o .*own.lmdb/data.mdb is the data.mdb of the database .*own.lmdb/"
 mkdb --info "$T/own.lmdb" >/dev/null 2>&1 || fail "-o onto data.mdb replaced the database"
+# an output that cannot be written is found before the pass over the database
 expect_exit 1 pcacolor -o "$T/no/such/dir/x.stats" "$T/rgb.lmdb"
+expect_err "no/such/dir/x.stats.tmp.[0-9]*: No such file or directory"
+grep -q "images/s" "$T/err" && fail "the database was read before the output was found unwritable"
 [ ! -e "$T/no" ] || fail "a failed write left something"
+mkdir "$T/statsdir"
+expect_exit 1 pcacolor -o "$T/statsdir" "$T/rgb.lmdb"
+expect_err "statsdir: is a directory"
+grep -q "images/s" "$T/err" && fail "the database was read before the output was found to be a folder"
 printf 'not statistics' > "$T/bad.stats"
 # a table that never arrived: pcacolor says why it fails
 expect_exit 1 pcacolor --print "$T/both.stats" >/dev/full
