@@ -191,6 +191,16 @@ static int list_check(Inputs *in)
 
 Inputs *inputs_from_list(const char *list, const char *root)
 {
+	/* a mistyped root would otherwise fail every image of the list, one message each */
+	struct stat st;
+	if (root && stat(root, &st) != 0) {
+		warn_errno("-r %s", root);
+		return NULL;
+	}
+	if (root && !S_ISDIR(st.st_mode)) {
+		warn_msg("-r %s: not a folder", root);
+		return NULL;
+	}
 	Inputs *in = xcalloc(1, sizeof *in);
 	in->kind = KIND_LIST;
 	in->list_path = xstrdup(list);

@@ -123,6 +123,12 @@ grep -q "dog with space.jpg" "$T/list" || fail "list: the name with spaces is no
 # shellcheck disable=SC2002
 cat "$DATA/list.txt" | imgprep -l - -r "$DATA" --classes "$DATA/fashion-classes.txt" -s 32 >"$T/list-pipe" 2>/dev/null
 cmp -s "$T/list" "$T/list-pipe" || fail "list from a pipe differs"
+# a root that is no folder: said once, before any image
+expect_exit 1 imgprep -l "$DATA/list.txt" -r "$T/no-such-root" -o "$T/x"
+expect_err "\-r .*no-such-root: No such file or directory"
+[ "$(wc -l <"$T/err")" = 1 ] || fail "a missing root: $(cat "$T/err")"
+expect_exit 1 imgprep -l "$DATA/list.txt" -r "$DATA/list.txt" -o "$T/x"
+expect_err "\-r .*list.txt: not a folder"
 expect_exit 1 imgprep --classes "$DATA/fashion-classes.txt" "$DATA/tree" -o "$T/x"
 expect_err "does not apply to a class folder"
 printf 'photo-dog.jpg 12\n' >"$T/high.txt"
