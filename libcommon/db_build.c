@@ -990,7 +990,9 @@ int db_build_from_stream(FILE *in, const char *source, const char *path, const D
 	if (p) {
 		char extra[64];
 		double t = now_seconds() - start;
-		snprintf(extra, sizeof extra, "%.1f MB/s", t > 0 ? (double)b->bytes / t / 1e6 : 0.0);
+		/* after an error the line is the last one before "not created": not a success */
+		snprintf(extra, sizeof extra, "%.1f MB/s%s", t > 0 ? (double)b->bytes / t / 1e6 : 0.0,
+			 rc ? ", stopped by the error above" : "");
 		progress_end(p, b->count, extra);
 	}
 	if (rc) {

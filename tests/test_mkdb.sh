@@ -117,6 +117,8 @@ head -c $((size - 10)) "$T/all.rec" > "$T/trunc.rec"
 expect_exit 1 mkdb "$T/t.lmdb" < "$T/trunc.rec"
 expect_err "stdin: record 11 (byte offset [0-9]*): truncated record"
 expect_err "the last good record was 10 (.*img/c2/p2.ppm)"
+# the closing progress line must not read as a success
+expect_err "t.lmdb: 11 records, .*, stopped by the error above"
 no_db "$T/t.lmdb"
 
 imgprep -s 8 "$T/img/c1"/*.ppm > "$T/small.rec" 2>/dev/null
