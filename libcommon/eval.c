@@ -251,6 +251,10 @@ int eval_rank(const float *probs, int classes, int label)
 {
 	int rank = 0;
 	float p = probs[label];
+	/* NaN compares false with everything, which would rank the label first: a diverged model
+	 * scored 0 error */
+	if (isnan(p))
+		return classes > 5 ? classes : 5;
 	for (int k = 0; k < classes; k++)
 		if (k != label && (probs[k] > p || (probs[k] == p && k < label)))
 			rank++;
@@ -271,7 +275,8 @@ static void count_batch(EvalResult *r, const Batch *b, const float *probs, int p
 		const float *p = probs + (size_t)i * (size_t)K;
 		int rank = eval_rank(p, K, y);
 		r->labelled++;
-		r->loss -= log(p[y] > 1e-30f ? (double)p[y] : 1e-30);
+		r->nonfinite += isnan(p[y]);
+		r->loss -= isnan(p[y]) ? NAN : log(p[y] > 1e-30f ? (double)p[y] : 1e-30);
 		r->top1 += rank >= 1;
 		r->top5 += rank >= 5;
 		if (!per_class)
@@ -337,6 +342,10 @@ int eval_db(Evaluator *e, Db *db, const EvalDbOptions *o, EvalResult *r)
 	loader_stop(l);
 	free(probs);
 	free(feats);
+	if (r->nonfinite)
+		warn_msg("%s: %" PRIu64 " of %" PRIu64 " images have probabilities that are not numbers (NaN): the model's "
+			 "weights or mean image hold NaN or Inf (anet-viz info finds them); they count as errors",
+			 db_path(db), r->nonfinite, r->labelled);
 	if (r->labelled) {
 		r->loss /= (double)r->labelled;
 		r->top1 /= (double)r->labelled;

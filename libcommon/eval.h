@@ -65,7 +65,8 @@ int evaluator_set_feature_layer(Evaluator *e, const char *name);
  * printing why. */
 int evaluator_run(Evaluator *e, const uint8_t *pixels, int n, float *probs, float *features);
 
-/* Rank of label among probs (0: the most probable), ties counted against the label. */
+/* Rank of label among probs (0: the most probable), ties counted against the label; a NaN
+ * probability of the label ranks past the top 5 and every class. */
 int eval_rank(const float *probs, int classes, int label);
 
 /* ---------------------------------------------------------------------------------------- */
@@ -87,6 +88,7 @@ typedef struct {
 	uint64_t images;        /* evaluated (labelled ones count in the errors) */
 	uint64_t labelled;
 	uint64_t skipped;       /* unreadable records left out */
+	uint64_t nonfinite;     /* labelled images whose probability of their label is NaN */
 	double loss;            /* mean cross-entropy of the averaged probabilities */
 	double top1, top5;      /* error rates over the labelled images */
 	double seconds, wait;   /* wall time, and time spent waiting for the loader */

@@ -504,6 +504,11 @@ START_TEST(rank_counts_ties_against_the_label)
 	ck_assert_int_eq(eval_rank(p, 4, 2), 1);
 	ck_assert_int_eq(eval_rank(p, 4, 0), 2);
 	ck_assert_int_eq(eval_rank(p, 4, 3), 3);
+	/* a diverged model's NaN outputs are wrong at top-1 and top-5, however few the classes */
+	float nan[3] = { NAN, NAN, NAN };
+	ck_assert_int_ge(eval_rank(nan, 3, 1), 5);
+	float big[8] = { 0, NAN, 0, 0, 0, 0, 0, 0 };
+	ck_assert_int_ge(eval_rank(big, 8, 1), 5);
 }
 END_TEST
 

@@ -133,6 +133,23 @@ expect_exit 1 anet-eval -w "$T/m.anw" -w "$T/m36.anw" --device cpu "$T/train.lmd
 expect_err "m36.anw was trained on 36x36x1 records, .*m.anw on 32x32x1: an ensemble's models read the same records"
 expect_exit 1 anet-eval -w "$T/train.stats" --device cpu "$T/train.lmdb"
 expect_err "train.stats: is a statistics file, expected a model or a checkpoint"
+# a diverged model (a NaN weight, put in through safetensors, which has no checksum) is not
+# scored 100% because NaN compares false: its images count as errors and the loss is nan
+anet-convert export -q "$T/m.anw" -o "$T/m.safetensors"
+hlen=$(od -An -tu8 -N8 "$T/m.safetensors" | tr -d ' ')
+off=$(head -c $((8 + hlen)) "$T/m.safetensors" | tail -c "$hlen" |
+	sed -n 's/.*"conv1\.weight":{[^}]*"data_offsets":\[\([0-9]*\),.*/\1/p')
+[ -n "$off" ] || fail "no offset of conv1.weight in the safetensors header"
+printf '\000\000\300\177' | dd of="$T/m.safetensors" bs=1 seek=$((8 + hlen + off)) conv=notrunc 2>/dev/null
+anet-convert import -q "$T/m.safetensors" -o "$T/nan.anw" || fail "importing the NaN model failed"
+anet-eval -w "$T/nan.anw" --device cpu -q "$T/train.lmdb" >"$T/nan" 2>"$T/err" || fail "anet-eval of the NaN model failed"
+grep -q "^top-1 error: 1.0000 " "$T/nan" || fail "a NaN model's top-1 error: $(cat "$T/nan")"
+grep -q "^top-5 error: 1.0000 " "$T/nan" || fail "a NaN model's top-5 error: $(cat "$T/nan")"
+grep -q "^loss: nan" "$T/nan" || fail "a NaN model's loss: $(cat "$T/nan")"
+expect_err "train.lmdb: 64 of 64 images have probabilities that are not numbers (NaN)"
+anet-eval -w "$T/m.anw" -w "$T/nan.anw" --device cpu -q "$T/train.lmdb" >"$T/nan" 2>/dev/null || fail "the ensemble failed"
+grep -q "^top-1 error: 1.0000 " "$T/nan" || fail "an ensemble with a NaN model: $(cat "$T/nan")"
+
 # a model trained without mirror images says so: 5 crops are its test, and 10 warn
 anet-train --net "$DATA/tiny-gray28.net" --stats "$T/train.stats" --batch 16 --lr 0.02 --input-scale 0.015625 --steps 20 \
 	--no-flip --device cpu -q -o "$T/nf.anw" "$T/train.lmdb" 2>"$T/err" || { cat "$T/err"; fail "training --no-flip failed"; }
