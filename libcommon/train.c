@@ -798,6 +798,17 @@ static int check_outputs(const Trainer *t)
 			}
 		}
 	}
+	/* two outputs on one file: the later write replaces the earlier (the log, or the checkpoint
+	 * under the model), and the run ends with status 0 all the same */
+	const char *own[][2] = { { "-o", o->output }, { "the checkpoint", t->ckpt_path },
+				 { "the best model", t->val ? t->best_path : NULL }, { "--log", o->log },
+				 { "--health", o->health } };
+	for (size_t i = 0; i < ARRAY_LEN(own); i++)
+		for (size_t k = i + 1; k < ARRAY_LEN(own); k++)
+			if (same_output(own[k][1], own[i][1])) {
+				warn_msg("%s %s: the same file as %s: give each its own", own[k][0], own[k][1], own[i][0]);
+				return -1;
+			}
 	if (atomic_probe(o->output) != 0 || atomic_probe(t->ckpt_path) != 0 || (t->val && atomic_probe(t->best_path) != 0))
 		return -1;
 	/* a killed run's half-written checkpoint is as large as a whole one: say where it lies */

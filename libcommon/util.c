@@ -265,6 +265,25 @@ static char *parent_dir(const char *path)
 	return slash ? xasprintf("%.*s", (int)(slash == path ? 1 : slash - path), path) : xstrdup(".");
 }
 
+int same_output(const char *a, const char *b)
+{
+	if (!a || !b || !*a || !*b || written_in_place(a) || written_in_place(b))
+		return 0;
+	if (same_file(a, b))
+		return 1;
+	const char *sa = strrchr(a, '/'), *sb = strrchr(b, '/');
+	if (strcmp(sa ? sa + 1 : a, sb ? sb + 1 : b) != 0)
+		return 0;
+	char *da = parent_dir(a), *db = parent_dir(b);
+	char *ra = realpath(da, NULL), *rb = realpath(db, NULL);
+	int same = ra && rb && strcmp(ra, rb) == 0;
+	free(da);
+	free(db);
+	free(ra);
+	free(rb);
+	return same;
+}
+
 int written_in_place(const char *path)
 {
 	struct stat st;

@@ -96,6 +96,10 @@ void fput_escaped(const char *s, FILE *f);
 /* 1 when a and b name one existing file (through links), else 0: an output that is one of
  * the program's inputs would replace it. */
 int same_file(const char *a, const char *b);
+/* 1 when two outputs would land on one file: same_file, or, for names not yet there, one name
+ * in one folder (m.anw and ./m.anw); the second written would replace the first. Names
+ * written in place (written_in_place: /dev/null) may be shared. */
+int same_output(const char *a, const char *b);
 
 /* Names on stderr, with their sizes, the temporaries of path (path.tmp.PID, atomic_open's)
  * whose process no longer runs here: what a killed writer left. They are not removed, since a

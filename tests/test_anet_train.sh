@@ -39,6 +39,17 @@ awk -F'\t' 'NR > 1 && $3 == "fc4" && $8 != "" { bad = 1 } NR > 1 && $3 == "fc3" 
 	"$T/h.tsv" || fail "units: fc3 has 32, fc4 (no ReLU) none: $(cat "$T/h.tsv")"
 expect_exit 1 train --steps 4 --health "$T/same.tsv" --log "$T/same.tsv" -o "$T/same.anw" "$T/train.lmdb"
 expect_err "health .*same.tsv: the same file as --log"
+# nor may two outputs share a file, which the later write would replace (the log under the
+# model, the checkpoint under the model or the best model), written or not yet
+expect_exit 1 train --steps 4 --log "$T/o.anw" -o "$T/o.anw" "$T/train.lmdb"
+expect_err "\-\-log .*o.anw: the same file as -o"
+expect_exit 1 train --steps 4 --checkpoint "$T/o.anw" -o "$T/./o.anw" "$T/train.lmdb"
+expect_err "the checkpoint .*o.anw: the same file as -o"
+expect_exit 1 train --steps 4 --val "$T/train.lmdb" --checkpoint "$T/o.best.anw" -o "$T/o.anw" "$T/train.lmdb"
+expect_err "the best model .*o.best.anw: the same file as the checkpoint"
+expect_exit 1 train --steps 4 --health "$T/o.ckpt" -o "$T/o.anw" "$T/train.lmdb"
+expect_err "\-\-health .*o.ckpt: the same file as the checkpoint"
+[ -e "$T/o.anw" ] || [ -e "$T/o.ckpt" ] && fail "a refused run wrote a file"
 anet-train --resume "$T/hm.ckpt" --steps 24 --device cpu --threads 1 2>"$T/err" || { cat "$T/err"; fail; }
 expect_err "resume: health .*h.tsv (from the checkpoint)"
 [ "$(awk -F"\t" "NR > 1" "$T/h.tsv" | wc -l)" = 16 ] || fail "the resumed run did not append its reports (steps 20, 24)"

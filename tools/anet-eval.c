@@ -430,8 +430,8 @@ int main(int argc, char **argv)
 		usage_error("--per-class, --confusion and --limit are for a database");
 	if (db && o.exif_orientation)
 		usage_error("--orientation is for image files; a database's records were prepared by imgprep");
-	/* a table onto the model or an input would replace it (a typo loses the file); and one
-	 * that cannot be created is found now, not after the evaluation */
+	/* a table onto the model, an input or another table would replace it (a typo loses the
+	 * file); and one that cannot be created is found now, not after the evaluation */
 	const char *outs[][2] = { { "--per-class", o.per_class }, { "--confusion", o.confusion }, { "--features", o.features } };
 	for (size_t i = 0; i < ARRAY_LEN(outs); i++) {
 		if (!outs[i][1])
@@ -442,6 +442,9 @@ int main(int argc, char **argv)
 		for (int k = 0; k < o.ninputs; k++)
 			if (same_file(outs[i][1], o.inputs[k]))
 				usage_error("%s %s is the input %s itself", outs[i][0], outs[i][1], o.inputs[k]);
+		for (size_t k = 0; k < i; k++)
+			if (same_output(outs[i][1], outs[k][1]))
+				usage_error("%s %s is the file of %s too: give each its own", outs[i][0], outs[i][1], outs[k][0]);
 		if (atomic_probe(outs[i][1]) != 0)
 			return EXIT_RUNTIME;
 	}
