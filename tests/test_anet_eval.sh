@@ -68,6 +68,13 @@ expect_err "standard output: write error: No space left on device"
 expect_exit 1 anet-eval -w "$T/m.anw" --device cpu -q "$DATA/gray.jpg" >&-
 expect_err "standard output: write error: Bad file descriptor"
 
+# an unlabelled database: no tables to write, which is said rather than passed over
+imgprep -s 32 -c 1 "$DATA/gray.jpg" "$DATA/photo-dog.jpg" 2>/dev/null | mkdb -q "$T/unl.lmdb"
+expect_exit 1 anet-eval -w "$T/m.anw" --device cpu --features "$T/u.anf" --per-class "$T/u.tsv" "$T/unl.lmdb"
+expect_err "unl.lmdb: the records have no labels: --per-class needs them"
+[ -e "$T/u.anf" ] && fail "a refused run wrote its features"
+anet-eval -w "$T/m.anw" --device cpu -q --features "$T/u.anf" "$T/unl.lmdb" || fail "features of an unlabelled database"
+
 # an ensemble (-w twice): a model beside itself gives its own figures; beside another model,
 # figures of their own, and the header names both
 anet-train --net "$DATA/tiny-gray28.net" --stats "$T/train.stats" --batch 16 --lr 0.02 --input-scale 0.015625 --steps 60 \

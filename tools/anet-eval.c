@@ -219,6 +219,12 @@ static int eval_database(const Options *o, Model *const *ms, Evaluator *e)
 	for (int i = 0; i < o->nmodels; i++)
 		if (eval_check_db(ms[i], db) != 0)
 			goto out;
+	/* the tables count labels; left unwritten, they would be missed only later */
+	if (!info->labelled && (o->per_class || o->confusion)) {
+		warn_msg("%s: the records have no labels: %s needs them", o->inputs[0],
+			 o->per_class ? "--per-class" : "--confusion");
+		goto out;
+	}
 	if (!info->labelled && !o->features) {
 		warn_msg("%s: the records have no labels: nothing to measure (give --features, or images)", o->inputs[0]);
 		goto out;
