@@ -254,9 +254,15 @@ static int merge_settings(Trainer *t, TensorFile *tf)
 			continue;
 		}
 		format_setting(s, &t->o, now, sizeof now);
-		if (s->bit == TO_BIAS_INIT)
-			warn_msg("resume: --bias-init has no effect: the biases come from the checkpoint");
-		else if (same_setting(s, &saved, &t->o))
+		/* the network and its weights are the checkpoint's: what the command line says of them
+		 * changes nothing, so the checkpoint goes on naming what the run uses */
+		if (s->bit == TO_BIAS_INIT || (s->bit == TO_NET && !same_setting(s, &saved, &t->o))) {
+			if (s->bit == TO_BIAS_INIT)
+				warn_msg("resume: --bias-init has no effect: the biases come from the checkpoint");
+			else
+				warn_msg("resume: --net %s has no effect: the network is the checkpoint's (from %s)", now, was);
+			memcpy(field(&t->o, s->off), field(&saved, s->off), sizeof(char *));
+		} else if (same_setting(s, &saved, &t->o))
 			warn_msg("resume: %s %s (the command line's, as in the checkpoint)", s->name, now);
 		else if (s->bit == TO_LR)
 			warn_msg("resume: --lr %s overrides the checkpoint's (initial %s): the learning rate is now %s", now, was,

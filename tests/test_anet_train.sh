@@ -109,6 +109,15 @@ train --steps 16 --report-every 4 --lr-steps 6s:0.005,10s:0.001 --log "$T/sched.
 	fail "--lr-steps 6s:0.005,10s:0.001: rates $(awk -F'\t' '$3 == "train" { printf "%s ", $7 }' "$T/sched.tsv")"
 grep -q "milestone 2 of --lr-steps: learning rate 0.001" "$T/err" || fail "no message for the second milestone"
 
+# --net on resume changes nothing (the checkpoint holds the network and its weights): it says
+# so, and the checkpoint goes on naming the network the run has
+anet-train --resume "$T/sched.ckpt" --steps 18 --net "$DATA/tiny-rgb32.net" --device cpu --threads 1 2>"$T/err" ||
+	{ cat "$T/err"; fail "resume with --net failed"; }
+expect_err "resume: --net .*tiny-rgb32.net has no effect: the network is the checkpoint's (from .*tiny-gray28.net)"
+grep -q "overrides the checkpoint's .*tiny-gray28.net" "$T/err" && fail "--net on resume reported as an override"
+anet-train --resume "$T/sched.ckpt" --steps 20 --device cpu --threads 1 2>"$T/err" || { cat "$T/err"; fail; }
+expect_err "resume: net .*tiny-gray28.net (from the checkpoint)"
+
 # --steps given again on resume ends where it says; an override is reported
 train --steps 10 -o "$T/s.anw" "$T/train.lmdb" 2>/dev/null
 anet-train --resume "$T/s.ckpt" --steps 20 --log "$T/s.tsv" --device cpu --threads 1 2>"$T/err" || { cat "$T/err"; fail; }
