@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "kernels/rng.h"
 #include "libcommon/loader.h"
@@ -753,11 +754,53 @@ static int save_checkpoint(Trainer *t, Progress *pg, const char *why)
 	return 0;
 }
 
+/* A run stopped without its last steps' checkpoint (a second signal, a crash) logged steps
+ * past the one it resumes from, which the resumed run logs again: the rows past the
+ * checkpoint's step, and a last row cut short, are cut off, so that the file reads as one run
+ * (its steps ascending, as anet-viz plots them). The first field of every row is the step. */
+static int trim_tsv(const Trainer *t, const char *path)
+{
+	FILE *f = fopen(path, "r+");
+	if (!f) {
+		warn_errno("%s", path);
+		return -1;
+	}
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	off_t at = 0, keep = -1;
+	uint64_t rows = 0;
+	for (int first = 1; (n = getline(&line, &cap, f)) > 0; first = 0, at += n) {
+		char *end;
+		uint64_t step = strtoull(line, &end, 10);
+		if (keep < 0 && !first && (line[n - 1] != '\n' || (end != line && *end == '\t' && step > t->st.step)))
+			keep = at;
+		rows += keep >= 0;
+	}
+	free(line);
+	int rc = 0;
+	if (ferror(f) || (keep >= 0 && ftruncate(fileno(f), keep) != 0)) {
+		warn_errno("%s", path);
+		rc = -1;
+	} else if (keep >= 0) {
+		warn_msg("resume: %s: %" PRIu64 " row%s past step %" PRIu64 ", logged before the run stopped without "
+			 "their checkpoint, cut off (the run logs those steps again)",
+			 path, rows, rows == 1 ? "" : "s", t->st.step);
+	}
+	if (fclose(f) != 0 && rc == 0) {
+		warn_errno("%s", path);
+		rc = -1;
+	}
+	return rc;
+}
+
 /* A TSV file of the run: a resumed run appends to it, a new one starts it with its header. */
 static FILE *open_tsv(const Trainer *t, const char *path, void (*header)(FILE *))
 {
 	struct stat sb;
 	int append = t->o.resume && stat(path, &sb) == 0 && sb.st_size > 0;
+	if (append && S_ISREG(sb.st_mode) && trim_tsv(t, path) != 0)
+		return NULL;
 	FILE *f = fopen(path, append ? "a" : "w");
 	if (!f) {
 		warn_errno("%s", path);

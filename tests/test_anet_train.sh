@@ -102,6 +102,23 @@ grep -q "SIGUSR1: learning rate divided by 10 to 0.002$" "$T/usr1.err" || fail "
 anet-train --resume "$T/usr1.ckpt" --steps 804 --device cpu --threads 1 2>"$T/err" || { cat "$T/err"; fail "resume after SIGUSR1"; }
 grep -q "lr 0.002" "$T/err" || fail "the resumed run does not keep the dropped rate: $(cat "$T/err")"
 
+# a run stopped without its checkpoint (a second SIGINT, a crash) logged steps past the one it
+# resumes from: those rows, and a row cut short, are cut off, and the log reads as the straight run's
+train --steps 20 --report-every 2 --log "$T/cs.tsv" --health "$T/cs.h" -o "$T/cs.anw" "$T/train.lmdb" 2>/dev/null ||
+	fail "the straight run failed"
+train --steps 10 --report-every 2 --log "$T/cut.tsv" --health "$T/cut.h" -o "$T/cut.anw" "$T/train.lmdb" 2>/dev/null ||
+	fail "the run to step 10 failed"
+cp "$T/cut.ckpt" "$T/cut10.ckpt"
+anet-train --resume "$T/cut.ckpt" --steps 16 --device cpu --threads 1 2>/dev/null || fail "the resume to step 16 failed"
+printf '17\t2.1' >>"$T/cut.tsv"
+cp "$T/cut10.ckpt" "$T/cut.ckpt"
+anet-train --resume "$T/cut.ckpt" --steps 20 --device cpu --threads 1 2>"$T/err" || { cat "$T/err"; fail "the resume from step 10 failed"; }
+expect_err "resume: .*cut.tsv: 4 rows past step 10, logged before the run stopped without their checkpoint, cut off"
+expect_err "resume: .*cut.h: 12 rows past step 10"
+[ "$(cut -f 1-7 "$T/cut.tsv")" = "$(cut -f 1-7 "$T/cs.tsv")" ] ||
+	fail "the log of the resumed run is not the straight run's: $(cut -f 1,3 "$T/cut.tsv" | tr '\n' ' ')"
+[ "$(cut -f 1-3 "$T/cut.h")" = "$(cut -f 1-3 "$T/cs.h")" ] || fail "the health log of the resumed run is not the straight run's"
+
 # --lr-steps with rates: set, not divided, when a step starts at or past each milestone
 train --steps 16 --report-every 4 --lr-steps 6s:0.005,10s:0.001 --log "$T/sched.tsv" -o "$T/sched.anw" "$T/train.lmdb" \
 	2>"$T/err" || { cat "$T/err"; fail "--lr-steps with rates failed"; }
