@@ -371,6 +371,13 @@ static int setup(Trainer *t)
 			goto out;
 	} else if (stats_load(t->o.stats, &t->stats) != 0 || check_stats(t, t->o.stats) != 0) {
 		goto out;
+	} else if ((uint64_t)t->stats.images != t->info->count) {
+		/* pcacolor counts every record of its database: the records' size alone does not tell
+		 * the validation set's statistics, or an older database's, from the right ones */
+		warn_msg("warning: %s: statistics of %" PRId64 " images (of %s), but %s holds %" PRIu64 " records: "
+			 "another database's? (pcacolor -o STATS %s makes its own)",
+			 t->o.stats, t->stats.images, t->stats.source && *t->stats.source ? t->stats.source : "?", t->o.db,
+			 t->info->count, t->o.db);
 	}
 	if (t->o.resume) {
 		if (t->ckpt_records != (int64_t)t->info->count)

@@ -253,6 +253,14 @@ softmax
 NET
 expect_exit 1 anet-train --net "$T/rgb.net" --stats "$T/train.stats" --steps 1 --device cpu "$T/train.lmdb"
 expect_err "the network's input is 3x28x28 .* cannot be cut from .* 1x32x32 records"
+# statistics of another database of the same record size (here 2 images) are said to be that
+! grep -q "another database's" "$T/out" || fail "the fixture's own statistics were called another database's"
+echo "$DATA/gray.jpg 0
+$DATA/photo-dog.jpg 1" >"$T/two.txt"
+imgprep -s 32 -c 1 -l "$T/two.txt" 2>/dev/null | mkdb -q "$T/two.lmdb"
+pcacolor -q -o "$T/two.stats" "$T/two.lmdb"
+expect_exit 0 train --steps 1 --stats "$T/two.stats" -q -o "$T/two.anw" "$T/train.lmdb"
+expect_err "warning: .*two.stats: statistics of 2 images (of .*two.lmdb), but .*train.lmdb holds 64 records: another database's?"
 
 # usage errors
 expect_exit 2 anet-train "$T/train.lmdb"
