@@ -5,6 +5,8 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #define HEADER_SIZE 32
@@ -347,11 +349,31 @@ static int emit(TensorWriter *w, const void *data, size_t n)
 	return 0;
 }
 
+#define PIPE_REASON "a tensor file's header is completed when its end is written, which takes a seek back: give a file"
+
+int tensorwriter_probe(const char *path)
+{
+	struct stat st;
+	/* not opened: a FIFO without a reader would wait for one */
+	if (written_in_place(path) && stat(path, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))) {
+		warn_msg("%s: is a pipe or socket: %s", path, PIPE_REASON);
+		return -1;
+	}
+	return atomic_probe(path);
+}
+
 int tensorwriter_open(TensorWriter *w, const char *path, uint32_t kind)
 {
 	memset(w, 0, sizeof *w);
 	if (atomic_open(&w->af, path) != 0)
 		return -1;
+	/* found now rather than after the whole file went down a pipe */
+	if (lseek(fileno(w->af.f), 0, SEEK_CUR) < 0 && errno == ESPIPE) {
+		warn_msg("%s: cannot seek (a pipe?): %s", path, PIPE_REASON);
+		atomic_abort(&w->af);
+		w->failed = 1;
+		return -1;
+	}
 	w->kind = kind;
 	w->crc = crc32(0, NULL, 0);
 	uint8_t h[HEADER_SIZE] = { 0 };

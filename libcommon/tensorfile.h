@@ -94,6 +94,10 @@ typedef struct {
 } TensorWriter;
 
 int tensorwriter_open(TensorWriter *w, const char *path, uint32_t kind);
+/* Whether tensorwriter_open(path) would succeed, as atomic_probe, and refuses a pipe or socket
+ * (which takes no seek back to the header), for a writer whose file is written hours later.
+ * -1 after printing why. */
+int tensorwriter_probe(const char *path);
 int tensorwriter_add(TensorWriter *w, const char *name, uint32_t dtype, uint32_t ndim, const uint64_t *dims,
 		     const void *data);
 int tensorwriter_add_text(TensorWriter *w, const char *name, const char *text);

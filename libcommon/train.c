@@ -859,7 +859,8 @@ static int check_outputs(const Trainer *t)
 				warn_msg("%s %s: the same file as %s: give each its own", own[k][0], own[k][1], own[i][0]);
 				return -1;
 			}
-	if (atomic_probe(o->output) != 0 || atomic_probe(t->ckpt_path) != 0 || (t->val && atomic_probe(t->best_path) != 0))
+	if (tensorwriter_probe(o->output) != 0 || tensorwriter_probe(t->ckpt_path) != 0 ||
+	    (t->val && tensorwriter_probe(t->best_path) != 0))
 		return -1;
 	/* a killed run's half-written checkpoint is as large as a whole one: say where it lies */
 	note_stale_temporaries(o->output);

@@ -56,6 +56,11 @@ expect_err "model .*m.anw: 20 tensors (.*) and 7 metadata entries written to .*m
 expect_exit 2 anet-convert export "$T/m.anw" -o "$T/m.anw"
 expect_err "is the input file itself"
 anet-convert import -q "$T/m.anw.safetensors" -o /dev/null || fail "import to /dev/null failed"
+# a pipe takes no seek back to a tensor file's header: refused at once, not after the file
+(set +e; anet-convert import -q "$T/m.anw.safetensors" -o /dev/stdout 2>"$T/err"; echo $? >"$T/rc") | cat >"$T/piped"
+[ "$(cat "$T/rc")" = 1 ] || { cat "$T/err"; fail "import to a pipe: exit $(cat "$T/rc"), expected 1"; }
+expect_err "/dev/stdout: cannot seek (a pipe?): a tensor file's header is completed when its end is written"
+[ -s "$T/piped" ] && fail "import to a pipe wrote $(wc -c <"$T/piped") bytes into it"
 # the header: its length, then JSON with the spec as metadata
 len=$(od -An -tu8 -N8 "$T/m.anw.safetensors" | tr -d ' ')
 [ $((len % 8)) = 0 ] || fail "header length $len is not a multiple of 8"

@@ -228,6 +228,12 @@ train --steps 2 -o /dev/stdout --checkpoint "$T/stdout.ckpt" "$T/train.lmdb" >"$
 [ -L /dev/stdout ] || fail "/dev/stdout is no longer a link"
 ls /dev | grep -q "stdout.tmp" && fail "a temporary was left in /dev"
 anet-eval -w "$T/stdout.anw" "$T/train.lmdb" >/dev/null 2>"$T/err" || { cat "$T/err"; fail "the model written to /dev/stdout does not load"; }
+# -o /dev/stdout into a pipe, which takes no seek back to the header: refused before the first
+# step, not when the model is written at the end
+(set +e; train --steps 2 -o /dev/stdout --checkpoint "$T/pipe.ckpt" "$T/train.lmdb" 2>"$T/err"; echo $? >"$T/rc") | cat >/dev/null
+[ "$(cat "$T/rc")" = 1 ] || { cat "$T/err"; fail "-o /dev/stdout into a pipe: exit $(cat "$T/rc"), expected 1"; }
+expect_err "/dev/stdout: is a pipe or socket: a tensor file's header is completed when its end is written"
+[ -e "$T/pipe.ckpt" ] && fail "-o /dev/stdout into a pipe: the run was not refused before training"
 expect_exit 1 train --steps 4 -o /dev/null --checkpoint "$T/null.ckpt" --val "$T/train.lmdb" "$T/train.lmdb"
 expect_err "the best model of --val is named after it"
 train --steps 4 -o /dev/null --checkpoint "$T/null.ckpt" "$T/train.lmdb" 2>"$T/err" || { cat "$T/err"; fail "-o /dev/null failed"; }
