@@ -285,6 +285,20 @@ expect_err "go together"
 expect_exit 2 anet-viz neighbours -w "$T/m.anw" --query-features "$T/tree.anf" --gallery-features "$T/tree.anf" \
 	--query "$T/tree.lmdb" --gallery "$T/tree.lmdb" -o "$T/x.png"
 expect_exit 2 anet-viz neighbours -w "$T/m.anw" --query "$T/tree.lmdb" --gallery "$T/tree.lmdb" -k 0 -o "$T/x.png"
+# a gallery smaller than -k: as many columns as there are neighbours, and said; none at all
+# (a one-image database as its own gallery) is an error, not a picture of empty columns
+anet-viz neighbours -w "$T/m.anw" --query "$T/tree.lmdb" --gallery "$T/tree.lmdb" -k 20 -n 2 --device cpu -j 1 \
+	-o "$T/n20.png" 2>"$T/err" || { cat "$T/err"; fail "neighbours -k 20 in 8 images failed"; }
+expect_err "tree.lmdb: 7 gallery images to compare with a query: 7 neighbours shown, not 20"
+anet-viz neighbours -w "$T/m.anw" --query "$T/tree.lmdb" --gallery "$T/tree.lmdb" -k 7 -n 2 --device cpu -j 1 \
+	-o "$T/n7.png" 2>/dev/null || fail "neighbours -k 7 failed"
+cmp -s "$T/n7.png" "$T/n20.png" || fail "neighbours -k 20 of 7 possible is not the picture of -k 7"
+echo "$DATA/tree/apple/apple-1.jpg 0" >"$T/one.txt"
+printf 'apple\nbanana\ncherry\n' >"$T/tree-classes.txt"
+imgprep -s 40 -l "$T/one.txt" --classes "$T/tree-classes.txt" 2>/dev/null | mkdb -q "$T/one.lmdb"
+expect_exit 1 anet-viz neighbours -w "$T/m.anw" --query "$T/one.lmdb" --gallery "$T/one.lmdb" --device cpu -o "$T/x.png"
+expect_err "one.lmdb: no gallery image to compare with: the queries are all it holds"
+[ -e "$T/x.png" ] && fail "a picture of no neighbours was written"
 # the mean a model carries
 anet-viz mean "$T/m.anw" -o "$T/mean3.png"
 png_at_least "$T/mean3.png" 400 200

@@ -149,14 +149,15 @@ typedef struct {
 	char layer[SPEC_MAX_NAME]; /* whose outputs were compared ("" if a file does not say) */
 } Neighbours;
 
-static int draw_neighbours(const Neighbours *nb, Pictures *qp, Pictures *gp, int size, const char *title,
+/* cols: the columns of neighbours, the most any query found (nb->k, or fewer in a small gallery) */
+static int draw_neighbours(const Neighbours *nb, int cols, Pictures *qp, Pictures *gp, int size, const char *title,
 			   const char *out)
 {
 	const DbInfo *qi = db_info(qp->db), *gi = db_info(gp->db);
 	int qside = (int)(qi->width > qi->height ? qi->width : qi->height);
 	int cell = viz_cell_side(qside, size);
 	int cw = cell < 110 ? 110 : cell, text_h = 30, pad = 10, sep = 24, head = 50;
-	int width = pad + cw + sep + nb->k * (cw + pad), height = head + nb->nq * (cell + text_h + pad);
+	int width = pad + cw + sep + cols * (cw + pad), height = head + nb->nq * (cell + text_h + pad);
 	Canvas cv;
 	if (canvas_init(&cv, width, height, rgb_hex(VIZ_BACKGROUND)) != 0)
 		return -1;
@@ -164,7 +165,7 @@ static int draw_neighbours(const Neighbours *nb, Pictures *qp, Pictures *gp, int
 	canvas_text(&cv, pad, 18, &ts, title);
 	TextStyle cs = { .size = 11, .bold = 1, .align = ALIGN_CENTRE, .color = rgb_hex(0x505050), .max_width = cw };
 	canvas_text(&cv, pad + cw / 2.0, 40, &cs, "query");
-	for (int j = 0; j < nb->k; j++) {
+	for (int j = 0; j < cols; j++) {
 		char h[32];
 		snprintf(h, sizeof h, "%d%s nearest", j + 1, j == 0 ? "st" : j == 1 ? "nd" : j == 2 ? "rd" : "th");
 		canvas_text(&cv, pad + cw + sep + j * (cw + pad) + cw / 2.0, 40, &cs, h);
@@ -442,16 +443,29 @@ int viz_neighbours(const NeighboursOptions *o, const char *out)
 		rc = search_files(o, qdb, gdb, same, &nb);
 	else
 		rc = search_model(o, qdb, gdb, same, &nb);
+	/* a gallery of fewer images than -k (or only the queries themselves) would leave columns
+	 * titled "5th nearest" empty under a title promising them */
+	int cols = 0;
+	for (int i = 0; rc == 0 && i < nb.nq; i++)
+		cols = nb.found[i] > cols ? nb.found[i] : cols;
+	if (rc == 0 && cols == 0) {
+		warn_msg("%s: no gallery image to compare with: %s", o->gallery_db,
+			 same ? "the queries are all it holds (a query is not its own neighbour)" : "it holds none");
+		rc = -1;
+	} else if (rc == 0 && cols < o->k) {
+		warn_msg("%s: %d gallery image%s to compare with a query: %d neighbours shown, not %d", o->gallery_db, cols,
+			 cols == 1 ? "" : "s", cols, o->k);
+	}
 	if (rc == 0) {
 		rc = pictures_open(&qp, qdb, o->query_features) || pictures_open(&gp, gdb, o->gallery_features);
 		char title[512];
 		/* the same title either way: the files hold the same features (anet-eval --features) */
 		char qn[256], gn[256];
-		snprintf(title, sizeof title, "%d nearest of %s in %s by the distance of %s%s", o->k,
+		snprintf(title, sizeof title, "%d nearest of %s in %s by the distance of %s%s", cols,
 			 viz_base_name(o->query_db, qn, sizeof qn), viz_base_name(o->gallery_db, gn, sizeof gn),
 			 *nb.layer ? nb.layer : "the last hidden layer", *nb.layer ? "'s outputs" : "");
 		if (rc == 0)
-			rc = draw_neighbours(&nb, &qp, &gp, o->size, title, out);
+			rc = draw_neighbours(&nb, cols, &qp, &gp, o->size, title, out);
 	}
 	pictures_close(&gp);
 	pictures_close(&qp);
