@@ -150,6 +150,12 @@ int tensorfile_open(TensorFile *tf, const char *path, uint32_t expect_kind)
 	}
 	if (get_u32(h) != TENSORFILE_MAGIC) {
 		tensorfile_fail(tf, "not an anet tensor file (bad magic)");
+		/* a header length, then its JSON: what anet-convert export writes, handed to a tool
+		 * that reads the anet file it came from */
+		if (get_u64(h) < (uint64_t)size && h[8] == '{')
+			warn_msg("HINT: %s looks like a safetensors file: 'anet-convert import %s -o FILE' makes the anet "
+				 "file of it",
+				 path, path);
 		goto fail;
 	}
 	if (get_u32(h + 4) != TENSORFILE_VERSION) {

@@ -61,6 +61,10 @@ anet-convert import -q "$T/m.anw.safetensors" -o /dev/null || fail "import to /d
 [ "$(cat "$T/rc")" = 1 ] || { cat "$T/err"; fail "import to a pipe: exit $(cat "$T/rc"), expected 1"; }
 expect_err "/dev/stdout: cannot seek (a pipe?): a tensor file's header is completed when its end is written"
 [ -s "$T/piped" ] && fail "import to a pipe wrote $(wc -c <"$T/piped") bytes into it"
+# a safetensors file given where an anet file is read: the tool that makes one of it is named
+expect_exit 1 anet-eval -w "$T/m.anw.safetensors" --device cpu "$T/train.lmdb"
+expect_err "m.anw.safetensors: not an anet tensor file (bad magic)"
+expect_err "HINT: .*m.anw.safetensors looks like a safetensors file: 'anet-convert import .*m.anw.safetensors -o FILE'"
 # the header: its length, then JSON with the spec as metadata
 len=$(od -An -tu8 -N8 "$T/m.anw.safetensors" | tr -d ' ')
 [ $((len % 8)) = 0 ] || fail "header length $len is not a multiple of 8"
