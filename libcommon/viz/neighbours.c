@@ -453,8 +453,8 @@ int viz_neighbours(const NeighboursOptions *o, const char *out)
 			 same ? "the queries are all it holds (a query is not its own neighbour)" : "it holds none");
 		rc = -1;
 	} else if (rc == 0 && cols < o->k) {
-		warn_msg("%s: %d gallery image%s to compare with a query: %d neighbours shown, not %d", o->gallery_db, cols,
-			 cols == 1 ? "" : "s", cols, o->k);
+		warn_msg("%s: %d gallery image%s to compare with a query: %d neighbour%s shown, not %d", o->gallery_db, cols,
+			 cols == 1 ? "" : "s", cols, cols == 1 ? "" : "s", o->k);
 	}
 	if (rc == 0) {
 		rc = pictures_open(&qp, qdb, o->query_features) || pictures_open(&gp, gdb, o->gallery_features);
