@@ -525,7 +525,9 @@ int features_commit(FeatureFile *f)
 {
 	uint64_t n = f->n;
 	int rc = -1;
-	if (f->rows != f->n) {
+	if (f->w.failed) {
+		tensorwriter_abort(&f->w); /* a write that failed said why: the rows it lost are not unreadable records */
+	} else if (f->rows != f->n) {
 		warn_msg("%s: %" PRIu64 " of %" PRIu64 " rows computed (unreadable records?): not written", f->w.af.path,
 			 f->rows, f->n);
 		tensorwriter_abort(&f->w);

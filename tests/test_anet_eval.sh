@@ -67,6 +67,10 @@ expect_exit 1 anet-eval -w "$T/m.anw" --device cpu --limit 10 -q "$T/train.lmdb"
 expect_err "standard output: write error: No space left on device"
 expect_exit 1 anet-eval -w "$T/m.anw" --device cpu -q "$DATA/gray.jpg" >&-
 expect_err "standard output: write error: Bad file descriptor"
+# a features file that cannot be written is said to be that, not rows lost to unreadable records
+expect_exit 1 anet-eval -w "$T/m.anw" --device cpu -q --features /dev/full "$T/train.lmdb"
+expect_err "/dev/full: write error: No space left on device"
+grep -q "unreadable records" "$T/err" && fail "a full disk was blamed on unreadable records: $(cat "$T/err")"
 
 # an unlabelled database: no tables to write, which is said rather than passed over
 imgprep -s 32 -c 1 "$DATA/gray.jpg" "$DATA/photo-dog.jpg" 2>/dev/null | mkdb -q "$T/unl.lmdb"
