@@ -316,6 +316,18 @@ grep -q "^anet-train: --tf32: the CPU computes in FP32 throughout" "$T/err" || f
 cmp -s "$T/grads" "$T/grads-tf32" || { diff "$T/grads" "$T/grads-tf32"; fail "--tf32 changed the CPU's gradient check"; }
 
 # the loader benchmark
+# SIGTERM ends --loader-only, which has no checkpoint to write (it used to promise one and go on;
+# SIGINT, which the shell's background jobs ignore, likewise from a terminal)
+anet-train --loader-only --batch 64 --steps 100000000 -j 1 "$T/train.lmdb" >/dev/null 2>"$T/err" &
+pid=$!
+sleep 0.5
+kill -TERM $pid
+i=0
+while kill -0 $pid 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+kill -0 $pid 2>/dev/null && { kill -KILL $pid; fail "--loader-only went on after SIGTERM: $(cat "$T/err")"; }
+set +e; wait $pid; rc=$?; set -e
+[ $rc = 143 ] || fail "--loader-only after SIGTERM: exit $rc, expected 143"
+grep -q checkpoint "$T/err" && fail "--loader-only promised a checkpoint: $(cat "$T/err")"
 anet-train --loader-only --batch 16 --steps 8 -j 2 "$T/train.lmdb" >"$T/loader" 2>/dev/null ||
 	fail "--loader-only failed"
 grep -q "^loader: 128 images (8 batches of 16, 32x32x1 raw) in .* img/s with 2 threads" "$T/loader" ||

@@ -474,19 +474,23 @@ int main(int argc, char **argv)
 		return run_model_modes(&o);
 	o.t.loader_only = o.mode == MODE_LOADER;
 	Ctx *ctx = open_device(&o);
-	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESETHAND };
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	o.t.stop_signal = &stop_signal;
-	struct sigaction hup = { .sa_handler = on_hangup, .sa_flags = SA_RESTART };
-	sigemptyset(&hup.sa_mask);
-	sigaction(SIGHUP, &hup, NULL);
-	o.t.snapshot_signal = &snapshot_signal;
-	struct sigaction usr1 = { .sa_handler = on_usr1, .sa_flags = SA_RESTART };
-	sigemptyset(&usr1.sa_mask);
-	sigaction(SIGUSR1, &usr1, NULL);
-	o.t.drop_signal = &drop_signal;
+	/* --loader-only writes nothing: a signal ends it as it ends any program, rather than
+	 * promising a checkpoint and going on */
+	if (!o.t.loader_only) {
+		struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESETHAND };
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+		o.t.stop_signal = &stop_signal;
+		struct sigaction hup = { .sa_handler = on_hangup, .sa_flags = SA_RESTART };
+		sigemptyset(&hup.sa_mask);
+		sigaction(SIGHUP, &hup, NULL);
+		o.t.snapshot_signal = &snapshot_signal;
+		struct sigaction usr1 = { .sa_handler = on_usr1, .sa_flags = SA_RESTART };
+		sigemptyset(&usr1.sa_mask);
+		sigaction(SIGUSR1, &usr1, NULL);
+		o.t.drop_signal = &drop_signal;
+	}
 	int status = train_main(ctx, &o.t);
 	ctx_close(ctx);
 	return status;
