@@ -361,6 +361,13 @@ char *atomic_tmp_name(const char *path) { return xasprintf("%s.tmp.%ld", path, (
 int atomic_open(AtomicFile *af, const char *path)
 {
 	struct stat st;
+	/* -o "$UNSET": the temporary would be ".tmp.PID", renamed to "" only at the end, failing */
+	if (!*path) {
+		warn_msg("the file to write has an empty name");
+		af->f = NULL;
+		af->path = af->tmp = NULL;
+		return -1;
+	}
 	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
 		warn_msg("%s: is a directory", path);
 		af->f = NULL;

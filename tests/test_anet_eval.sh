@@ -67,6 +67,10 @@ expect_exit 1 anet-eval -w "$T/m.anw" --device cpu --limit 10 -q "$T/train.lmdb"
 expect_err "standard output: write error: No space left on device"
 expect_exit 1 anet-eval -w "$T/m.anw" --device cpu -q "$DATA/gray.jpg" >&-
 expect_err "standard output: write error: Bad file descriptor"
+# an empty output name is refused before the evaluation, not when the file takes its name
+expect_exit 1 anet-eval -w "$T/m.anw" --device cpu -q --features "" "$T/train.lmdb" >"$T/out"
+expect_err "the file to write has an empty name"
+[ -s "$T/out" ] && fail "the evaluation ran with an empty --features: $(cat "$T/out")"
 # a features file that cannot be written is said to be that, not rows lost to unreadable records
 expect_exit 1 anet-eval -w "$T/m.anw" --device cpu -q --features /dev/full "$T/train.lmdb"
 expect_err "/dev/full: write error: No space left on device"

@@ -269,6 +269,12 @@ expect_exit 0 train --steps 1 --stats "$T/two.stats" -q -o "$T/two.anw" "$T/trai
 expect_err "warning: .*two.stats: statistics of 2 images (of .*two.lmdb), but .*train.lmdb holds 64 records: another database's?"
 
 # usage errors
+# an empty file name ("$UNSET") is no file: --val and --log would read as not given, and -o
+# would fail only once the run had ended
+for o in -o --val --log --health --checkpoint --stats --net; do
+	expect_exit 2 train --steps 1 $o "" "$T/train.lmdb"
+	expect_err "\\$o: an empty file name"
+done
 expect_exit 2 anet-train "$T/train.lmdb"
 expect_err "\-\-stats is required"
 expect_exit 2 anet-train --stats "$T/train.stats" --lr-steps 30,x "$T/train.lmdb"

@@ -216,26 +216,35 @@ static void set_mode(Options *o, enum Mode m)
 	o->mode = m;
 }
 
+/* A file option's name: an empty one (--val "$UNSET") would read as not given, the run going
+ * on without its validation or log, or train to the end and fail to write its model. */
+static const char *file_arg(const char *flag, const char *arg)
+{
+	if (!*arg)
+		usage_error("%s: an empty file name", flag);
+	return arg;
+}
+
 /* The options of a training run; 1 if c was one. */
 static int training_option(TrainOptions *t, int c, const char *arg)
 {
 	switch (c) {
-	case 'n': t->net = arg; t->given |= 1u << TO_NET; break;
-	case OPT_STATS: t->stats = arg; t->given |= 1u << TO_STATS; break;
-	case OPT_VAL: t->val = arg; t->given |= 1u << TO_VAL; break;
-	case 'o': t->output = arg; t->given |= 1u << TO_OUTPUT; break;
-	case OPT_CHECKPOINT: t->checkpoint = arg; t->given |= 1u << TO_CHECKPOINT; break;
+	case 'n': t->net = file_arg("--net", arg); t->given |= 1u << TO_NET; break;
+	case OPT_STATS: t->stats = file_arg("--stats", arg); t->given |= 1u << TO_STATS; break;
+	case OPT_VAL: t->val = file_arg("--val", arg); t->given |= 1u << TO_VAL; break;
+	case 'o': t->output = file_arg("-o", arg); t->given |= 1u << TO_OUTPUT; break;
+	case OPT_CHECKPOINT: t->checkpoint = file_arg("--checkpoint", arg); t->given |= 1u << TO_CHECKPOINT; break;
 	case OPT_CHECKPOINT_EVERY:
 		if (train_check_checkpoint_every(arg) != 0)
 			usage_error("--checkpoint-every: '%s' is neither a step count (1000) nor minutes (30m)", arg);
 		t->checkpoint_every = arg;
 		t->given |= 1u << TO_CHECKPOINT_EVERY;
 		break;
-	case OPT_RESUME: t->resume = arg; break;
-	case OPT_INIT_FROM: t->init_from = arg; break;
+	case OPT_RESUME: t->resume = file_arg("--resume", arg); break;
+	case OPT_INIT_FROM: t->init_from = file_arg("--init-from", arg); break;
 	case OPT_PARTIAL: t->partial = 1; break;
-	case OPT_LOG: t->log = arg; t->given |= 1u << TO_LOG; break;
-	case OPT_HEALTH: t->health = arg; t->given |= 1u << TO_HEALTH; break;
+	case OPT_LOG: t->log = file_arg("--log", arg); t->given |= 1u << TO_LOG; break;
+	case OPT_HEALTH: t->health = file_arg("--health", arg); t->given |= 1u << TO_HEALTH; break;
 	case 'b': t->batch = opt_int("--batch", arg, 1, 1 << 16); t->given |= 1u << TO_BATCH; break;
 	case OPT_ACCUM: t->accum = opt_int("--accum", arg, 1, 1 << 16); t->given |= 1u << TO_ACCUM; break;
 	case OPT_EPOCHS: t->epochs = opt_int("--epochs", arg, 1, 1000000); t->given |= 1u << TO_EPOCHS; break;
