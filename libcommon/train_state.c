@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "libcommon/train_impl.h"
 #include "libcommon/util.h"
@@ -321,6 +322,18 @@ int trainer_resume(Trainer *t, TensorFile *tf, Model *extras)
 		return -1;
 	if (given_lr)
 		t->st.lr = lr;
+	/* the checkpoint names itself, its model and log as the command line of the run did,
+	 * relative to the folder it started in: from another folder (or for a copy under another
+	 * name) that is another file, and the run would go on writing a new checkpoint there, the
+	 * one resumed from left behind */
+	const char *own = t->o.checkpoint;
+	if (!(t->o.given & (1u << TO_CHECKPOINT)) && own && *own && !same_file(path, own)) {
+		warn_msg("%s: the run's checkpoint is %s, which from here is %s (was the run started in another folder?)",
+			 path, own, access(own, F_OK) == 0 ? "another file" : "no file");
+		warn_msg("HINT: resume in the folder the run was started in, or give --checkpoint FILE (and -o and --log) "
+			 "to go on writing other files");
+		return -1;
+	}
 	int64_t threads;
 	if (tensorfile_read_i64(tf, "train.threads", &threads) != 0 ||
 	    tensorfile_read_i64(tf, "train.records", &t->ckpt_records) != 0)

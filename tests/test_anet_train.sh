@@ -178,6 +178,21 @@ expect_err "resume: lr_decay cosine (from the checkpoint)"
 expect_err "resume: erase 0.5 (from the checkpoint)"
 cmp "$T/c24.anw" "$T/c10.anw" || fail "--lr-decay cosine resumed: the weights differ from the straight run's"
 
+# a checkpoint names itself relative to the folder its run started in: resumed from another
+# folder (or a copy under another name) it would start a new checkpoint there, and is refused
+mkdir "$T/away"
+(cd "$T" && train --steps 4 -o rel.anw "$T/train.lmdb" 2>/dev/null) || fail "the run with relative names failed"
+(cd "$T/away" && set +e && anet-train --resume ../rel.ckpt --steps 8 --device cpu 2>"$T/err"; echo $? >"$T/rc")
+[ "$(cat "$T/rc")" = 1 ] || { cat "$T/err"; fail "resumed from another folder: exit $(cat "$T/rc"), expected 1"; }
+expect_err "\.\./rel.ckpt: the run's checkpoint is rel.ckpt, which from here is no file (was the run started in another folder?)"
+[ -e "$T/away/rel.ckpt" ] && fail "a run resumed from another folder wrote a new checkpoint there"
+cp "$T/rel.ckpt" "$T/copy.ckpt"
+expect_exit 1 anet-train --resume "$T/copy.ckpt" --steps 8 --device cpu
+expect_err "copy.ckpt: the run's checkpoint is rel.ckpt, which from here is "
+anet-train --resume "$T/copy.ckpt" --checkpoint "$T/copy.ckpt" -o "$T/copy.anw" --steps 8 --device cpu 2>"$T/err" ||
+	{ cat "$T/err"; fail "resuming a copy with --checkpoint failed"; }
+(cd "$T" && anet-train --resume rel.ckpt --steps 8 --device cpu 2>"$T/err") || { cat "$T/err"; fail "resuming in the run's folder failed"; }
+
 # refusals
 expect_exit 1 anet-train --resume "$T/m.anw" --device cpu
 expect_err "m.anw: is a model (weights only), not a checkpoint"
