@@ -27,9 +27,11 @@ int ctx_fail(Ctx *ctx, const char *file, int line, const char *fmt, ...)
 
 Ctx *ctx_open(const CtxOptions *o, char *err, size_t errlen, char *note, size_t notelen)
 {
-	const char *dev = o->device;
-	if (!dev || !*dev)
+	const char *dev = o->device, *from = "";
+	if (!dev || !*dev) {
 		dev = getenv("ANET_DEVICE");
+		from = "ANET_DEVICE: "; /* the command line's is checked by opt_device */
+	}
 	if (!dev || !*dev)
 		dev = "auto";
 	if (note && notelen)
@@ -54,7 +56,7 @@ Ctx *ctx_open(const CtxOptions *o, char *err, size_t errlen, char *note, size_t 
 					 backend_cuda() ? "no usable CUDA device" : "built without CUDA");
 		}
 	} else {
-		snprintf(err, errlen, "unknown device '%s' (expected auto, cpu or cuda)", dev);
+		snprintf(err, errlen, "%sunknown device '%s' (expected auto, cpu or cuda)", from, dev);
 		return NULL;
 	}
 

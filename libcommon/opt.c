@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 void usage_error(const char *fmt, ...)
 {
@@ -67,6 +68,13 @@ double opt_double(const char *flag, const char *arg, double min, double max)
 	if (!*arg || *end || isspace((unsigned char)*arg) || (!isfinite(v) && errno != ERANGE))
 		usage_error("%s: '%s' is not a number", flag, arg);
 	usage_error("%s: %s is out of range (%g to %g)", flag, arg, min, max);
+}
+
+const char *opt_device(const char *flag, const char *arg)
+{
+	if (strcmp(arg, "auto") != 0 && strcmp(arg, "cpu") != 0 && strcmp(arg, "cuda") != 0)
+		usage_error("%s: '%s' is none of auto, cpu, cuda", flag, arg);
+	return arg;
 }
 
 uint64_t opt_bytes(const char *flag, const char *arg, uint64_t min)

@@ -18,6 +18,9 @@ _Noreturn void usage_error(const char *fmt, ...) ANET_PRINTF(1, 2);
 long long opt_int(const char *flag, const char *arg, long long min, long long max);
 /* Finite real number in [min, max]. */
 double opt_double(const char *flag, const char *arg, double min, double max);
+/* --device's value: auto, cpu or cuda (kernels/backend.c opens it; refused here, a usage
+ * error naming the flag, rather than there, a runtime one after the model has loaded). */
+const char *opt_device(const char *flag, const char *arg);
 /* A byte count with an optional K, M, G or T suffix (powers of 1024), at least min. */
 uint64_t opt_bytes(const char *flag, const char *arg, uint64_t min);
 

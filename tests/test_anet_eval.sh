@@ -197,6 +197,12 @@ anet-eval -w "$T/m.ckpt" --device cpu -q "$T/train.lmdb" >"$T/ck" || fail "a che
 [ "$(grep top-1 "$T/ck")" = "$(grep top-1 "$T/one")" ] || fail "the checkpoint and the model disagree"
 
 # usage errors
+# a --device that is none: named as the option's, at once (it was a runtime error, exit 1);
+# ANET_DEVICE's is said to be that variable's
+expect_exit 2 anet-eval -w "$T/m.anw" --device gpu "$T/train.lmdb"
+expect_err "\-\-device: 'gpu' is none of auto, cpu, cuda"
+expect_exit 1 env ANET_DEVICE=bogus anet-eval -w "$T/m.anw" "$T/train.lmdb"
+expect_err "ANET_DEVICE: unknown device 'bogus'"
 expect_exit 2 anet-eval "$T/train.lmdb"
 expect_err "give -w MODEL"
 expect_exit 2 anet-eval -w "$T/m.anw"

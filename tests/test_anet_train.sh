@@ -284,6 +284,8 @@ expect_exit 0 train --steps 1 --stats "$T/two.stats" -q -o "$T/two.anw" "$T/trai
 expect_err "warning: .*two.stats: statistics of 2 images (of .*two.lmdb), but .*train.lmdb holds 64 records: another database's?"
 
 # usage errors
+expect_exit 2 anet-train --summary --device gpu
+expect_err "\-\-device: 'gpu' is none of auto, cpu, cuda"
 # an empty file name ("$UNSET") is no file: --val and --log would read as not given, and -o
 # would fail only once the run had ended
 for o in -o --val --log --health --checkpoint --stats --net; do

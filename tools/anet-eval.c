@@ -109,7 +109,7 @@ static void parse_options(int argc, char **argv, Options *o)
 		case OPT_LIMIT: o->limit = (uint64_t)opt_int("--limit", optarg, 1, INT64_MAX); break;
 		case 'b': o->batch = (int)opt_int("--batch", optarg, 1, 1 << 16); break;
 		case 'j': o->jobs = (int)opt_int("--jobs", optarg, 1, 256); break;
-		case 'd': o->device = optarg; break;
+		case 'd': o->device = opt_device("--device", optarg); break;
 		case OPT_GPU: o->gpu = (int)opt_int("--gpu", optarg, 0, 1024); break;
 		case OPT_THREADS: o->threads = (int)opt_int("--threads", optarg, 1, 4096); break;
 		case 'q': o->quiet = 1; break;

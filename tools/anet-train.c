@@ -371,7 +371,7 @@ static void parse_options(int argc, char **argv, Options *o)
 			o->classes_given = 1;
 			break;
 		case OPT_ITERS: o->iters = (int)opt_int("--iters", optarg, 1, 100000); break;
-		case 'd': o->device = optarg; break;
+		case 'd': o->device = opt_device("--device", optarg); break;
 		case OPT_GPU: o->gpu = (int)opt_int("--gpu", optarg, 0, 1024); break;
 		case OPT_THREADS: o->threads = (int)opt_int("--threads", optarg, 1, 4096); break;
 		case OPT_DETERMINISTIC: o->deterministic = 1; break;

@@ -300,7 +300,7 @@ static int run_neighbours(int argc, char **argv)
 		case OPT_RANDOM: o.seed = (uint64_t)opt_int("--random", optarg, 0, INT64_MAX); o.random = 1; break;
 		case OPT_GALLERY_LIMIT: o.gallery_limit = (uint64_t)opt_int("--gallery-limit", optarg, 1, INT64_MAX); break;
 		case OPT_SIZE: o.size = (int)opt_int("--size", optarg, 8, 4096); break;
-		case 'd': o.device = optarg; break;
+		case 'd': o.device = opt_device("--device", optarg); break;
 		case 'j': o.threads = (int)opt_int("--threads", optarg, 1, 4096); break;
 		case 'o': out = optarg; break;
 		case 'h': usage_neighbours(stdout); return 0;
@@ -389,7 +389,7 @@ static int run_predictions(int argc, char **argv)
 		case OPT_COLUMNS: o.columns = (int)opt_int("--columns", optarg, 1, 64); break;
 		case OPT_SIZE: o.size = (int)opt_int("--size", optarg, 16, 1024); break;
 		case OPT_ORIENTATION: orientation_option(optarg, &o.exif_orientation); break;
-		case 'd': o.device = optarg; break;
+		case 'd': o.device = opt_device("--device", optarg); break;
 		case 'j': o.threads = (int)opt_int("--threads", optarg, 1, 4096); break;
 		case 'o': out = optarg; break;
 		case 'h': usage_predictions(stdout); free(labels); return 0;
@@ -647,7 +647,7 @@ static int run_acts(int argc, char **argv)
 		case OPT_COLUMNS: st.columns = (int)opt_int("--columns", optarg, 1, 4096); break;
 		case OPT_SCALE: st.scale = (int)opt_int("--scale", optarg, 1, 64); break;
 		case OPT_ORIENTATION: orientation_option(optarg, &o.exif_orientation); break;
-		case 'd': o.device = optarg; break;
+		case 'd': o.device = opt_device("--device", optarg); break;
 		case 'j': o.threads = (int)opt_int("--threads", optarg, 1, 4096); break;
 		case 'o': out = optarg; break;
 		case 'h': usage_acts(stdout); free(layers); return 0;
