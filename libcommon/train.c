@@ -862,6 +862,8 @@ static int check_outputs(const Trainer *t)
 	if (tensorwriter_probe(o->output) != 0 || tensorwriter_probe(t->ckpt_path) != 0 ||
 	    (t->val && tensorwriter_probe(t->best_path) != 0))
 		return -1;
+	if (!o->resume && trainer_keep_unfinished(t->ckpt_path) != 0)
+		return -1;
 	/* a killed run's half-written checkpoint is as large as a whole one: say where it lies */
 	note_stale_temporaries(o->output);
 	note_stale_temporaries(t->ckpt_path);

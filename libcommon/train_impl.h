@@ -77,6 +77,10 @@ typedef struct {
 /* Reads a checkpoint's settings (the command line's win, and each is printed), its state
  * and network; the model entries go to *extras. -1 after printing why. */
 int trainer_resume(Trainer *t, TensorFile *tf, Model *extras);
+/* -1 after saying why when path holds the checkpoint of a run that has not reached its end,
+ * which a new run would replace (re-running the command of a stopped run instead of --resume
+ * would lose it); 0 for no file, another kind of file, or a finished run's checkpoint. */
+int trainer_keep_unfinished(const char *path);
 /* Writes the checkpoint; the model (and the best model) without momentum or state. */
 int trainer_write_checkpoint(Trainer *t);
 int trainer_write_model(Trainer *t, const char *path);

@@ -357,3 +357,43 @@ int trainer_resume(Trainer *t, TensorFile *tf, Model *extras)
 		 path, t->st.step, t->st.epoch, t->st.position, t->st.lr, t->st.drops, t->st.drops == 1 ? "" : "s");
 	return 0;
 }
+
+int trainer_keep_unfinished(const char *path)
+{
+	/* only an anet checkpoint is looked into: anything else at the name is replaced as before,
+	 * without the reader's complaints about it */
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return 0;
+	uint8_t h[16];
+	int ckpt = fread(h, 1, sizeof h, f) == sizeof h && get_u32(h) == TENSORFILE_MAGIC && get_u32(h + 12) == TF_CHECKPOINT;
+	fclose(f);
+	if (!ckpt)
+		return 0;
+	TensorFile tf;
+	int64_t step, epoch, steps, epochs;
+	if (tensorfile_open(&tf, path, TF_CHECKPOINT) != 0 || tensorfile_read_i64(&tf, "train.step", &step) != 0 ||
+	    tensorfile_read_i64(&tf, "train.epoch", &epoch) != 0 || tensorfile_read_i64(&tf, "train.steps", &steps) != 0 ||
+	    tensorfile_read_i64(&tf, "train.epochs", &epochs) != 0) {
+		tensorfile_close(&tf);
+		warn_msg("%s: a damaged checkpoint, which no run can resume: this run replaces it", path);
+		return 0;
+	}
+	tensorfile_close(&tf);
+	/* the end as train.c's finished() sees it: a finished run's checkpoint is only a copy of
+	 * its model with the momentum, and a new run may replace it as it replaces the model */
+	if ((steps > 0 && step >= steps) || (epochs > 0 && epoch >= epochs))
+		return 0;
+	char end[96];
+	if (steps > 0)
+		snprintf(end, sizeof end, "step %" PRId64 " of %" PRId64, step, steps);
+	else
+		snprintf(end, sizeof end, "step %" PRId64 ", after %" PRId64 " of %" PRId64 " epochs", step, epoch, epochs);
+	warn_msg("%s: the checkpoint of a run stopped at %s: this new run would replace it, and that run could not "
+		 "go on",
+		 path, end);
+	warn_msg("HINT: 'anet-train --resume %s' goes on with that run; to start afresh, remove the file or give this "
+		 "run another --checkpoint",
+		 path);
+	return -1;
+}

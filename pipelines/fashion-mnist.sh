@@ -20,7 +20,8 @@
 #      their nearest training images (Figure 4, right), as PNGs (when anet-viz is built).
 # Outputs go to $ANET_DEMO_DIR (default demo/). A rerun starts afresh: it removes what an
 # earlier run made there. With --reuse (or ANET_DEMO_REUSE=1) it keeps the steps that
-# finished (databases, statistics, model) and redoes only the others. ANET_DEMO_EPOCHS,
+# finished (databases, statistics, model) and redoes only the others; a training run that was
+# stopped (Ctrl-C writes its checkpoint) goes on from its checkpoint. ANET_DEMO_EPOCHS,
 # ANET_DEMO_LR, ANET_DEMO_LR_DECAY, ANET_DEMO_LR_STEPS, ANET_DEMO_WEIGHT_DECAY and
 # ANET_DEMO_COLOR_NOISE change the training run.
 #
@@ -114,6 +115,11 @@ t_stats=$(took "$t")
 t=$(now)
 if [ -s "$out/model.anw" ]; then
 	say "3. $out/model.anw exists: reused"
+elif [ -s "$out/model.ckpt" ]; then
+	# (only under --reuse: a fresh run removed it) a training run that was stopped goes on with
+	# its own settings; a new one would be refused, to keep it
+	say "3. anet-train --resume $out/model.ckpt: the stopped training run goes on"
+	"$bin/anet-train" --resume "$out/model.ckpt"
 else
 	schedule="lr $lr"
 	[ "$lr_decay" != none ] && schedule="$schedule with $lr_decay decay to 0"

@@ -264,6 +264,8 @@ if [ -x $B/bin/anet-train ] && [ -x $B/bin/imgprep ]; then
 	stage loader 60 $B/bin/anet-train --loader-only --batch $batch --steps $steps -j "$jobs" "$db/db.lmdb"
 	note "data loader (-j $jobs, JPEG 256x256)" "$(status): $(sed -n 's/.*: \([0-9.]* img\/s\).*/\1/p' "$OUT/loader.log" | tail -n 1)"
 	if [ $trainer = 1 ]; then
+		# an earlier try's run stopped by its time limit left a checkpoint a new run must not replace
+		rm -f "$db/m.ckpt" "$db/m4.ckpt"
 		stage e2e 120 $B/bin/anet-train --net $net --device $dev --stats "$db/db.stats" --batch $batch --steps $steps \
 			-j "$jobs" --report-every $every --checkpoint-every 0 --log "$OUT/e2e.tsv" -q -o "$db/m.anw" \
 			"$db/db.lmdb"

@@ -80,6 +80,14 @@ grep -q "interrupted at step" "$T/int.err" || fail "SIGINT: no message"
 [ -e "$T/int.anw" ] && fail "SIGINT: a model was written for an unfinished run"
 stopped=$(tail -n 1 "$T/int.tsv" | cut -f 1)
 [ "$stopped" -lt 800 ] || fail "the run ended before the signal (make it longer)"
+# the stopped run's command again, without --resume: refused, the checkpoint and log kept
+cp "$T/int.ckpt" "$T/int.ckpt.before"
+cp "$T/int.tsv" "$T/int.tsv.before"
+expect_exit 1 train --steps 800 --log "$T/int.tsv" -o "$T/int.anw" "$T/train.lmdb"
+expect_err "int.ckpt: the checkpoint of a run stopped at step [0-9]* of 800: this new run would replace it"
+expect_err "HINT: 'anet-train --resume .*int.ckpt' goes on with that run"
+cmp -s "$T/int.ckpt" "$T/int.ckpt.before" && cmp -s "$T/int.tsv" "$T/int.tsv.before" ||
+	fail "a new run refused for the stopped run's checkpoint changed its files"
 anet-train --resume "$T/int.ckpt" --device cpu --threads 1 2>"$T/resume.err" || { cat "$T/resume.err"; fail "--resume failed"; }
 grep -q "resume: batch 8 (from the checkpoint)" "$T/resume.err" || fail "--resume does not say what it takes"
 cmp "$T/straight.anw" "$T/int.anw" || fail "interrupted and resumed: the weights differ from the straight run's"
