@@ -951,6 +951,9 @@ static int after_step(Trainer *t, const Batch *b, Window *w, Progress *pg)
 	}
 	if (t->st.step % (uint64_t)t->o.report_every == 0 || b->epoch_end)
 		report(t, w, pg);
+	/* a validation or a checkpoint trains nothing: the window's clock stops for it, or the
+	 * next row's img_per_s (and data_wait) would count its seconds as the steps' */
+	double paused = now_seconds();
 	if (t->st.pending_val && validate(t, pg) != 0)
 		return -1;
 	/* (a SIGINT or SIGTERM in the same step writes the checkpoint anyway, at the stop) */
@@ -962,6 +965,7 @@ static int after_step(Trainer *t, const Batch *b, Window *w, Progress *pg)
 	/* the run's end writes one anyway */
 	if (due && !finished(t) && save_checkpoint(t, pg, asked ? "SIGHUP" : b->epoch_end ? NULL : "periodic") != 0)
 		return -1;
+	w->t0 += now_seconds() - paused;
 	return 0;
 }
 

@@ -27,6 +27,18 @@ grep -q "validation on .*top-1 error" "$T/out" || fail "no validation message"
 grep -q "step 8: dead ReLUs (maps or features zero for all 8 images of the step): conv1 [0-9]*/8, conv2 [0-9]*/8, fc3 [0-9]*/32$" \
 	"$T/out" || fail "no dead-ReLU line at the first report: $(grep -i dead "$T/out")"
 
+# img_per_s is the steps' rate: a validation 40 times the size of the training set, at each epoch
+# end, made the first row after it read about 30 times too slow when its seconds counted
+imgprep --idx "$DATA/fashion-64-images.idx" "$DATA/fashion-64-labels.idx" -s 32 --classes "$DATA/fashion-classes.txt" \
+	-o "$T/train.rec" 2>/dev/null
+for i in $(seq 40); do cat "$T/train.rec"; done | mkdb -q "$T/val40.lmdb"
+train --steps 16 --batch 16 --report-every 2 --val "$T/val40.lmdb" --log "$T/rate.tsv" -o "$T/rate.anw" \
+	"$T/train.lmdb" 2>/dev/null || fail "the run with a large --val failed"
+awk -F'\t' '$3 == "train" { r[++n] = $8; after[n] = prev == "val" } { prev = $3 }
+	END { for (i = 1; i <= n; i++) if (!after[i] && (min == "" || r[i] < min)) min = r[i]
+	      for (i = 1; i <= n; i++) if (after[i] && r[i] < min / 4) bad = 1; exit bad }' "$T/rate.tsv" ||
+	fail "a row after a validation counts its time: $(cut -f 1,3,8 "$T/rate.tsv" | tr '\n' ' ')"
+
 # --health: a row per learned layer and report, and the same weights as the run without it;
 # a resumed run keeps writing it
 train --steps 16 --health "$T/h.tsv" -o "$T/hm.anw" "$T/train.lmdb" 2>/dev/null || fail "--health run failed"
