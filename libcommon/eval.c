@@ -281,13 +281,17 @@ static void count_batch(EvalResult *r, const Batch *b, const float *probs, int p
 		r->top5 += rank >= 5;
 		if (!per_class)
 			continue;
-		int best = 0;
-		for (int k = 1; k < K; k++)
-			if (p[k] > p[best])
-				best = k;
 		r->count[y]++;
 		r->wrong1[y] += rank >= 1;
 		r->wrong5[y] += rank >= 5;
+		/* probabilities that are NaN (a diverged model) name no class: taken as class 0's, they
+		 * put class 0's records on the diagonal, right, beside their top-1 error of 1 */
+		if (isnan(p[y]))
+			continue;
+		int best = 0; /* the first of the largest, as eval_rank ranks ties */
+		for (int k = 1; k < K; k++)
+			if (p[k] > p[best] || (isnan(p[best]) && !isnan(p[k])))
+				best = k;
 		r->confusion[(size_t)y * (size_t)K + (size_t)best]++;
 	}
 }

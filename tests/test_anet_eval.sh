@@ -159,11 +159,17 @@ off=$(head -c $((8 + hlen)) "$T/m.safetensors" | tail -c "$hlen" |
 [ -n "$off" ] || fail "no offset of conv1.weight in the safetensors header"
 printf '\000\000\300\177' | dd of="$T/m.safetensors" bs=1 seek=$((8 + hlen + off)) conv=notrunc 2>/dev/null
 anet-convert import -q "$T/m.safetensors" -o "$T/nan.anw" || fail "importing the NaN model failed"
-anet-eval -w "$T/nan.anw" --device cpu -q "$T/train.lmdb" >"$T/nan" 2>"$T/err" || fail "anet-eval of the NaN model failed"
+anet-eval -w "$T/nan.anw" --device cpu -q --per-class "$T/nan-pc.tsv" --confusion "$T/nan-cm.tsv" "$T/train.lmdb" \
+	>"$T/nan" 2>"$T/err" || fail "anet-eval of the NaN model failed"
 grep -q "^top-1 error: 1.0000 " "$T/nan" || fail "a NaN model's top-1 error: $(cat "$T/nan")"
 grep -q "^top-5 error: 1.0000 " "$T/nan" || fail "a NaN model's top-5 error: $(cat "$T/nan")"
 grep -q "^loss: nan" "$T/nan" || fail "a NaN model's loss: $(cat "$T/nan")"
 expect_err "train.lmdb: 64 of 64 images have probabilities that are not numbers (NaN)"
+# nor are they the first class's, right in the confusion matrix beside its top-1 error of 1
+awk -F'\t' 'NR > 1 && $4 != "1.000000" { bad = 1 } END { exit bad }' "$T/nan-pc.tsv" ||
+	fail "a NaN model's per-class top-1 errors: $(cat "$T/nan-pc.tsv")"
+awk -F'\t' 'NR > 1 { for (i = 2; i <= NF; i++) if ($i != 0) bad = 1 } END { exit bad }' "$T/nan-cm.tsv" ||
+	fail "a NaN model's records predicted a class in the confusion matrix: $(cat "$T/nan-cm.tsv")"
 anet-eval -w "$T/m.anw" -w "$T/nan.anw" --device cpu -q "$T/train.lmdb" >"$T/nan" 2>/dev/null || fail "the ensemble failed"
 grep -q "^top-1 error: 1.0000 " "$T/nan" || fail "an ensemble with a NaN model: $(cat "$T/nan")"
 
