@@ -582,7 +582,9 @@ double net_loss(const float *probs, const int32_t *labels, int n, int classes)
 	double sum = 0;
 	for (int i = 0; i < n; i++) {
 		float p = probs[(size_t)i * (size_t)classes + (size_t)labels[i]];
-		sum -= log(p > FLT_TRUE_MIN ? (double)p : (double)FLT_TRUE_MIN);
+		/* NaN fails p > FLT_TRUE_MIN: taken as an underflow, a diverged network's loss read
+		 * 103.28, finite, and its run went on to the next checkpoint's check of the weights */
+		sum -= isnan(p) ? NAN : log(p > FLT_TRUE_MIN ? (double)p : (double)FLT_TRUE_MIN);
 	}
 	return sum / n;
 }

@@ -112,7 +112,7 @@ void net_set_hyper(Net *net, float momentum, float decay);
  * buffer and returns it (NULL on error). */
 const float *net_probs(Net *net);
 /* The mean cross-entropy -log p[label] of n rows of probabilities, in double; a probability
- * that underflowed to 0 counts as the smallest float's. */
+ * that underflowed to 0 counts as the smallest float's; one that is NaN makes it NaN. */
 double net_loss(const float *probs, const int32_t *labels, int n, int classes);
 
 /* One SGD step on the batch already in net_input and net_labels: forward (train), backward,

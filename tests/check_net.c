@@ -1,5 +1,6 @@
 /* check_net.c: the network driver against PyTorch fixtures, finite differences, and itself (determinism, files). */
 #include <check.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -520,6 +521,18 @@ static float *train_a_little(Ctx *ctx, const Spec *s, int steps)
 }
 
 /* The same seed and thread count give the same weights, bit for bit. */
+/* A probability that underflowed counts as the smallest float's; a NaN one (a diverged
+ * network) keeps the loss NaN, which stops a training run at once. */
+START_TEST(loss_of_underflow_and_nan)
+{
+	float probs[2 * 3] = { 0.25f, 0.5f, 0.25f, 0, 1, 0 };
+	int32_t labels[2] = { 1, 2 };
+	ck_assert_double_eq_tol(net_loss(probs, labels, 2, 3), (log(2.0) - log((double)FLT_TRUE_MIN)) / 2, 1e-12);
+	float nan[2 * 3] = { 0.25f, 0.5f, 0.25f, NAN, NAN, NAN };
+	ck_assert(isnan(net_loss(nan, labels, 2, 3)));
+}
+END_TEST
+
 START_TEST(training_is_deterministic)
 {
 	Spec *s = small_spec();
@@ -842,6 +855,7 @@ static Suite *suite(void)
 	suite_add_tcase(s, t);
 	t = tcase_create("driver");
 	tcase_set_timeout(t, 60);
+	tcase_add_test(t, loss_of_underflow_and_nan);
 	tcase_add_test(t, training_is_deterministic);
 	tcase_add_test(t, init_is_thread_independent);
 	tcase_add_test(t, bias_override);

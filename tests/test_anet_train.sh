@@ -198,6 +198,14 @@ expect_err "resume: lr_decay cosine (from the checkpoint)"
 expect_err "resume: erase 0.5 (from the checkpoint)"
 cmp "$T/c24.anw" "$T/c10.anw" || fail "--lr-decay cosine resumed: the weights differ from the straight run's"
 
+# a diverged run stops at the first step whose loss is NaN, not at the next checkpoint's check
+# of the weights (NaN probabilities read as underflows gave a finite loss, 103.28): at --lr 100
+# the weights turn NaN in the third epoch of 8 steps, which ends at step 24
+expect_exit 1 train --lr 100 --steps 200 --log "$T/div.tsv" -o "$T/div.anw" --checkpoint "$T/div.ckpt" "$T/train.lmdb"
+expect_err "step 1[7-9]: the loss is not finite (NaN or Inf): stopping"
+awk -F'\t' 'NR > 1 && $4 + 0 > 103 { bad = 1 } END { exit bad }' "$T/div.tsv" ||
+	fail "a diverged run logged the loss of NaN probabilities: $(cut -f 1,4 "$T/div.tsv" | tr '\n' ' ')"
+
 # a checkpoint names itself relative to the folder its run started in: resumed from another
 # folder (or a copy under another name) it would start a new checkpoint there, and is refused
 mkdir "$T/away"
