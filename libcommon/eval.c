@@ -276,7 +276,7 @@ static void count_batch(EvalResult *r, const Batch *b, const float *probs, int p
 		int rank = eval_rank(p, K, y);
 		r->labelled++;
 		r->nonfinite += isnan(p[y]);
-		r->loss -= isnan(p[y]) ? NAN : log(p[y] > 1e-30f ? (double)p[y] : 1e-30);
+		r->loss += net_loss(p, &y, 1, K); /* training's own, so that a log's val and train rows agree */
 		r->top1 += rank >= 1;
 		r->top5 += rank >= 5;
 		if (!per_class)
