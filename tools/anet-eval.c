@@ -282,9 +282,11 @@ static void print_predictions(const Options *o, const Model *m, const char *path
 	int *order = xcalloc((size_t)K, sizeof *order);
 	for (int k = 0; k < K; k++)
 		order[k] = k;
-	for (int i = 0; i < top; i++) /* a partial selection sort: top is small */
+	/* a partial selection sort (top is small); of equal probabilities the lower class first, as
+	 * eval_rank ranks them, which a swap alone would not keep */
+	for (int i = 0; i < top; i++)
 		for (int j = i + 1; j < K; j++)
-			if (p[order[j]] > p[order[i]]) {
+			if (p[order[j]] > p[order[i]] || (p[order[j]] == p[order[i]] && order[j] < order[i])) {
 				int t = order[i];
 				order[i] = order[j];
 				order[j] = t;
