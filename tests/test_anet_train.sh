@@ -27,6 +27,12 @@ grep -q "validation on .*top-1 error" "$T/out" || fail "no validation message"
 grep -q "step 8: dead ReLUs (maps or features zero for all 8 images of the step): conv1 [0-9]*/8, conv2 [0-9]*/8, fc3 [0-9]*/32$" \
 	"$T/out" || fail "no dead-ReLU line at the first report: $(grep -i dead "$T/out")"
 
+# a row every --report-every steps and at each epoch's end (4 steps of 16)
+train --steps 12 --batch 16 --report-every 3 --log "$T/rows.tsv" -o "$T/rows.anw" "$T/train.lmdb" 2>/dev/null ||
+	fail "the run with --report-every 3 failed"
+[ "$(awk -F'\t' 'NR > 1 { printf "%s ", $1 }' "$T/rows.tsv")" = "3 4 6 8 9 12 " ] ||
+	fail "--report-every 3: rows at steps $(awk -F'\t' 'NR > 1 { printf "%s ", $1 }' "$T/rows.tsv")"
+
 # img_per_s is the steps' rate: a validation 40 times the size of the training set, at each epoch
 # end, made the first row after it read about 30 times too slow when its seconds counted
 imgprep --idx "$DATA/fashion-64-images.idx" "$DATA/fashion-64-labels.idx" -s 32 --classes "$DATA/fashion-classes.txt" \
