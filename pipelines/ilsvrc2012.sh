@@ -110,10 +110,10 @@ command -v "$PYTHON" >/dev/null 2>&1 || die "$PYTHON not found (the devkit reade
 [ -f "$GROUND_TRUTH" ] || die "$GROUND_TRUTH: missing (unpack ILSVRC2012_devkit_t12.tar.gz)"
 if [ -n "$SYNSETS" ]; then
 	[ -f "$SYNSETS" ] || die "$SYNSETS: missing"
-	mapping="--synsets $SYNSETS"
+	map_opt=--synsets map_file=$SYNSETS
 else
 	[ -f "$META" ] || die "$META: missing (unpack ILSVRC2012_devkit_t12.tar.gz, or give SYNSETS=ID-WNID.txt)"
-	mapping="--meta $META"
+	map_opt=--meta map_file=$META
 fi
 mkdir -p "$OUT/.done" "$OUT/figures"
 L=$OUT/labels
@@ -121,8 +121,7 @@ L=$OUT/labels
 # ---------------------------------------------------------------------------------------------
 step 1 "labels: devkit IDs -> sorted-WNID labels"
 if is_done labels; then skip "$L"; else
-	# shellcheck disable=SC2086
-	"$PYTHON" "$here/ilsvrc-devkit.py" --train "$TRAIN_DIR" --val "$VAL_DIR" $mapping \
+	"$PYTHON" "$here/ilsvrc-devkit.py" --train "$TRAIN_DIR" --val "$VAL_DIR" "$map_opt" "$map_file" \
 		--ground-truth "$GROUND_TRUTH" --names "$NAMES" --out "$L"
 	done_mark labels
 fi

@@ -83,8 +83,10 @@ OUT=$T/a STEPS=12 SEEDS=2 sh "$P" "$T/il" > "$T/s2.log" 2>&1 || { cat "$T/s2.log
 grep -q "finished: .*a/model-seed2.anw; .*a/eval-seed2-1crop.txt, .*a/eval-seed2-10crop.txt; pictures in" "$T/s2.log" ||
 	{ cat "$T/s2.log"; fail "SEEDS=2: the final message names other files"; }
 [ -e "$A/.done/figures-seed2" ] || { cat "$T/s2.log"; fail "SEEDS=2: the figures of model.anw were kept as seed 2's"; }
-# an OUT with a space in it, seeds apart by a tab: each model is one -w to anet-eval
-OUT="$T/o u" STEPS=4 SEEDS="2	3" sh "$P" "$T/il" > "$T/u.log" 2>&1 || { cat "$T/u.log"; fail "OUT with a space failed"; }
+# an OUT and a ROOT (so the devkit's meta.mat) with a space in them, seeds apart by a tab:
+# each path and each model is one argument
+ln -s il "$T/i l"
+OUT="$T/o u" STEPS=4 SEEDS="2	3" sh "$P" "$T/i l" > "$T/u.log" 2>&1 || { cat "$T/u.log"; fail "OUT and ROOT with a space failed"; }
 grep -q "^ensemble: 2 models" "$T/o u/eval-ensemble-1crop.txt" || fail "OUT with a space: no ensemble"
 expect_exit 2 env OUT=$T/a SEEDS="1 x" sh "$P" "$T/il"
 expect_err "SEEDS='1 x': expected positive whole numbers"
