@@ -133,12 +133,20 @@ fi
 t_train=$(took "$t")
 
 # 4. evaluation
+# evaluate FILE ARG...: anet-eval's report into FILE, then shown; not through tee, whose status
+# would hide a failed evaluation (the summary went on with empty accuracies)
+evaluate() {
+	f=$1
+	shift
+	"$bin/anet-eval" "$@" > "$f" || { rm -f "$f"; echo "fashion-mnist.sh: anet-eval failed; $f not written" >&2; exit 1; }
+	cat "$f"
+}
 t=$(now)
 say "4. anet-eval -w $out/model.anw --crops 1 $out/test.lmdb"
-"$bin/anet-eval" -w "$out/model.anw" --crops 1 "$out/test.lmdb" | tee "$out/eval-1.txt"
+evaluate "$out/eval-1.txt" -w "$out/model.anw" --crops 1 "$out/test.lmdb"
 say "4. anet-eval -w $out/model.anw --crops 10 $out/test.lmdb"
-"$bin/anet-eval" -w "$out/model.anw" --crops 10 --per-class "$out/per-class.tsv" --confusion "$out/confusion.tsv" \
-	"$out/test.lmdb" | tee "$out/eval-10.txt"
+evaluate "$out/eval-10.txt" -w "$out/model.anw" --crops 10 --per-class "$out/per-class.tsv" \
+	--confusion "$out/confusion.tsv" "$out/test.lmdb"
 t_eval=$(took "$t")
 
 # 5. the pictures

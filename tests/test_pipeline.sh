@@ -53,4 +53,28 @@ if command -v anet-viz >/dev/null 2>&1; then
 	anet-viz filters -w "$T/fruit.anw" -o "$T/filters.png" 2>"$T/err" || { cat "$T/err"; fail "anet-viz filters"; }
 	[ "$(od -An -c -j1 -N3 "$T/filters.png" | tr -d ' ')" = PNG ] || fail "filters.png is not a PNG"
 fi
+# the demo (make demo: pipelines/fashion-mnist.sh) on the 64 fixture images, one epoch, into a
+# folder with a space in its name
+mkdir "$T/fmnist"
+for s in train t10k; do
+	cp "$DATA/fashion-64-images.idx.gz" "$T/fmnist/$s-images-idx3-ubyte.gz"
+	cp "$DATA/fashion-64-labels.idx.gz" "$T/fmnist/$s-labels-idx1-ubyte.gz"
+done
+demo() { FASHION_MNIST_DIR=$T/fmnist ANET_DEMO_DIR="$T/de mo" ANET_DEMO_EPOCHS=1 sh "$ANET_TESTS/../pipelines/fashion-mnist.sh" "$@"; }
+demo >"$T/demo.log" 2>&1 || { cat "$T/demo.log"; fail "the demo failed"; }
+grep -q "^  test accuracy, 10 crops: *[0-9.]*%$" "$T/demo.log" || { cat "$T/demo.log"; fail "the demo's summary has no accuracy"; }
+for f in model.anw train.tsv eval-1.txt eval-10.txt per-class.tsv summary.txt; do
+	[ -s "$T/de mo/$f" ] || fail "the demo wrote no $f"
+done
+# an evaluation that fails stops the demo, before its summary (it was hidden behind tee, and the
+# summary printed empty accuracies with exit status 0)
+head -c 2000 "$T/de mo/model.anw" >"$T/cut" && mv "$T/cut" "$T/de mo/model.anw"
+set +e
+demo --reuse >"$T/demo.log" 2>&1
+rc=$?
+set -e
+[ $rc = 1 ] || { cat "$T/demo.log"; fail "a failed evaluation in the demo: exit $rc, expected 1"; }
+grep -q "anet-eval failed; .*de mo/eval-1.txt not written" "$T/demo.log" || { cat "$T/demo.log"; fail "no word of the failed evaluation"; }
+grep -q "summary" "$T/demo.log" && fail "the demo printed its summary after a failed evaluation"
+[ -e "$T/de mo/eval-1.txt" ] && fail "a failed evaluation left eval-1.txt"
 echo ok
