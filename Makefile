@@ -69,14 +69,24 @@ ALL_LDFLAGS  = -fopenmp $(SANFLAGS) $(LDFLAGS)
 
 # mk/configure.sh checks (and, as root, installs) the dependencies and writes this file;
 # make restarts once it exists. It is rewritten when the Makefile or the script changes.
+# The knobs it decides on are kept in it too: given otherwise than when it was written (make
+# CUDA=0 after make), it is written again, which rebuilds every object; else the build folder's
+# first answer stood and CUDA=0 went on building the CUDA backend.
 CONFIG := $(B)/config.mk
+CONFIG_KNOBS := CUDA=$(CUDA) NVCC=$(NVCC)
 ifeq ($(filter clean distclean,$(MAKECMDGOALS)),)
 -include $(CONFIG)
+ifneq ($(CONFIG_KNOBS),$(CONFIGURED_KNOBS))
+$(CONFIG): FORCE
+endif
 endif
 $(CONFIG): Makefile mk/configure.sh
 	@mkdir -p $(B)
 	@echo "configure: $(B)" >&2
 	@CC="$(CC)" sh mk/configure.sh $@ $(CUDA) $(NVCC)
+	@echo 'CONFIGURED_KNOBS := $(CONFIG_KNOBS)' >>$@
+.PHONY: FORCE
+FORCE:
 
 # ---------------------------------------------------------------------------------------------
 # sources
