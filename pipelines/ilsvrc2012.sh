@@ -25,7 +25,8 @@
 #               several SEEDS each model, then their ensemble (Table 2's "5 CNNs" row)
 #   7 figures   anet-viz: first-layer filters (Figure 3), neighbours and predictions
 #               (Figure 4), training curves, a contact sheet of the validation DB, the mean
-#               image, the feature maps of one validation image
+#               image, the feature maps of one validation image; left out when anet-viz is
+#               not built (it needs cairo), drawn by a rerun once it is
 # Before step 2 it states the disk space and time it expects (from the image count and a
 # timing of imgprep and anet-train --time on this machine) and checks the free space.
 #
@@ -101,9 +102,14 @@ set +f
 SEEDS=$list
 first=${SEEDS%% *}
 todo=0 # models still to train
-for p in imgprep mkdb pcacolor anet-train anet-eval anet-viz; do
+for p in imgprep mkdb pcacolor anet-train anet-eval; do
 	command -v "$p" >/dev/null 2>&1 || die "$p not found: build anet (make) and set ANET_BIN or PATH"
 done
+# make leaves anet-viz out without cairo: a missing one costs the figures, not the run (said now,
+# not after the training)
+viz=1
+command -v anet-viz >/dev/null 2>&1 ||
+	{ viz=0; say "anet-viz not found (make builds it only with cairo: libcairo2-dev): no figures in step 7"; }
 command -v "$PYTHON" >/dev/null 2>&1 || die "$PYTHON not found (the devkit reader needs Python 3)"
 [ -d "$TRAIN_DIR" ] || die "$TRAIN_DIR: no train tree (unpack ILSVRC2012_img_train.tar, then each class's tar into TRAIN/<WNID>/)"
 [ -d "$VAL_DIR" ] || die "$VAL_DIR: no validation images (unpack ILSVRC2012_img_val.tar there)"
@@ -274,7 +280,11 @@ step 7 "anet-viz: filters, neighbours, predictions, curves, records, mean, acts"
 F=$OUT/figures
 # the marker names the model drawn: a run whose first seed is another draws its own
 fmark=figures$(sfx "$first")
-if is_done "$fmark"; then skip "$F"; else
+if [ "$nseeds" = 1 ]; then pics="pictures in $F/"; else pics="pictures of $model in $F/"; fi
+if is_done "$fmark"; then skip "$F"; elif [ $viz = 0 ]; then
+	say "   anet-viz not found: no figures (run this again once it is built to draw them)"
+	pics="no pictures (no anet-viz)"
+else
 	anet-viz filters -w "$model" -o "$F/filters.png"
 	anet-viz neighbours -w "$model" --query "$OUT/val.lmdb" --gallery "$OUT/train.lmdb" --random 1 \
 		--gallery-limit "$GALLERY" --device "$DEVICE" -j "$THREADS" -o "$F/neighbours.png"
@@ -286,7 +296,7 @@ if is_done "$fmark"; then skip "$F"; else
 	done_mark "$fmark"
 fi
 if [ "$nseeds" = 1 ]; then
-	say "finished: $model; $OUT/eval$(sfx "$first")-1crop.txt, $OUT/eval$(sfx "$first")-10crop.txt; pictures in $F/"
+	say "finished: $model; $OUT/eval$(sfx "$first")-1crop.txt, $OUT/eval$(sfx "$first")-10crop.txt; $pics"
 else
-	say "finished:$models; $OUT/eval-*crop.txt (each model's, and eval-ensemble-*crop.txt: their averaged predictions); pictures of $model in $F/"
+	say "finished:$models; $OUT/eval-*crop.txt (each model's, and eval-ensemble-*crop.txt: their averaged predictions); $pics"
 fi

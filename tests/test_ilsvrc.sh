@@ -66,6 +66,21 @@ run a 12 || { cat "$T/a.log"; fail "the rerun failed"; }
 [ "$(grep -c "done already" "$T/a.log")" = 7 ] || { cat "$T/a.log"; fail "the rerun did not skip all 7 steps"; }
 grep -q "resuming\|^ilsvrc2012: time:" "$T/a.log" && { cat "$T/a.log"; fail "the rerun did work again"; }
 
+# without anet-viz (make leaves it out without cairo) the run goes on without figures, and says
+# so before it starts; a rerun with it draws them
+mkdir "$T/noviz"
+for p in imgprep mkdb pcacolor anet-train anet-eval; do ln -s "$ANET_BIN/$p" "$T/noviz/$p"; done
+rm -r "$A/.done/figures" "$A/figures"
+mkdir "$A/figures"
+OUT=$T/a STEPS=12 ANET_BIN=$T/noviz PATH=$T/noviz:/usr/bin:/bin sh "$P" "$T/il" > "$T/nv.log" 2>&1 ||
+	{ cat "$T/nv.log"; fail "a run without anet-viz failed"; }
+head -n 1 "$T/nv.log" | grep -q "anet-viz not found (make builds it only with cairo" ||
+	{ cat "$T/nv.log"; fail "a missing anet-viz was not said first"; }
+grep -q "finished: .*; no pictures (no anet-viz)" "$T/nv.log" || { cat "$T/nv.log"; fail "the end of a run without anet-viz"; }
+[ -e "$A/.done/figures" ] && fail "the figures were marked done without anet-viz"
+run a 12 || { cat "$T/a.log"; fail "the rerun with anet-viz failed"; }
+[ -s "$A/figures/filters.png" ] || { cat "$T/a.log"; fail "the rerun with anet-viz drew no figures"; }
+
 # a second seed added to the finished run (Table 2's ensemble, in small): only the new model
 # is trained, then every model is evaluated alone and the two together
 OUT=$T/a STEPS=12 SEEDS="1 2" sh "$P" "$T/il" > "$T/s.log" 2>&1 || { cat "$T/s.log"; fail "SEEDS='1 2' failed"; }
