@@ -74,7 +74,8 @@ ALL_LDFLAGS  = -fopenmp $(SANFLAGS) $(LDFLAGS)
 # first answer stood and CUDA=0 went on building the CUDA backend.
 CONFIG := $(B)/config.mk
 CONFIG_KNOBS := CUDA=$(CUDA) NVCC=$(NVCC)
-ifeq ($(filter clean distclean,$(MAKECMDGOALS)),)
+# (uninstall needs none: it removes every program, and a configure as root installs packages)
+ifeq ($(filter clean distclean uninstall,$(MAKECMDGOALS)),)
 -include $(CONFIG)
 ifneq ($(CONFIG_KNOBS),$(CONFIGURED_KNOBS))
 $(CONFIG): FORCE
@@ -96,6 +97,7 @@ COMMON_SRC  := $(wildcard libcommon/*.c)   # libcommon/viz/ and convert/ are the
 KERNEL_SRC  := $(wildcard kernels/*.c kernels/cpu/*.c kernels/ref/*.c)
 CUDA_SRC    := $(wildcard kernels/cuda/*.cu)
 TOOLS       := $(patsubst tools/%.c,%,$(wildcard tools/*.c))
+ALL_TOOLS   := $(TOOLS)
 TESTLIB_SRC := $(wildcard tests/lib/*.c)
 CHECKS      := $(patsubst tests/%.c,%,$(wildcard tests/check_*.c))
 BENCHES     := $(patsubst bench/%.c,%,$(wildcard bench/*.c))
@@ -239,7 +241,7 @@ install: all
 	install -m 644 $(wildcard man/man5/*.5) $(DESTDIR)$(MANDIR)/man5/
 
 uninstall:
-	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(TOOLS))
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(ALL_TOOLS))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(wildcard man/man1/*.1)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(wildcard man/man5/*.5)))
 

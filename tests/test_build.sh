@@ -22,4 +22,13 @@ grep -q "^configure:" "$T/err" && { cat "$T/err"; fail "the same knobs configure
 # and back: the CUDA backend again
 mk all >"$T/out" 2>"$T/err" || fail "make -n after make CUDA=0"
 [ "$(have_cuda)" = 1 ] || fail "make after make CUDA=0: HAVE_CUDA is '$(have_cuda)'"
+
+# make uninstall configures nothing (as root, configure installs packages) and removes every
+# program, anet-viz and anet-convert too, whatever this machine would build now
+env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$ANET_TESTS/.." -n B="$T/nb" PREFIX="$T/p" uninstall >"$T/out" 2>"$T/err" ||
+	{ cat "$T/err"; fail "make -n uninstall"; }
+[ -e "$T/nb/config.mk" ] && fail "make uninstall configured a build folder"
+for p in imgprep mkdb pcacolor anet-train anet-eval anet-viz anet-convert; do
+	grep -q "$T/p/bin/$p\( \|\$\)" "$T/out" || { cat "$T/out"; fail "make uninstall does not remove $p"; }
+done
 echo ok
