@@ -2,7 +2,7 @@
 # fashion-mnist.sh: the demo (make demo): the whole pipeline on Fashion-MNIST, from the IDX files to
 # a trained model, its 1- and 10-crop test accuracy and its first-layer filters.
 #
-#   sh pipelines/fashion-mnist.sh [--reuse]
+#   sh pipelines/fashion-mnist.sh [--reuse | --help]
 #
 # Steps (each printed as it runs, with its time):
 #   1. imgprep --idx: the 60000 training and 10000 test images, upsampled from 28x28 to 30x30
@@ -34,7 +34,15 @@ bin=${ANET_BIN:-build/bin}
 out=${ANET_DEMO_DIR:-demo}
 data=${FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
 reuse=${ANET_DEMO_REUSE:-0}
-[ "${1:-}" = --reuse ] && reuse=1
+# anything but --reuse is refused: a fresh run removes the last one's outputs, its training
+# checkpoint among them, so a mistyped --resume (anet-train's word) or --help must not start one
+usage() { sed -n '2,/^set -eu/p' "$0" | sed -e 's/^# \{0,1\}//' -e '/^set -eu/d'; }
+case $#:${1:-} in
+0:) ;;
+1:--reuse) reuse=1 ;;
+1:-h | 1:--help) usage; exit 0 ;;
+*) echo "fashion-mnist.sh: unknown arguments: $*; the only one is --reuse (--help says more)" >&2; exit 2 ;;
+esac
 # the training run (pipelines/fashion-mnist.net says why these)
 # (30 epochs take about 10 of the 15 minutes on 2 cores; lr 0.04 at batch 128 ended 0.2 points
 # above 0.02 in 6 and in 22 epochs, 0.08 1.3 points below in 6; lr 0.05 at batch 64 was too noisy)

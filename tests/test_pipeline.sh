@@ -66,6 +66,11 @@ grep -q "^  test accuracy, 10 crops: *[0-9.]*%$" "$T/demo.log" || { cat "$T/demo
 for f in model.anw train.tsv eval-1.txt eval-10.txt per-class.tsv summary.txt; do
 	[ -s "$T/de mo/$f" ] || fail "the demo wrote no $f"
 done
+# a mistyped --reuse (anet-train's --resume) is refused, and the last run's outputs are kept
+expect_exit 2 demo --resume
+expect_err "unknown arguments: --resume; the only one is --reuse"
+[ -s "$T/de mo/model.anw" ] && [ -d "$T/de mo/train.lmdb" ] || fail "a refused argument removed the demo's outputs"
+demo --help | grep -q "^  *sh pipelines/fashion-mnist.sh \[--reuse" || fail "the demo's --help"
 # an evaluation that fails stops the demo, before its summary (it was hidden behind tee, and the
 # summary printed empty accuracies with exit status 0)
 head -c 2000 "$T/de mo/model.anw" >"$T/cut" && mv "$T/cut" "$T/de mo/model.anw"
