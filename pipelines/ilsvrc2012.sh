@@ -46,6 +46,8 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 usage() { sed -n '2,/^set -eu/p' "$0" | sed -e 's/^# \{0,1\}//' -e '/^set -eu/d'; }
 case ${1:-} in -h | --help) usage; exit 0 ;; -*) usage >&2; exit 2 ;; esac
+# one ROOT: a second argument (an output folder, say) is no setting; OUT is
+[ $# -le 1 ] || { echo "ilsvrc2012: one ROOT expected, got $# arguments (the output folder is OUT=)" >&2; exit 2; }
 ROOT=${1:-${ILSVRC_ROOT:-}}
 if [ -z "$ROOT" ] && [ -z "${TRAIN_DIR:-}" ]; then
 	usage >&2

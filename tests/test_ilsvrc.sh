@@ -16,6 +16,10 @@ export NET="$DATA/tiny-rgb32.net" SIZE=40 BATCH=4 LR=0.001 THREADS=2 DEVICE=cpu 
 run() { # OUT STEPS: the pipeline's output in $T/OUT.log
 	OUT=$T/$1 STEPS=$2 sh "$P" "$T/il" > "$T/$1.log" 2>&1
 }
+# a second argument is refused before anything is written, not taken for OUT and ignored
+expect_exit 2 env OUT="$T/two" STEPS=1 sh "$P" "$T/il" "$T/out"
+expect_err "one ROOT expected, got 2 arguments"
+[ -e "$T/two" ] && fail "a refused command line wrote into OUT"
 
 # a devkit whose classes differ from the train tree's is refused, naming both sides
 set +e
