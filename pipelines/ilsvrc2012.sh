@@ -28,7 +28,8 @@
 #               image, the feature maps of one validation image; left out when anet-viz is
 #               not built (it needs cairo), drawn by a rerun once it is
 # Before step 2 it states the disk space and time it expects (from the image count and a
-# timing of imgprep and anet-train --time on this machine) and checks the free space.
+# timing of imgprep and anet-train --time on this machine; for a stopped run, from the step its
+# log reached) and checks the free space.
 #
 # Settings (environment): OUT (default ./ilsvrc2012), TRAIN_DIR, VAL_DIR, DEVKIT, META (the
 # devkit's meta.mat) or SYNSETS (a text mapping, "ILSVRC2012_ID WNID [words]" a line),
@@ -177,10 +178,22 @@ if [ "$ESTIMATE" = 1 ] && [ $todo -gt 0 ]; then
 	rate=$(printf '%s\n' "$timing" | sed -n 's/^train: \([0-9.]*\) img\/s.*/\1/p' | head -n 1)
 	if [ -n "$rate" ]; then
 		if [ -n "$STEPS" ]; then images=$((STEPS * BATCH)); else images=$((EPOCHS * ntrain)); fi
-		secs=$(awk -v n="$images" -v r="$rate" -v m="$todo" 'BEGIN { printf "%d", m * n / r }')
+		# a stopped run goes on from its checkpoint, near its log's last step: only the rest is
+		# to train (counted from the start, a rerun late in a run foretold the whole run again)
+		left=0 resumed=""
+		for seed in $SEEDS; do
+			is_done "train$(sfx "$seed")" && continue
+			at=0 slog=$OUT/train-log$(sfx "$seed").tsv
+			if [ -f "$OUT/model$(sfx "$seed").ckpt" ] && [ -f "$slog" ]; then
+				at=$(awk -F '\t' 'NR > 1 && $1 + 0 > s { s = $1 + 0 } END { print s + 0 }' "$slog")
+			fi
+			[ "$at" = 0 ] || resumed="$resumed, seed $seed from step $at"
+			[ $((images - at * BATCH)) -le 0 ] || left=$((left + images - at * BATCH))
+		done
+		secs=$(awk -v n="$left" -v r="$rate" 'BEGIN { printf "%d", n / r }')
 		device=$(printf '%s\n' "$timing" | sed -n 's/^timing .* on \(.*\): batch .*/\1/p' | head -n 1)
 		models=""; [ $todo = 1 ] || models=" for $todo models"
-		say "time: training, about $(hours "$secs")$models at $rate img/s${device:+ on $device}"
+		say "time: training, about $(hours "$secs")$models at $rate img/s${device:+ on $device}${resumed:+ (stopped runs going on: ${resumed#, })}"
 	else
 		say "time: anet-train --time gave no rate; no training estimate"
 	fi

@@ -131,11 +131,23 @@ until [ -f "$T/k/train-log.tsv" ] && [ "$(wc -l < "$T/k/train-log.tsv")" -ge 8 ]
 done
 kill -TERM -$pid
 wait $pid || true
+# the shell ends at once, anet-train after its step and checkpoint: its log is complete then
+i=0
+while kill -0 -$pid 2>/dev/null; do
+	i=$((i + 1))
+	[ $i -lt 600 ] || fail "anet-train did not stop within 60 s of SIGTERM"
+	sleep 0.1
+done
 [ -e "$T/k/.done/train" ] && fail "training was marked done after an interruption"
 [ -s "$T/k/model.ckpt" ] || { cat "$T/k.log"; fail "no checkpoint after the interruption"; }
 last=$(awk -F '\t' 'NR > 1 { s = $1 } END { print s }' "$T/k/train-log.tsv")
 run k $((last + 12)) || { cat "$T/k.log"; fail "the rerun after the interruption failed"; }
 grep -q "resuming from" "$T/k.log" || fail "the rerun did not resume from the checkpoint"
+# its time estimate counts only the steps left
+grep -q "^ilsvrc2012: time: training, about .* (stopped runs going on: seed 1 from step $last)$" "$T/k.log" ||
+	{ cat "$T/k.log"; fail "the rerun's time estimate does not start from the stopped run's step $last"; }
+grep "^ilsvrc2012: time: training, about " "$T/s.log" | grep -q -v "stopped runs going on" ||
+	fail "a new seed's estimate: $(grep "time: training" "$T/s.log")"
 [ "$(grep -c "done already" "$T/k.log")" = 4 ] || { cat "$T/k.log"; fail "the rerun did not skip the 4 steps before training"; }
 [ -s "$T/k/figures/filters.png" ] && [ -e "$T/k/.done/figures" ] || fail "the resumed run did not finish"
 first=$(awk -F '\t' 'NR == 2 { print $1 }' "$T/k/train-log.tsv")
