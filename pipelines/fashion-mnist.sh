@@ -26,7 +26,8 @@
 # ANET_DEMO_COLOR_NOISE change the training run.
 #
 # The data: Debian's dataset-fashion-mnist (/usr/share/datasets/fashion-mnist), installed here
-# with apt-get when run as root and missing; FASHION_MNIST_DIR points elsewhere.
+# with apt-get when run as root and missing; FASHION_MNIST_DIR points elsewhere (and then
+# nothing is installed).
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -72,7 +73,8 @@ done
 files="train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz"
 missing() { for f in $files; do [ -r "$data/$f" ] || return 0; done; return 1; }
 if missing; then
-	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+	# the package fills its own folder: for a FASHION_MNIST_DIR elsewhere installing it is no help
+	if [ -z "${FASHION_MNIST_DIR:-}" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
 		say "installing Debian's dataset-fashion-mnist (the data is not in $data)"
 		apt-get install -y dataset-fashion-mnist >&2 || { apt-get update >&2 && apt-get install -y dataset-fashion-mnist >&2; }
 	fi

@@ -66,6 +66,16 @@ grep -q "^  test accuracy, 10 crops: *[0-9.]*%$" "$T/demo.log" || { cat "$T/demo
 for f in model.anw train.tsv eval-1.txt eval-10.txt per-class.tsv summary.txt; do
 	[ -s "$T/de mo/$f" ] || fail "the demo wrote no $f"
 done
+# a FASHION_MNIST_DIR without the files is said to be so; Debian's package, which fills its own
+# folder, is not installed for it (apt-get and id stand-ins: as if root)
+mkdir "$T/fake"
+printf '#!/bin/sh\necho 0\n' >"$T/fake/id"
+printf '#!/bin/sh\necho "apt-get $*" >>"%s"\n' "$T/apt.log" >"$T/fake/apt-get"
+chmod +x "$T/fake/id" "$T/fake/apt-get"
+expect_exit 1 env PATH="$T/fake:$PATH" FASHION_MNIST_DIR="$T/none" ANET_DEMO_DIR="$T/de mo" \
+	sh "$ANET_TESTS/../pipelines/fashion-mnist.sh" --reuse
+expect_err "the Fashion-MNIST files are not in $T/none"
+[ -e "$T/apt.log" ] && fail "the demo ran apt-get for a FASHION_MNIST_DIR: $(cat "$T/apt.log")"
 # a mistyped --reuse (anet-train's --resume) is refused, and the last run's outputs are kept
 expect_exit 2 demo --resume
 expect_err "unknown arguments: --resume; the only one is --reuse"
