@@ -1117,7 +1117,9 @@ int train_main(Ctx *ctx, TrainOptions *o)
 		warn_msg("%s at step %" PRIu64 ": writing the checkpoint", sig == SIGTERM ? "terminated" : "interrupted",
 			 t.st.step);
 		if (save_checkpoint(&t, NULL, "signal") == 0) {
-			warn_msg("stopped; continue with: anet-train --resume %s", t.ckpt_path);
+			char *word = shell_word(t.ckpt_path);
+			warn_msg("stopped; continue with: anet-train --resume %s", word);
+			free(word);
 			status = 128 + sig;
 		}
 	} else if (rc == 0 && finish(&t, seconds) == 0) {

@@ -392,8 +392,10 @@ int trainer_keep_unfinished(const char *path)
 	warn_msg("%s: the checkpoint of a run stopped at %s: this new run would replace it, and that run could not "
 		 "go on",
 		 path, end);
-	warn_msg("HINT: 'anet-train --resume %s' goes on with that run; to start afresh, remove the file or give this "
+	char *word = shell_word(path);
+	warn_msg("HINT: anet-train --resume %s goes on with that run; to start afresh, remove the file or give this "
 		 "run another --checkpoint",
-		 path);
+		 word);
+	free(word);
 	return -1;
 }

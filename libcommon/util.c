@@ -252,6 +252,32 @@ void fput_escaped(const char *s, FILE *f)
 			putc(*c, f);
 }
 
+char *shell_word(const char *s)
+{
+	size_t n = strlen(s), quotes = 0;
+	int plain = n > 0;
+	for (const char *c = s; *c; c++) {
+		plain &= strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./:@%+=,-", *c) != NULL;
+		quotes += *c == '\'';
+	}
+	if (plain)
+		return xstrdup(s);
+	/* 'it'\''s': a quote ends the quoted part, an escaped one follows, and the next part opens */
+	char *w = xmalloc(n + 3 * quotes + 3), *o = w;
+	*o++ = '\'';
+	for (const char *c = s; *c; c++) {
+		if (*c == '\'') {
+			memcpy(o, "'\\''", 4);
+			o += 4;
+		} else {
+			*o++ = *c;
+		}
+	}
+	*o++ = '\'';
+	*o = '\0';
+	return w;
+}
+
 int same_file(const char *a, const char *b)
 {
 	struct stat sa, sb;

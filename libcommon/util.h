@@ -93,6 +93,11 @@ int atomic_probe(const char *path);
  * file can neither start a line nor add a column of a table. */
 void fput_escaped(const char *s, FILE *f);
 
+/* s as one word of a POSIX shell command line (a new string): unchanged when it holds only
+ * characters no shell treats specially, else in single quotes, so that a command a message
+ * suggests can be pasted as it is for a path with a space in it. */
+char *shell_word(const char *s);
+
 /* 1 when a and b name one existing file (through links), else 0: an output that is one of
  * the program's inputs would replace it. */
 int same_file(const char *a, const char *b);

@@ -231,6 +231,33 @@ START_TEST(written_in_place_names)
 END_TEST
 
 /* Philox4x32-10 known-answer vectors from Random123's kat_vectors. */
+/* shell_word's word, read back by sh, is the name itself */
+START_TEST(shell_word_round_trip)
+{
+	const char *plain[] = { "model.ckpt", "/tmp/run-1/m_2.ckpt", "a=b,c:d@e%f+g" };
+	for (size_t i = 0; i < sizeof plain / sizeof *plain; i++) {
+		char *w = shell_word(plain[i]);
+		ck_assert_str_eq(w, plain[i]);
+		free(w);
+	}
+	const char *odd[] = { "run 4/model.ckpt", "it's", "''", "$HOME/`x`", "a\\b\"c", "new\nline", "*", "", "~x", "a;b&c|d" };
+	for (size_t i = 0; i < sizeof odd / sizeof *odd; i++) {
+		char *w = shell_word(odd[i]);
+		ck_assert_msg(w[0] == '\'', "'%s' was not quoted: %s", odd[i], w);
+		char *cmd = xasprintf("printf '%%s' %s", w);
+		FILE *p = popen(cmd, "r");
+		ck_assert_ptr_nonnull(p);
+		char back[64] = { 0 };
+		size_t got = fread(back, 1, sizeof back - 1, p);
+		ck_assert_int_eq(pclose(p), 0);
+		ck_assert_msg(got == strlen(odd[i]) && memcmp(back, odd[i], got) == 0, "sh read %s as '%s', not '%s'", w,
+			      back, odd[i]);
+		free(cmd);
+		free(w);
+	}
+}
+END_TEST
+
 START_TEST(philox_known_answers)
 {
 	RngBlock b = rng_block(0, 0, 0);
@@ -283,6 +310,7 @@ static Suite *suite(void)
 	t = tcase_create("files");
 	tcase_add_test(t, atomic_file_commit_and_abort);
 	tcase_add_test(t, written_in_place_names);
+	tcase_add_test(t, shell_word_round_trip);
 	suite_add_tcase(s, t);
 	t = tcase_create("rng");
 	tcase_add_test(t, philox_known_answers);

@@ -103,7 +103,7 @@ cp "$T/int.ckpt" "$T/int.ckpt.before"
 cp "$T/int.tsv" "$T/int.tsv.before"
 expect_exit 1 train --steps 800 --log "$T/int.tsv" -o "$T/int.anw" "$T/train.lmdb"
 expect_err "int.ckpt: the checkpoint of a run stopped at step [0-9]* of 800: this new run would replace it"
-expect_err "HINT: 'anet-train --resume .*int.ckpt' goes on with that run"
+expect_err "HINT: anet-train --resume .*int.ckpt goes on with that run"
 cmp -s "$T/int.ckpt" "$T/int.ckpt.before" && cmp -s "$T/int.tsv" "$T/int.tsv.before" ||
 	fail "a new run refused for the stopped run's checkpoint changed its files"
 anet-train --resume "$T/int.ckpt" --device cpu --threads 1 2>"$T/resume.err" || { cat "$T/resume.err"; fail "--resume failed"; }
