@@ -902,10 +902,12 @@ static uint64_t target_steps(const Trainer *t)
 	return by_epochs;
 }
 
-static int finished(const Trainer *t)
+int train_run_ended(int64_t steps, int64_t epochs, uint64_t step, uint64_t epoch)
 {
-	return (t->o.steps > 0 && t->st.step >= (uint64_t)t->o.steps) || (t->o.epochs > 0 && t->st.epoch >= (uint64_t)t->o.epochs);
+	return (steps > 0 && step >= (uint64_t)steps) || (epochs > 0 && epoch >= (uint64_t)epochs);
 }
+
+static int finished(const Trainer *t) { return train_run_ended(t->o.steps, t->o.epochs, t->st.step, t->st.epoch); }
 
 static Loader *start_loader(Trainer *t)
 {

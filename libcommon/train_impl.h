@@ -73,6 +73,10 @@ typedef struct {
 	int nowned;
 } Trainer;
 
+/* train.c: whether a run of --steps steps and --epochs epochs (0: no limit) has ended at step
+ * and epoch (either limit reached) */
+int train_run_ended(int64_t steps, int64_t epochs, uint64_t step, uint64_t epoch);
+
 /* train_state.c */
 /* Reads a checkpoint's settings (the command line's win, and each is printed), its state
  * and network; the model entries go to *extras. -1 after printing why. */

@@ -380,9 +380,9 @@ int trainer_keep_unfinished(const char *path)
 		return 0;
 	}
 	tensorfile_close(&tf);
-	/* the end as train.c's finished() sees it: a finished run's checkpoint is only a copy of
-	 * its model with the momentum, and a new run may replace it as it replaces the model */
-	if ((steps > 0 && step >= steps) || (epochs > 0 && epoch >= epochs))
+	/* a finished run's checkpoint is only a copy of its model with the momentum, and a new run
+	 * may replace it as it replaces the model */
+	if (step < 0 || epoch < 0 || train_run_ended(steps, epochs, (uint64_t)step, (uint64_t)epoch))
 		return 0;
 	char end[96];
 	if (steps > 0)
